@@ -1,0 +1,33 @@
+"""``deeplens serve``: the results API plus the pipeline's workers, on embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from deeplens.api import create_app
+from deeplens.cli.common import load_settings
+from deeplens.runtime import LocalRuntime
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("serve", help="run the results API and process uploads")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--no-workers", action="store_true", help="serve the API only; do not process the queue")
+    parser.set_defaults(run=run)
+
+
+def serve(runtime: LocalRuntime, host: str, port: int, *, workers: bool = True) -> None:
+    """Serve the API (blocking) while the broker works the queue in the background."""
+    if workers:
+        runtime.broker.start()
+    print(f"DeepLens results service: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
+    uvicorn.run(create_app(runtime.services, runtime.queue), host=host, port=port, log_level="warning")
+
+
+def run(args: argparse.Namespace) -> int:
+    with LocalRuntime(load_settings()) as runtime:
+        serve(runtime, args.host, args.port, workers=not args.no_workers)
+    return 0

@@ -1,0 +1,76 @@
+"""Configuration: one settings object, read from environment variables.
+
+Every knob has a documented default that runs the laptop path (embedded PostgreSQL, a
+local directory store, in-process predictor and broker) with no set-up. The same names
+configure the cluster (the Helm chart sets them on each Knative Service).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All DeepLens settings; environment variables are ``DEEPLENS_<FIELD>`` unless noted."""
+
+    model_config = SettingsConfigDict(env_prefix="DEEPLENS_", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------
+    home: Path = Field(Path(".deeplens"), description="Local state: embedded database, local store, temp files.")
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "DEEPLENS_DATABASE_URL"),
+        description="PostgreSQL (with pgvector) URL; unset = embedded server under DEEPLENS_HOME.",
+    )
+    tenant: str = Field("default", description="Tenant id stamped on every row this process writes.")
+
+    # --- object storage ------------------------------------------------------------------
+    store: Literal["local", "s3"] = Field("local", description="Object store backend.")
+    bucket: str = Field("deeplens", description="Bucket name (S3) or folder name under DEEPLENS_HOME/store (local).")
+    s3_endpoint_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("S3_ENDPOINT_URL", "DEEPLENS_S3_ENDPOINT_URL"),
+        description="S3 endpoint (MinIO URL); credentials come from the usual AWS_* variables.",
+    )
+    s3_region: str = Field("us-east-1", description="S3 region name.")
+    s3_announce: bool = Field(
+        True, description="The S3 store announces its own writes; false where MinIO's webhook does it (cluster)."
+    )
+    max_object_bytes: int = Field(2_000_000_000, description="Larger uploads are refused as bad input.")
+    max_image_bytes: int = Field(50_000_000, description="Larger product images are refused as bad input.")
+
+    # --- model -----------------------------------------------------------------------------
+    model: str = Field("mobilenet_v2", description="Embedding model name from the model registry.")
+
+    # --- broker ------------------------------------------------------------------------------
+    workers: int = Field(2, ge=1, description="In-process broker worker threads.")
+    retry: int = Field(3, ge=0, description="Retries after the first delivery attempt (Knative `retry`).")
+    backoff_delay: float = Field(0.5, gt=0, description="Seconds; Knative `backoffDelay`.")
+    backoff_policy: Literal["exponential", "linear"] = Field("exponential", description="Knative `backoffPolicy`.")
+
+    # --- keyframes ---------------------------------------------------------------------------
+    keyframe_min_interval: float = Field(0.2, description="Seconds between keyframes at least.")
+    keyframe_max_interval: float = Field(0.5, description="Seconds between keyframes at most.")
+    keyframe_scene_threshold: float = Field(0.35, description="Scene-change score that forces a keyframe.")
+    frames_per_event: int = Field(16, ge=1, description="Frames carried by one frames.extracted event (a batch).")
+
+    # --- matching ----------------------------------------------------------------------------
+    match_top_k: int = Field(10, ge=1, description="Embedding candidates verified per frame.")
+    match_min_inliers: int = Field(20, ge=4, description="RANSAC inliers a frame match needs at least.")
+    match_threshold: float = Field(0.25, ge=0, le=1, description="Fused score (0-1) a frame match needs at least.")
+    match_product_frames: int = Field(500, ge=1, description="Indexed frames verified against a newly added product photo.")
+    appearance_max_gap: float = Field(1.0, description="Seconds of absence bridged inside one appearance.")
+
+    @property
+    def store_root(self) -> Path:
+        """Folder that backs the local object store."""
+        return self.home / "store"
+
+    @property
+    def pgdata(self) -> Path:
+        """Data directory of the embedded PostgreSQL server."""
+        return self.home / "pgdata"

@@ -1,0 +1,119 @@
+"""Uploaded objects, products and their photos, videos and their keyframes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+
+def record_object(conn: psycopg.Connection, tenant: str, key: str, kind: str, sha256: str, size: int) -> bool:
+    """Remember an uploaded object; False when the same content was already recorded (a no-op re-upload)."""
+    row = conn.execute(
+        "INSERT INTO objects (tenant_id, key, kind, sha256, size) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (tenant_id, key) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, updated_at = now()"
+        " WHERE objects.sha256 <> EXCLUDED.sha256"
+        " RETURNING key",
+        (tenant, key, kind, sha256, size),
+    ).fetchone()
+    return row is not None
+
+
+def upsert_product_image(conn: psycopg.Connection, tenant: str, sku: str, key: str, sha256: str, width: int, height: int) -> int:
+    """Add (or refresh) a product photo; returns its id."""
+    conn.execute("INSERT INTO products (tenant_id, sku) VALUES (%s, %s) ON CONFLICT DO NOTHING", (tenant, sku))
+    return conn.execute(
+        "INSERT INTO product_images (tenant_id, sku, object_key, sha256, width, height) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (tenant_id, object_key) DO UPDATE SET sha256 = EXCLUDED.sha256, width = EXCLUDED.width,"
+        " height = EXCLUDED.height RETURNING id",
+        (tenant, sku, key, sha256, width, height),
+    ).fetchone()["id"]
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    """A video's decoded properties."""
+
+    video_id: str
+    object_key: str
+    sha256: str
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+    duration: float
+
+
+def upsert_video(conn: psycopg.Connection, tenant: str, video: VideoRow) -> None:
+    """Add (or refresh) a video's row."""
+    conn.execute(
+        "INSERT INTO videos (tenant_id, video_id, object_key, sha256, fps, frame_count, width, height, duration)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, video_id) DO UPDATE SET"
+        " object_key = EXCLUDED.object_key, sha256 = EXCLUDED.sha256, fps = EXCLUDED.fps,"
+        " frame_count = EXCLUDED.frame_count, width = EXCLUDED.width, height = EXCLUDED.height, duration = EXCLUDED.duration",
+        (tenant, video.video_id, video.object_key, video.sha256, video.fps, video.frame_count, video.width, video.height, video.duration),
+    )
+
+
+def finish_video(conn: psycopg.Connection, tenant: str, video_id: str, keyframes: int, truncated: bool) -> None:
+    """Record how many keyframes a video gave and whether it ended early."""
+    conn.execute(
+        "UPDATE videos SET keyframes = %s, truncated = %s WHERE tenant_id = %s AND video_id = %s",
+        (keyframes, truncated, tenant, video_id),
+    )
+
+
+def upsert_frame(conn: psycopg.Connection, tenant: str, video_id: str, index: int, t: float, key: str, width: int, height: int) -> int:
+    """Add (or refresh) a keyframe; returns its id."""
+    return conn.execute(
+        "INSERT INTO frames (tenant_id, video_id, frame_index, t, object_key, width, height) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (tenant_id, video_id, frame_index) DO UPDATE SET t = EXCLUDED.t, object_key = EXCLUDED.object_key"
+        " RETURNING id",
+        (tenant, video_id, index, t, key, width, height),
+    ).fetchone()["id"]
+
+
+def get_product_image(conn: psycopg.Connection, tenant: str, image_id: int) -> dict[str, Any] | None:
+    """One product photo's row."""
+    return conn.execute("SELECT * FROM product_images WHERE tenant_id = %s AND id = %s", (tenant, image_id)).fetchone()
+
+
+def get_frame(conn: psycopg.Connection, tenant: str, frame_id: int) -> dict[str, Any] | None:
+    """One keyframe's row."""
+    return conn.execute("SELECT * FROM frames WHERE tenant_id = %s AND id = %s", (tenant, frame_id)).fetchone()
+
+
+def list_products(conn: psycopg.Connection, tenant: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Products with their photo count and appearance count, by sku."""
+    return conn.execute(
+        "SELECT p.sku, p.created_at,"
+        " (SELECT count(*) FROM product_images i WHERE i.tenant_id = p.tenant_id AND i.sku = p.sku) AS images,"
+        " (SELECT count(*) FROM appearances a WHERE a.tenant_id = p.tenant_id AND a.sku = p.sku) AS appearances"
+        " FROM products p WHERE p.tenant_id = %s ORDER BY p.sku LIMIT %s OFFSET %s",
+        (tenant, limit, offset),
+    ).fetchall()
+
+
+def product_images(conn: psycopg.Connection, tenant: str, sku: str) -> list[dict[str, Any]]:
+    """A product's photos."""
+    return conn.execute(
+        "SELECT id, object_key, width, height FROM product_images WHERE tenant_id = %s AND sku = %s ORDER BY object_key",
+        (tenant, sku),
+    ).fetchall()
+
+
+def list_videos(conn: psycopg.Connection, tenant: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Videos with their properties and appearance count, by id."""
+    return conn.execute(
+        "SELECT v.video_id, v.object_key, v.fps, v.frame_count, v.width, v.height, v.duration, v.keyframes, v.truncated,"
+        " (SELECT count(*) FROM appearances a WHERE a.tenant_id = v.tenant_id AND a.video_id = v.video_id) AS appearances"
+        " FROM videos v WHERE v.tenant_id = %s ORDER BY v.video_id LIMIT %s OFFSET %s",
+        (tenant, limit, offset),
+    ).fetchall()
+
+
+def video_frame_times(conn: psycopg.Connection, tenant: str, video_id: str) -> list[float]:
+    """Timestamps of a video's keyframes, in order."""
+    rows = conn.execute("SELECT t FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY t", (tenant, video_id)).fetchall()
+    return [row["t"] for row in rows]

@@ -1,0 +1,54 @@
+"""A pooled connection to PostgreSQL (embedded by default), migrated on open."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from deeplens.config import Settings
+from deeplens.db.migrate import migrate
+
+
+class Database:
+    """Connection pool plus, on a laptop, the embedded server that backs it."""
+
+    def __init__(self, url: str, *, server: Any = None, max_size: int = 8) -> None:
+        self.url = url
+        self._server = server  # keeps the embedded server alive while this object lives
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row},
+            configure=register_vector,
+            open=True,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Database":
+        """Connect to ``DATABASE_URL``, or start the embedded server under ``DEEPLENS_HOME``."""
+        if settings.database_url:
+            return cls(settings.database_url)
+        from deeplens.db.embedded import start_embedded_server  # noqa: PLC0415  (only the laptop path needs it)
+
+        server = start_embedded_server(settings.pgdata)
+        return cls(server.get_uri(), server=server)
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A connection inside one transaction (committed on success, rolled back on error)."""
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                yield conn
+
+    def close(self) -> None:
+        """Close the pool; the embedded server stops when its last user is gone."""
+        self.pool.close()
+        self._server = None

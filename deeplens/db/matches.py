@@ -1,0 +1,136 @@
+"""Verified frame matches and the appearances rolled up from them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Sequence
+
+import psycopg
+
+from deeplens.matching.appearances import FrameHit, Segment
+
+_APPEARANCE_NS = uuid.UUID("2b7f0b8e-4a0c-4a55-8f0e-1d9a6a3b7c11")
+
+
+def replace_frame_matches(conn: psycopg.Connection, tenant: str, frame: dict[str, Any], matches: Sequence[dict[str, Any]]) -> set[str]:
+    """Make ``matches`` the frame's verified matches; returns the skus whose matches changed."""
+    before = {
+        row["sku"]
+        for row in conn.execute("SELECT sku FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", (tenant, frame["id"])).fetchall()
+    }
+    conn.execute("DELETE FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", (tenant, frame["id"]))
+    for match in matches:
+        upsert_frame_match(conn, tenant, frame, match)
+    return before | {match["sku"] for match in matches}
+
+
+def upsert_frame_match(conn: psycopg.Connection, tenant: str, frame: dict[str, Any], match: dict[str, Any]) -> None:
+    """Record one verified (frame, product) pair, keeping the better of two verifications."""
+    conn.execute(
+        "INSERT INTO frame_matches (tenant_id, frame_id, sku, video_id, t, product_image_id, inliers, similarity, score, box, corners)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, frame_id, sku) DO UPDATE SET"
+        " product_image_id = EXCLUDED.product_image_id, inliers = EXCLUDED.inliers, similarity = EXCLUDED.similarity,"
+        " score = EXCLUDED.score, box = EXCLUDED.box, corners = EXCLUDED.corners WHERE EXCLUDED.score >= frame_matches.score",
+        (
+            tenant, frame["id"], match["sku"], frame["video_id"], frame["t"], match["product_image_id"], match["inliers"],
+            match["similarity"], match["score"], list(match["box"]), [float(v) for v in match["corners"]],
+        ),
+    )
+
+
+def frame_hits(conn: psycopg.Connection, tenant: str, video_id: str, sku: str, min_score: float) -> list[FrameHit]:
+    """The verified matches of a product in a video, in time order."""
+    rows = conn.execute(
+        "SELECT frame_id, t, score, box, product_image_id FROM frame_matches"
+        " WHERE tenant_id = %s AND video_id = %s AND sku = %s AND score >= %s ORDER BY t",
+        (tenant, video_id, sku, min_score),
+    ).fetchall()
+    return [FrameHit(r["frame_id"], r["t"], float(r["score"]), tuple(r["box"]), r["product_image_id"]) for r in rows]
+
+
+def lock_pair(conn: psycopg.Connection, tenant: str, video_id: str, sku: str) -> None:
+    """Serialize roll-ups of one (video, product) pair across workers and processes."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{tenant}/{video_id}/{sku}",))
+
+
+def replace_appearances(conn: psycopg.Connection, tenant: str, video_id: str, sku: str, segments: Sequence[Segment]) -> list[str]:
+    """Make ``segments`` the pair's appearances; returns ids that are new or whose best frame changed."""
+    existing = {
+        str(row["id"]): row
+        for row in conn.execute(
+            "SELECT id, best_frame_id, start_t, end_t FROM appearances WHERE tenant_id = %s AND video_id = %s AND sku = %s",
+            (tenant, video_id, sku),
+        ).fetchall()
+    }
+    changed: list[str] = []
+    keep: list[str] = []
+    for segment in segments:
+        # Identity follows the first hit, so an appearance keeps its id as later frames extend it.
+        appearance_id = str(uuid.uuid5(_APPEARANCE_NS, f"{tenant}/{video_id}/{sku}/{segment.hits[0].frame_id}"))
+        best = segment.best
+        keep.append(appearance_id)
+        old = existing.get(appearance_id)
+        if old is None or old["best_frame_id"] != best.frame_id:
+            changed.append(appearance_id)
+        conn.execute(
+            "INSERT INTO appearances (id, tenant_id, video_id, sku, start_t, end_t, frames, best_frame_id, best_product_image_id, best_score, box)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET start_t = EXCLUDED.start_t,"
+            " end_t = EXCLUDED.end_t, frames = EXCLUDED.frames, best_frame_id = EXCLUDED.best_frame_id,"
+            " best_product_image_id = EXCLUDED.best_product_image_id, best_score = EXCLUDED.best_score, box = EXCLUDED.box,"
+            " updated_at = now()",
+            (
+                appearance_id, tenant, video_id, sku, segment.start, segment.end, len(segment.hits), best.frame_id,
+                best.product_image_id, best.score, list(best.box),
+            ),
+        )
+    conn.execute(
+        "DELETE FROM appearances WHERE tenant_id = %s AND video_id = %s AND sku = %s AND NOT (id::text = ANY(%s))",
+        (tenant, video_id, sku, keep),
+    )
+    return changed
+
+
+def get_appearance(conn: psycopg.Connection, tenant: str, appearance_id: str) -> dict[str, Any] | None:
+    """One appearance's row."""
+    try:
+        uuid.UUID(appearance_id)
+    except ValueError:
+        return None
+    return conn.execute("SELECT * FROM appearances WHERE tenant_id = %s AND id = %s", (tenant, appearance_id)).fetchone()
+
+
+def set_evidence(conn: psycopg.Connection, tenant: str, appearance_id: str, best_frame_id: int, key: str) -> bool:
+    """Attach an evidence image, unless the appearance's best frame changed meanwhile."""
+    row = conn.execute(
+        "UPDATE appearances SET evidence_key = %s WHERE tenant_id = %s AND id = %s AND best_frame_id = %s RETURNING id",
+        (key, tenant, appearance_id, best_frame_id),
+    ).fetchone()
+    return row is not None
+
+
+def list_appearances(
+    conn: psycopg.Connection,
+    tenant: str,
+    *,
+    video_id: str | None = None,
+    sku: str | None = None,
+    min_score: float = 0.0,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Appearances matching the filters (by video, then start time) and the total count."""
+    where = ["tenant_id = %s", "best_score >= %s"]
+    params: list[Any] = [tenant, min_score]
+    if video_id is not None:
+        where.append("video_id = %s")
+        params.append(video_id)
+    if sku is not None:
+        where.append("sku = %s")
+        params.append(sku)
+    clause = " AND ".join(where)
+    total = conn.execute(f"SELECT count(*) AS n FROM appearances WHERE {clause}", params).fetchone()["n"]
+    rows = conn.execute(
+        f"SELECT * FROM appearances WHERE {clause} ORDER BY video_id, start_t, sku LIMIT %s OFFSET %s",
+        [*params, limit, offset],
+    ).fetchall()
+    return rows, total

@@ -1,0 +1,33 @@
+"""The errors every layer shares.
+
+A step raises :class:`BadInput` when the input itself is at fault (corrupt image,
+truncated video, wrong type, malformed event): retrying cannot help, so the failure is
+recorded where the API can show it and the event is acknowledged. Any other exception is
+treated as transient and retried with backoff, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+
+class DeepLensError(Exception):
+    """Base class of the errors DeepLens raises on purpose."""
+
+
+class BadInput(DeepLensError):
+    """The input cannot be processed, now or ever; ``reason`` is a short machine code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+class NotFound(DeepLensError):
+    """A requested object, row or model does not exist."""
+
+
+class Unsupported(DeepLensError):
+    """The request is valid but the chosen component cannot serve it (e.g. text search on an image-only model)."""

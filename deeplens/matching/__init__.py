@@ -1,0 +1,1 @@
+"""Product-in-video matching: score fusion and the roll-up of frame matches into appearances."""

@@ -1,0 +1,73 @@
+"""ingest: an object-created notification becomes a typed event (product photo or video)."""
+
+from __future__ import annotations
+
+import logging
+
+from deeplens.db.catalog import record_object
+from deeplens.db.failures import clear_failures, record_failure
+from deeplens.errors import NotFound
+from deeplens.pipeline.services import Services
+from deeplens.storage.base import sha256_hex
+from deeplens.storage.keys import parse_key
+from deeplens.storage.notifications import CreatedObject, parse_notification
+from eventing import types
+from eventing.events import Event
+
+log = logging.getLogger(__name__)
+SOURCE = "deeplens/ingest"
+
+
+def handle(event: Event, services: Services) -> list[Event]:
+    """Turn each created source object into a ``product.uploaded`` or ``video.uploaded`` event.
+
+    Derived objects (frames, evidence) are ignored; a key outside the layout or an
+    oversized object is recorded as a failure; unchanged content (same sha256) is a no-op.
+    """
+    outputs = []
+    for created in parse_notification(event.data):
+        outputs.extend(_ingest_object(event, created, services))
+    return outputs
+
+
+def _ingest_object(event: Event, created: CreatedObject, services: Services) -> list[Event]:
+    settings = services.settings
+    parsed = parse_key(created.key)
+    if parsed.kind == "derived":
+        return []
+    # One notification may carry several records, so failures are recorded per object here
+    # instead of failing the whole event.
+    if parsed.kind == "unknown":
+        return _fail(event, services, created.key, parsed.kind, "unrecognised_key",
+                     "key is neither products/<sku>/<photo> nor videos/<video file>")
+    limit = settings.max_image_bytes if parsed.kind == "product_image" else settings.max_object_bytes
+    if created.size > limit:
+        return _fail(event, services, created.key, parsed.kind, "too_large", f"object is {created.size} bytes; the limit is {limit}")
+    try:
+        data = services.store.get(created.key)
+    except NotFound:
+        log.info("ingest: %s vanished before it was read; nothing to do", created.key)
+        return []
+    if len(data) > limit:
+        return _fail(event, services, created.key, parsed.kind, "too_large", f"object is {len(data)} bytes; the limit is {limit}")
+    digest = sha256_hex(data)
+    with services.db.transaction() as conn:
+        if not record_object(conn, event.tenant, created.key, parsed.kind, digest, len(data)):
+            log.info("ingest: %s unchanged (sha256 %s…); no-op", created.key, digest[:12])
+            return []
+        clear_failures(conn, event.tenant, created.key)
+    if parsed.kind == "product_image":
+        event_type = types.PRODUCT_UPLOADED
+        payload = types.ProductUploaded(key=created.key, sku=parsed.sku, sha256=digest, size=len(data)).model_dump()
+    else:
+        event_type = types.VIDEO_UPLOADED
+        payload = types.VideoUploaded(key=created.key, video_id=parsed.video_id, sha256=digest, size=len(data)).model_dump()
+    # The content hash is part of the child's identity, so changed content is processed afresh.
+    return [event.child(event_type, payload, source=SOURCE, key=f"{created.key}@{digest}", subject=created.key, rootkey=created.key)]
+
+
+def _fail(event: Event, services: Services, key: str, kind: str, reason: str, message: str) -> list[Event]:
+    with services.db.transaction() as conn:
+        record_object(conn, event.tenant, key, kind, "", 0)
+        record_failure(conn, event.tenant, key, "ingest", reason, message, event.id)
+    return []

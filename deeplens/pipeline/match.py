@@ -1,0 +1,158 @@
+"""match: embedding candidates from pgvector, geometric verification, appearances.
+
+Works in both directions, so upload order never matters: a new keyframe is matched
+against indexed product photos, a new product photo against indexed keyframes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from deeplens.db.catalog import get_frame
+from deeplens.db.local_features import get_local_features
+from deeplens.db.matches import frame_hits, lock_pair, replace_appearances, replace_frame_matches, upsert_frame_match
+from deeplens.db.vectors import get_embedding, nearest
+from deeplens.matching.appearances import segment_hits
+from deeplens.matching.scoring import fused_score
+from deeplens.pipeline.services import Services
+from deeplens.vision.local_features import LocalFeatures, from_bytes
+from deeplens.vision.verify import Verification, verify_pair
+from eventing import types
+from eventing.events import Event
+
+SOURCE = "deeplens/match"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A product photo / keyframe pair worth verifying, with its embedding similarity."""
+
+    product_image_id: int
+    sku: str
+    frame_id: int
+    similarity: float
+
+
+def handle(event: Event, services: Services) -> list[Event]:
+    """Verify candidates for newly indexed images; emit ``match.found`` for changed appearances."""
+    indexed = types.parse_data(types.ImageIndexed, event.data)
+    if indexed.item_kind == "frame":
+        pairs = _match_frames(event.tenant, indexed, services)
+    else:
+        pairs = _match_products(event.tenant, indexed, services)
+    changed: list[str] = []
+    for video_id, sku in sorted(pairs):
+        changed.extend(rollup(services, event.tenant, video_id, sku))
+    if not changed:
+        return []
+    found = types.MatchFound(appearance_ids=changed)
+    return [event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject)]
+
+
+def verify(services: Services, product: LocalFeatures, frame: LocalFeatures, similarity: float) -> tuple[Verification, float] | None:
+    """Geometric verification plus the fused score; None unless both pass."""
+    verification = verify_pair(product, frame, min_inliers=services.settings.match_min_inliers)
+    if verification is None:
+        return None
+    score = fused_score(verification.score, similarity)
+    if score < services.settings.match_threshold:
+        return None
+    return verification, score
+
+
+def _match_record(candidate: Candidate, verification: Verification, score: float) -> dict[str, Any]:
+    return {
+        "sku": candidate.sku,
+        "product_image_id": candidate.product_image_id,
+        "inliers": verification.inliers,
+        "similarity": candidate.similarity,
+        "score": score,
+        "box": verification.box,
+        "corners": verification.corners.reshape(-1).tolist(),
+    }
+
+
+def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
+    settings = services.settings
+    pairs: set[tuple[str, str]] = set()
+    product_features: dict[int, LocalFeatures] = {}
+    with services.db.pool.connection() as conn:
+        frame_features = {i: from_bytes(b) for i, b in get_local_features(conn, tenant, "frame", indexed.item_ids).items()}
+    for frame_id in indexed.item_ids:
+        with services.db.transaction() as conn:
+            frame = get_frame(conn, tenant, frame_id)
+            query = get_embedding(conn, tenant, "frame", frame_id, indexed.model)
+            if frame is None or query is None or frame_id not in frame_features:
+                continue
+            candidates = [
+                Candidate(image_id, sku, frame_id, similarity)
+                for image_id, sku, similarity in _nearest_products(conn, tenant, indexed.model, query, settings.match_top_k)
+            ]
+            missing = [c.product_image_id for c in candidates if c.product_image_id not in product_features]
+            product_features.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
+        best: dict[str, dict[str, Any]] = {}
+        for candidate in candidates:
+            features = product_features.get(candidate.product_image_id)
+            result = None if features is None else verify(services, features, frame_features[frame_id], candidate.similarity)
+            if result is not None and result[1] > best.get(candidate.sku, {}).get("score", -1.0):
+                best[candidate.sku] = _match_record(candidate, *result)
+        with services.db.transaction() as conn:
+            changed = replace_frame_matches(conn, tenant, frame, list(best.values()))
+        pairs.update((frame["video_id"], sku) for sku in changed)
+    return pairs
+
+
+def _nearest_products(conn: psycopg.Connection, tenant: str, model: str, query, k: int) -> list[tuple[int, str, float]]:
+    hits = nearest(conn, tenant, "product_image", model, query, k)
+    if not hits:
+        return []
+    skus = {
+        row["id"]: row["sku"]
+        for row in conn.execute(
+            "SELECT id, sku FROM product_images WHERE tenant_id = %s AND id = ANY(%s)", (tenant, [i for i, _ in hits])
+        ).fetchall()
+    }
+    return [(image_id, skus[image_id], similarity) for image_id, similarity in hits if image_id in skus]
+
+
+def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
+    settings = services.settings
+    pairs: set[tuple[str, str]] = set()
+    for image_id in indexed.item_ids:
+        with services.db.transaction() as conn:
+            image = conn.execute("SELECT sku FROM product_images WHERE tenant_id = %s AND id = %s", (tenant, image_id)).fetchone()
+            query = get_embedding(conn, tenant, "product_image", image_id, indexed.model)
+            product_blob = get_local_features(conn, tenant, "product_image", [image_id]).get(image_id)
+            if image is None or query is None or product_blob is None:
+                continue
+            hits = nearest(conn, tenant, "frame", indexed.model, query, settings.match_product_frames)
+        product = from_bytes(product_blob)
+        for start in range(0, len(hits), 64):
+            chunk = hits[start:start + 64]
+            with services.db.pool.connection() as conn:
+                frames = get_local_features(conn, tenant, "frame", [frame_id for frame_id, _ in chunk])
+            for frame_id, similarity in chunk:
+                if frame_id not in frames:
+                    continue
+                candidate = Candidate(image_id, image["sku"], frame_id, similarity)
+                result = verify(services, product, from_bytes(frames[frame_id]), similarity)
+                if result is None:
+                    continue
+                with services.db.transaction() as conn:
+                    frame = get_frame(conn, tenant, frame_id)
+                    upsert_frame_match(conn, tenant, frame, _match_record(candidate, *result))
+                pairs.add((frame["video_id"], image["sku"]))
+    return pairs
+
+
+def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str]:
+    """Recompute a (video, product) pair's appearances; returns ids needing new evidence."""
+    settings = services.settings
+    with services.db.transaction() as conn:
+        lock_pair(conn, tenant, video_id, sku)
+        hits = frame_hits(conn, tenant, video_id, sku, settings.match_threshold)
+        segments = segment_hits(hits, max_gap=settings.appearance_max_gap)
+        return replace_appearances(conn, tenant, video_id, sku, segments)

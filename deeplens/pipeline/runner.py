@@ -1,0 +1,68 @@
+"""Runs a step on an event: idempotency, bad-input recording, and step lookup by name."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from deeplens.db.failures import record_failure
+from deeplens.errors import BadInput
+from deeplens.pipeline import evidence, features, ingest, keyframes, match
+from deeplens.pipeline.services import Services
+from eventing.events import Event
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[Event, Services], list[Event]]
+
+STEPS: dict[str, Step] = {
+    "ingest": ingest.handle,
+    "keyframes": keyframes.handle,
+    "features": features.handle,
+    "match": match.handle,
+    "evidence": evidence.handle,
+}
+
+
+class StepRunner:
+    """Calls steps by their routing-table name, the same way in every deployment."""
+
+    def __init__(self, services: Services, steps: dict[str, Step] | None = None) -> None:
+        self.services = services
+        self.steps = STEPS if steps is None else steps
+
+    def already_processed(self, step: str, event: Event) -> bool:
+        """True when ``step`` completed this event before (a redelivery)."""
+        with self.services.db.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM processed_events WHERE subscriber = %s AND event_id = %s", (step, event.id)
+            ).fetchone()
+        return row is not None
+
+    def mark_processed(self, step: str, event: Event) -> None:
+        """Remember that ``step`` completed this event; call once its outputs are published."""
+        with self.services.db.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO processed_events (subscriber, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (step, event.id)
+            )
+
+    def run(self, step: str, event: Event) -> list[Event]:
+        """Run ``step`` on ``event`` and return the events it emits.
+
+        Bad input is recorded as a failure of the upload the event descends from and
+        emits nothing (retrying cannot help); any other exception propagates so the
+        broker retries it.
+        """
+        if step not in self.steps:
+            raise KeyError(f"no step named {step!r}")
+        if self.already_processed(step, event):
+            log.info("%s: event %s already processed; skipping", step, event.id)
+            return []
+        try:
+            return self.steps[step](event, self.services)
+        except BadInput as exc:
+            key = event.rootkey or event.subject or event.id
+            log.warning("%s: bad input %s: %s", step, key, exc)
+            with self.services.db.transaction() as conn:
+                record_failure(conn, event.tenant, key, step, exc.reason, exc.message, event.id)
+            return []

@@ -1,0 +1,57 @@
+"""What a step needs from the outside world, built once per process from the settings."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from deeplens.config import Settings
+from deeplens.db import Database
+from deeplens.storage import ObjectStore, open_store
+
+
+class Embedder(Protocol):
+    """Turns images into L2-normalised vectors (the in-process predictor or a KServe client)."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The in-process predictor of the configured model."""
+    from inference.predictor import Predictor  # noqa: PLC0415  (torch is imported only when embedding)
+
+    return Predictor(settings.model).load()
+
+
+@dataclass
+class Services:
+    """Settings, database, object store and (loaded on first use) the embedder."""
+
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    _embedder: Embedder | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Services":
+        """Open the database and the store the settings describe."""
+        return cls(settings, Database.from_settings(settings), open_store(settings))
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded once, on first use."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
+
+    def close(self) -> None:
+        """Release the database pool (and the embedded server with it)."""
+        self.db.close()

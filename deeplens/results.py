@@ -1,0 +1,180 @@
+"""What users ask of DeepLens, answered from the database: one layer for the API and the CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from deeplens.db import Database
+from deeplens.db import catalog, failures, matches
+
+
+class Appearance(BaseModel):
+    """Product ``product`` is in video ``video`` from ``start`` to ``end`` seconds."""
+
+    id: str
+    video: str
+    product: str
+    start: float
+    end: float
+    score: float
+    frames: int
+    box: list[int]
+    """x, y, w, h in frame pixels at the best frame."""
+    best_frame_id: int
+    evidence: str | None
+    """Object key of the evidence image (``GET /appearances/{id}/evidence`` serves it)."""
+
+
+class Page(BaseModel):
+    """One page of a listing."""
+
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+class Product(BaseModel):
+    sku: str
+    images: int
+    appearances: int
+
+
+class Video(BaseModel):
+    video: str
+    key: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    keyframes: int | None
+    truncated: bool
+    appearances: int
+
+
+class Failure(BaseModel):
+    """Why a step could not process an uploaded object."""
+
+    key: str
+    step: str
+    reason: str
+    message: str
+    at: datetime
+
+
+class ObjectStatus(BaseModel):
+    """Where an uploaded object stands: still ``processing``, ``done`` or ``failed``."""
+
+    key: str
+    kind: str
+    status: Literal["processing", "done", "failed"]
+    in_flight: int
+    failures: list[Failure]
+
+
+def _appearance(row: dict[str, Any]) -> Appearance:
+    return Appearance(
+        id=str(row["id"]),
+        video=row["video_id"],
+        product=row["sku"],
+        start=round(row["start_t"], 3),
+        end=round(row["end_t"], 3),
+        score=round(float(row["best_score"]), 4),
+        frames=row["frames"],
+        box=list(row["box"]),
+        best_frame_id=row["best_frame_id"],
+        evidence=row["evidence_key"],
+    )
+
+
+def _failure(row: dict[str, Any]) -> Failure:
+    return Failure(key=row["object_key"], step=row["step"], reason=row["reason"], message=row["message"], at=row["created_at"])
+
+
+class Results:
+    """Read-side queries of one tenant."""
+
+    def __init__(self, db: Database, tenant: str) -> None:
+        self.db = db
+        self.tenant = tenant
+
+    def appearances(
+        self, *, video: str | None = None, product: str | None = None, min_score: float = 0.0, limit: int = 100, offset: int = 0
+    ) -> Page:
+        """Appearances, filtered and paginated, by video then start time."""
+        with self.db.pool.connection() as conn:
+            rows, total = matches.list_appearances(
+                conn, self.tenant, video_id=video, sku=product, min_score=min_score, limit=limit, offset=offset
+            )
+        return Page(items=[_appearance(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    def all_appearances(self, **filters: Any) -> list[Appearance]:
+        """Every appearance matching the filters (pages through them)."""
+        items: list[Appearance] = []
+        while True:
+            page = self.appearances(**filters, limit=500, offset=len(items))
+            items.extend(page.items)
+            if len(items) >= page.total or not page.items:
+                return items
+
+    def appearance(self, appearance_id: str) -> Appearance | None:
+        """One appearance by id."""
+        with self.db.pool.connection() as conn:
+            row = matches.get_appearance(conn, self.tenant, appearance_id)
+        return None if row is None else _appearance(row)
+
+    def products(self, *, limit: int = 100, offset: int = 0) -> Page:
+        """Products by sku."""
+        with self.db.pool.connection() as conn:
+            rows = catalog.list_products(conn, self.tenant, limit=limit, offset=offset)
+            total = conn.execute("SELECT count(*) AS n FROM products WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+        return Page(items=[Product(sku=r["sku"], images=r["images"], appearances=r["appearances"]) for r in rows],
+                    total=total, limit=limit, offset=offset)
+
+    def videos(self, *, limit: int = 100, offset: int = 0) -> Page:
+        """Videos by id."""
+        with self.db.pool.connection() as conn:
+            rows = catalog.list_videos(conn, self.tenant, limit=limit, offset=offset)
+            total = conn.execute("SELECT count(*) AS n FROM videos WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+        items = [
+            Video(video=r["video_id"], key=r["object_key"], duration=r["duration"], fps=r["fps"], width=r["width"],
+                  height=r["height"], keyframes=r["keyframes"], truncated=r["truncated"], appearances=r["appearances"])
+            for r in rows
+        ]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    def failures(self, *, limit: int = 100, offset: int = 0) -> Page:
+        """Recorded failures, newest first."""
+        with self.db.pool.connection() as conn:
+            rows = failures.list_failures(conn, self.tenant, limit=limit, offset=offset)
+            total = conn.execute("SELECT count(*) AS n FROM failures WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+        return Page(items=[_failure(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    def status(self, key: str) -> ObjectStatus | None:
+        """Processing status of one uploaded object (None if never seen)."""
+        with self.db.pool.connection() as conn:
+            obj = conn.execute("SELECT key, kind FROM objects WHERE tenant_id = %s AND key = %s", (self.tenant, key)).fetchone()
+            fails = conn.execute(
+                "SELECT * FROM failures WHERE tenant_id = %s AND object_key = %s ORDER BY id", (self.tenant, key)
+            ).fetchall()
+            pending = conn.execute(
+                "SELECT count(*) AS n FROM deliveries WHERE tenant_id = %s AND root_key = %s AND status IN ('pending', 'running')",
+                (self.tenant, key),
+            ).fetchone()["n"]
+        if obj is None and not fails:
+            return None
+        state = "processing" if pending else ("failed" if fails else "done")
+        return ObjectStatus(key=key, kind=obj["kind"] if obj else "unknown", status=state, in_flight=pending,
+                            failures=[_failure(f) for f in fails])
+
+    def statuses(self, *, limit: int = 100, offset: int = 0) -> Page:
+        """Status of every uploaded object, by key."""
+        with self.db.pool.connection() as conn:
+            keys = [r["key"] for r in conn.execute(
+                "SELECT key FROM objects WHERE tenant_id = %s ORDER BY key LIMIT %s OFFSET %s", (self.tenant, limit, offset)
+            ).fetchall()]
+            total = conn.execute("SELECT count(*) AS n FROM objects WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+        return Page(items=[self.status(key) for key in keys], total=total, limit=limit, offset=offset)

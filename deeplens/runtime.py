@@ -1,0 +1,56 @@
+"""The laptop composition: every step in one process, wired the way the cluster wires them.
+
+The store announces created objects as S3 notification records; each becomes an
+``object.created`` CloudEvent on the in-process broker, which routes it by the routing
+table to the same step functions the cluster runs behind functions-framework.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deeplens.config import Settings
+from deeplens.pipeline.runner import StepRunner
+from deeplens.pipeline.services import Services
+from deeplens.storage.notifications import parse_notification
+from eventing import types
+from eventing.broker import LocalBroker
+from eventing.delivery import DeliverySpec
+from eventing.events import Event
+from eventing.queue import DeliveryQueue
+
+
+def notification_event(record: dict[str, Any], tenant: str) -> Event:
+    """The CloudEvent that carries one S3 notification record to ingest."""
+    created = parse_notification(record)[0]
+    return Event(
+        type=types.OBJECT_CREATED,
+        source=f"deeplens/store/{created.bucket}",
+        data=record,
+        subject=created.key,
+        tenant=tenant,
+        rootkey=created.key,
+    )
+
+
+class LocalRuntime:
+    """Services, step runner, durable queue and broker for one process."""
+
+    def __init__(self, settings: Settings, services: Services | None = None) -> None:
+        self.settings = settings
+        self.services = services or Services.from_settings(settings)
+        self.runner = StepRunner(self.services)
+        self.queue = DeliveryQueue(self.services.db.pool, DeliverySpec.from_settings(settings))
+        self.broker = LocalBroker(self.queue, self.runner.run, workers=settings.workers)
+        self.services.store.subscribe(lambda record: self.broker.publish(notification_event(record, settings.tenant)))
+
+    def close(self) -> None:
+        """Stop background work and release the database."""
+        self.broker.stop()
+        self.services.close()
+
+    def __enter__(self) -> "LocalRuntime":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,92 @@
+"""The object-store interface every backend implements."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from deeplens.storage.notifications import created_record
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a store knows of one object."""
+
+    key: str
+    size: int
+    etag: str
+
+
+def content_type_for(key: str) -> str:
+    """A best guess at an object's MIME type from its key."""
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+def sha256_hex(data: bytes) -> str:
+    """Content hash used to make re-uploads no-ops."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class ObjectStore(ABC):
+    """A bucket of objects that announces every created object as an S3 notification record.
+
+    ``notify_prefixes`` filters which keys are announced, as a MinIO notification
+    configuration with prefix filters would; ``None`` announces every key.
+    """
+
+    bucket: str
+
+    def __init__(self, notify_prefixes: tuple[str, ...] | None = None) -> None:
+        self._listeners: list[Listener] = []
+        self._notify_prefixes = notify_prefixes
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(record)`` for every object created from now on."""
+        self._listeners.append(listener)
+
+    def _announce(self, info: ObjectInfo, content_type: str) -> None:
+        if self._notify_prefixes is not None and not info.key.startswith(self._notify_prefixes):
+            return
+        record = created_record(self.bucket, info.key, info.size, info.etag, content_type)
+        for listener in self._listeners:
+            listener(record)
+
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
+        """Store ``data`` under ``key`` (replacing it) and announce it."""
+        content_type = content_type or content_type_for(key)
+        info = self._write(key, data, content_type)
+        self._announce(info, content_type)
+        return info
+
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> ObjectInfo:
+        """Upload a local file (see :meth:`put`)."""
+        return self.put(key, path.read_bytes(), content_type)
+
+    @abstractmethod
+    def _write(self, key: str, data: bytes, content_type: str) -> ObjectInfo: ...
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The object's bytes; :class:`deeplens.errors.NotFound` when absent."""
+
+    @abstractmethod
+    def download(self, key: str, path: Path) -> None:
+        """Write the object to a local file (videos are decoded from files)."""
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and etag, or None when absent."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Objects whose key starts with ``prefix``, in key order."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object if present."""

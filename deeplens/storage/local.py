@@ -1,0 +1,65 @@
+"""A bucket that is a local directory: the laptop default."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from deeplens.errors import BadInput, NotFound
+from deeplens.storage.base import ObjectInfo, ObjectStore
+
+
+class LocalStore(ObjectStore):
+    """Objects are files under ``root/bucket``; writes are atomic (temp file + rename)."""
+
+    def __init__(self, root: Path, bucket: str, notify_prefixes: tuple[str, ...] | None = None) -> None:
+        super().__init__(notify_prefixes)
+        self.bucket = bucket
+        self.root = (root / bucket).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not key or self.root not in path.parents:
+            raise BadInput("bad_key", f"object key {key!r} escapes the bucket")
+        return path
+
+    def _write(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+        return ObjectInfo(key, len(data), hashlib.md5(data).hexdigest())
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        if not path.is_file():
+            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+        return path.read_bytes()
+
+    def download(self, key: str, path: Path) -> None:
+        source = self._path(key)
+        if not source.is_file():
+            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+        shutil.copyfile(source, path)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        return ObjectInfo(key, path.stat().st_size, hashlib.md5(path.read_bytes()).hexdigest())
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        for path in sorted(self.root.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and key.startswith(prefix) and not path.name.startswith(".upload-"):
+                yield ObjectInfo(key, path.stat().st_size, "")
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)

@@ -1,0 +1,161 @@
+"""Open, probe and seek video files with OpenCV.
+
+OpenCV's ``VideoCapture`` reports failure by returning ``False``/``-1`` rather than
+raising, and it cannot tell "not a video" from "a video whose index is missing". This
+module turns those quiet failures into :class:`BadInput` with a reason, using the
+container's magic bytes to tell the two apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deeplens.errors import BadInput
+
+FALLBACK_FPS = 25.0
+"""Used when the container reports no usable frame rate (0, NaN or absurd)."""
+
+_MAX_SANE_FPS = 1000.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video, corrected by its first decoded frame."""
+
+    fps: float
+    frame_count: int
+    """From the container header; may overstate what can be decoded (truncation)."""
+    width: int
+    height: int
+    duration: float
+    """``frame_count / fps`` in seconds."""
+
+
+def sniff_video_container(head: bytes) -> str | None:
+    """Name the container from the first bytes of a file, or ``None`` if unrecognised."""
+    if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "mp4"  # ISO base media / QuickTime (mp4, mov, m4v, 3gp)
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"  # mkv, webm
+    if head[:3] == b"FLV":
+        return "flv"
+    if head[:4] == b"\x30\x26\xb2\x75":
+        return "asf"
+    if head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"):
+        return "mpeg"
+    if len(head) > 376 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
+        return "mpegts"
+    if head[:4] == b"OggS":
+        return "ogg"
+    return None
+
+
+def _read_head(path: Path, n: int = 512) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(n)
+
+
+def _sane_fps(fps: float) -> float:
+    if not math.isfinite(fps) or fps <= 0 or fps > _MAX_SANE_FPS:
+        return FALLBACK_FPS
+    return float(fps)
+
+
+def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo, np.ndarray]:
+    """Open a video and decode its first frame; the caller owns (and releases) the capture.
+
+    Returns the capture positioned after frame 0, the probed :class:`VideoInfo` and
+    frame 0 itself (BGR ``uint8``), so a sequential reader decodes nothing twice.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        BadInput: ``empty`` (zero-length file); ``not_a_video`` (OpenCV cannot open it,
+            it has no video stream, or it is not a known container and nothing decodes);
+            ``corrupt_video`` (a known container whose header or frames cannot be read,
+            e.g. an mp4 cut before its ``moov`` index).
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise BadInput("empty", "the video file has zero bytes")
+    container = sniff_video_container(_read_head(path))
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        cap.release()
+        if container is None:
+            raise BadInput("not_a_video", "the file is not a video OpenCV can open")
+        raise BadInput(
+            "corrupt_video",
+            f"the file looks like {container} but cannot be opened (truncated or damaged header)",
+        )
+    try:
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        ok, frame = cap.read()
+        if not ok or frame is None or frame.size == 0:
+            if container is not None and width > 0 and height > 0:
+                raise BadInput("corrupt_video", "the video header is readable but no frame decodes")
+            raise BadInput("not_a_video", "the file has no decodable video frame")
+        fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS))
+        # Some streams report 0 or a negative frame count; at least one frame exists.
+        frame_count = max(1, int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT))))
+    except BaseException:
+        cap.release()
+        raise
+    if frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    # The decoded frame is the truth for size (rotation metadata may swap the header's).
+    h, w = frame.shape[:2]
+    info = VideoInfo(
+        fps=fps, frame_count=frame_count, width=w, height=h, duration=frame_count / fps
+    )
+    return cap, info, frame
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Describe a video and check that at least its first frame decodes.
+
+    Raises the same errors as :func:`open_video`.
+    """
+    cap, info, _ = open_video(path)
+    cap.release()
+    return info
+
+
+def read_frame_at(path: str | Path, index: int) -> np.ndarray:
+    """Decode the frame with 0-based ``index`` (BGR ``uint8``), e.g. to refine an edge.
+
+    Seeks with OpenCV (which decodes forward from the previous keyframe), so it is exact
+    for constant-frame-rate files but costs up to one GOP of decoding per call.
+
+    Raises:
+        BadInput: ``frame_out_of_range`` for an index outside ``[0, frame_count)``;
+            ``corrupt_video`` when the frame exists in the header but cannot be decoded
+            (e.g. past the point where a truncated file ends); plus :func:`open_video`'s.
+    """
+    cap, info, first = open_video(path)
+    try:
+        if index < 0 or index >= info.frame_count:
+            raise BadInput(
+                "frame_out_of_range",
+                f"frame {index} is outside the video's {info.frame_count} frames",
+            )
+        if index == 0:
+            return first
+        cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            raise BadInput("corrupt_video", f"frame {index} cannot be decoded")
+        if frame.ndim == 2:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        return frame
+    finally:
+        cap.release()

@@ -1,0 +1,110 @@
+"""The in-process broker: routes by the routing table, delivers with Knative's semantics.
+
+It runs the same step handlers the cluster runs behind functions-framework, on worker
+threads, over the durable queue in PostgreSQL. Several processes (``deeplens serve`` and
+``deeplens ingest --wait``) can work the same queue at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from typing import Callable
+
+from eventing.events import Event
+from eventing.queue import Delivery, DeliveryQueue
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[str, Event], list[Event]]
+"""Run step ``subscriber`` on an event; return the events it emits. Raising means "retry"."""
+
+
+class LocalBroker:
+    """Worker threads that claim deliveries, run their step, and complete or retry them."""
+
+    def __init__(self, queue: DeliveryQueue, dispatch: Dispatch, *, workers: int = 2, poll_seconds: float = 0.05) -> None:
+        self.queue = queue
+        self.dispatch = dispatch
+        self.workers = workers
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def publish(self, event: Event) -> None:
+        """Queue an event for every step subscribed to its type."""
+        self.queue.publish([event])
+
+    def process_one(self) -> bool:
+        """Claim and process one due delivery; False when none was due."""
+        claimed = self.queue.claim(1)
+        if not claimed:
+            return False
+        self._deliver(claimed[0])
+        return True
+
+    def _deliver(self, delivery: Delivery) -> None:
+        try:
+            outputs = self.dispatch(delivery.subscriber, delivery.event)
+        except Exception as exc:  # noqa: BLE001  (any failure of a step is a failed delivery)
+            error = f"{type(exc).__name__}: {exc}"
+            dead = self.queue.fail(delivery, error)
+            log.warning(
+                "%s failed on %s (attempt %d): %s%s", delivery.subscriber, delivery.event.type,
+                delivery.attempts, error, " — dead-lettered" if dead else "",
+            )
+            log.debug("%s", traceback.format_exc())
+            return
+        self.queue.succeed(delivery, outputs)
+
+    def run_until_idle(self, *, tenant: str | None = None, on_tick: Callable[[], None] | None = None, timeout: float | None = None) -> bool:
+        """Work the queue until nothing is pending or running; False if ``timeout`` ran out first.
+
+        Deliveries other processes hold are waited for, not taken, until their lease runs out.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        stop = threading.Event()
+        threads = self._spawn(stop)
+        try:
+            while self.queue.in_flight(tenant) > 0:
+                if on_tick is not None:
+                    on_tick()
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
+                time.sleep(0.1)
+            return True
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+            if on_tick is not None:
+                on_tick()
+
+    def start(self) -> None:
+        """Work the queue in the background until :meth:`stop` (the ``serve`` mode)."""
+        self._stop.clear()
+        self._threads = self._spawn(self._stop)
+
+    def _spawn(self, stop: threading.Event) -> list[threading.Thread]:
+        def work() -> None:
+            while not stop.is_set():
+                try:
+                    if not self.process_one():
+                        stop.wait(self.poll_seconds)
+                except Exception:  # noqa: BLE001  (a lost database connection must not kill the worker)
+                    log.exception("broker worker error; retrying")
+                    stop.wait(1.0)
+
+        threads = [threading.Thread(target=work, name=f"deeplens-worker-{i}", daemon=True) for i in range(self.workers)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def stop(self) -> None:
+        """Stop background workers after their current delivery."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []

@@ -1,0 +1,42 @@
+"""Knative's delivery semantics (``DeliverySpec``): retries, backoff, dead letters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from deeplens.config import Settings
+
+
+@dataclass(frozen=True)
+class DeliverySpec:
+    """How often and how patiently an event is redelivered before it is dead-lettered.
+
+    As in Knative, ``retry`` counts redeliveries after the first attempt, and the delay
+    before retry ``n`` (1-based) is ``backoff_delay * 2**n`` (exponential) or
+    ``backoff_delay * n`` (linear).
+    """
+
+    retry: int = 3
+    backoff_policy: Literal["exponential", "linear"] = "exponential"
+    backoff_delay: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "DeliverySpec":
+        """The delivery spec the settings describe."""
+        return cls(settings.retry, settings.backoff_policy, settings.backoff_delay)
+
+    @property
+    def max_attempts(self) -> int:
+        """Deliveries in all: the first plus the retries."""
+        return 1 + self.retry
+
+    def delay(self, retry_number: int) -> float:
+        """Seconds to wait before redelivery number ``retry_number`` (1-based)."""
+        if self.backoff_policy == "exponential":
+            return self.backoff_delay * 2**retry_number
+        return self.backoff_delay * retry_number
+
+    def iso_backoff_delay(self) -> str:
+        """``backoffDelay`` as the ISO-8601 duration Knative expects."""
+        return f"PT{self.backoff_delay:g}S"

@@ -1,0 +1,195 @@
+"""The durable delivery queue behind the local broker, kept in PostgreSQL.
+
+One row per (event, subscriber). Claiming takes a lease, so a worker that dies mid-step
+leaves a row that another worker picks up when the lease runs out: nothing is lost.
+A step's output events are enqueued in the same transaction that marks its delivery
+done, so an event is never half-processed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from eventing.delivery import DeliverySpec
+from eventing.events import Event
+from eventing.routing import ROUTES, Route, subscribers_for
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One claimed delivery of ``event`` to ``subscriber``; ``attempts`` includes this one."""
+
+    id: int
+    subscriber: str
+    event: Event
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a subscriber could not process after every retry."""
+
+    id: int
+    tenant: str
+    subscriber: str
+    event: dict[str, Any]
+    error: str
+    attempts: int
+    created_at: str
+    replayed_at: str | None
+
+
+class DeliveryQueue:
+    """Enqueue, claim, complete, retry and dead-letter deliveries."""
+
+    def __init__(self, pool: ConnectionPool, spec: DeliverySpec, *, routes: tuple[Route, ...] = ROUTES, lease_seconds: float = 600.0) -> None:
+        self.pool = pool
+        self.spec = spec
+        self.routes = routes
+        self.lease_seconds = lease_seconds
+
+    def enqueue(self, conn: psycopg.Connection, events: Iterable[Event]) -> int:
+        """Add one delivery per (event, subscribed step); an event already queued is a no-op."""
+        rows = [
+            (event.tenant, event.id, event.type, subscriber, event.rootkey, Jsonb(event.to_json()))
+            for event in events
+            for subscriber in subscribers_for(event.type, self.routes)
+        ]
+        if not rows:
+            return 0
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO deliveries (tenant_id, event_id, event_type, subscriber, root_key, event)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id, subscriber) DO NOTHING",
+                rows,
+            )
+        return len(rows)
+
+    def publish(self, events: Iterable[Event]) -> int:
+        """Enqueue events in a transaction of their own."""
+        with self.pool.connection() as conn, conn.transaction():
+            return self.enqueue(conn, events)
+
+    def claim(self, limit: int = 1) -> list[Delivery]:
+        """Lease up to ``limit`` deliveries that are due (or whose lease ran out)."""
+        with self.pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = now(),"
+                " lease_until = now() + make_interval(secs => %s)"
+                " WHERE id IN (SELECT id FROM deliveries"
+                "   WHERE (status = 'pending' AND next_attempt_at <= now())"
+                "      OR (status = 'running' AND lease_until < now())"
+                "   ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING id, subscriber, event, attempts",
+                (self.lease_seconds, limit),
+            ).fetchall()
+        return [Delivery(r["id"], r["subscriber"], Event.from_json(r["event"]), r["attempts"]) for r in rows]
+
+    def succeed(self, delivery: Delivery, outputs: list[Event]) -> None:
+        """Mark done (and the event processed by its subscriber) and enqueue the outputs, atomically."""
+        with self.pool.connection() as conn, conn.transaction():
+            self.enqueue(conn, outputs)
+            conn.execute(
+                "UPDATE deliveries SET status = 'done', lease_until = NULL, last_error = NULL, updated_at = now() WHERE id = %s",
+                (delivery.id,),
+            )
+            conn.execute(
+                "INSERT INTO processed_events (subscriber, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (delivery.subscriber, delivery.event.id),
+            )
+
+    def fail(self, delivery: Delivery, error: str) -> bool:
+        """Schedule a retry with backoff, or dead-letter after the last attempt; True if dead-lettered."""
+        with self.pool.connection() as conn, conn.transaction():
+            if delivery.attempts >= self.spec.max_attempts:
+                conn.execute(
+                    "UPDATE deliveries SET status = 'dead', lease_until = NULL, last_error = %s, updated_at = now() WHERE id = %s",
+                    (error, delivery.id),
+                )
+                conn.execute(
+                    "INSERT INTO dead_letters (tenant_id, event_id, subscriber, event, error, attempts)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    (delivery.event.tenant, delivery.event.id, delivery.subscriber, Jsonb(delivery.event.to_json()), error, delivery.attempts),
+                )
+                return True
+            conn.execute(
+                "UPDATE deliveries SET status = 'pending', lease_until = NULL, last_error = %s, updated_at = now(),"
+                " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
+                (error, self.spec.delay(delivery.attempts), delivery.id),
+            )
+            return False
+
+    def in_flight(self, tenant: str | None = None, root_key: str | None = None) -> int:
+        """Deliveries not yet done, failed or dead (optionally of one tenant / one upload)."""
+        sql = "SELECT count(*) AS n FROM deliveries WHERE status IN ('pending', 'running')"
+        params: list[Any] = []
+        if tenant is not None:
+            sql += " AND tenant_id = %s"
+            params.append(tenant)
+        if root_key is not None:
+            sql += " AND root_key = %s"
+            params.append(root_key)
+        with self.pool.connection() as conn:
+            return conn.execute(sql, params).fetchone()["n"]
+
+    def counts(self, tenant: str | None = None) -> dict[str, int]:
+        """Number of deliveries per status."""
+        sql = "SELECT status, count(*) AS n FROM deliveries"
+        params: list[Any] = []
+        if tenant is not None:
+            sql += " WHERE tenant_id = %s"
+            params.append(tenant)
+        with self.pool.connection() as conn:
+            rows = conn.execute(sql + " GROUP BY status", params).fetchall()
+        return {row["status"]: row["n"] for row in rows}
+
+    def record_dead_letter(self, event: Event, subscriber: str, error: str, attempts: int) -> int:
+        """Store a dead letter that arrived from elsewhere (a Knative dead-letter sink)."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "INSERT INTO dead_letters (tenant_id, event_id, subscriber, event, error, attempts)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (event.tenant, event.id, subscriber, Jsonb(event.to_json()), error, attempts),
+            ).fetchone()
+        return row["id"]
+
+    def dead_letters(self, tenant: str, *, include_replayed: bool = False) -> list[DeadLetter]:
+        """Dead letters of a tenant, oldest first."""
+        sql = "SELECT * FROM dead_letters WHERE tenant_id = %s"
+        if not include_replayed:
+            sql += " AND replayed_at IS NULL"
+        with self.pool.connection() as conn:
+            rows = conn.execute(sql + " ORDER BY id", (tenant,)).fetchall()
+        return [
+            DeadLetter(
+                r["id"], r["tenant_id"], r["subscriber"], r["event"], r["error"], r["attempts"],
+                r["created_at"].isoformat(), r["replayed_at"].isoformat() if r["replayed_at"] else None,
+            )
+            for r in rows
+        ]
+
+    def replay(self, tenant: str, ids: list[int] | None = None) -> int:
+        """Deliver dead-lettered events again (all of the tenant's, or ``ids``); returns how many."""
+        with self.pool.connection() as conn, conn.transaction():
+            sql = "SELECT * FROM dead_letters WHERE tenant_id = %s AND replayed_at IS NULL"
+            params: list[Any] = [tenant]
+            if ids is not None:
+                sql += " AND id = ANY(%s)"
+                params.append(ids)
+            letters = conn.execute(sql + " FOR UPDATE", params).fetchall()
+            for letter in letters:
+                event = Event.from_json(letter["event"])
+                conn.execute(
+                    "INSERT INTO deliveries (tenant_id, event_id, event_type, subscriber, root_key, event)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id, subscriber) DO UPDATE"
+                    " SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, updated_at = now()",
+                    (event.tenant, event.id, event.type, letter["subscriber"], event.rootkey, Jsonb(json.loads(json.dumps(letter["event"])))),
+                )
+                conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = %s", (letter["id"],))
+        return len(letters)

@@ -1,0 +1,37 @@
+"""The routing table: the single source of truth for which event type goes to which step.
+
+The Helm chart renders one Knative Trigger per row; the local broker routes by the same
+rows. A new step is one handler plus one row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eventing import types
+
+
+@dataclass(frozen=True)
+class Route:
+    """One Trigger: deliver events of ``event_type`` to the step ``subscriber``."""
+
+    name: str
+    event_type: str
+    subscriber: str
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("ingest-object-created", types.OBJECT_CREATED, "ingest"),
+    Route("keyframes-video-uploaded", types.VIDEO_UPLOADED, "keyframes"),
+    Route("features-product-uploaded", types.PRODUCT_UPLOADED, "features"),
+    Route("features-frames-extracted", types.FRAMES_EXTRACTED, "features"),
+    Route("match-image-indexed", types.IMAGE_INDEXED, "match"),
+    Route("evidence-match-found", types.MATCH_FOUND, "evidence"),
+)
+
+STEPS: tuple[str, ...] = tuple(dict.fromkeys(route.subscriber for route in ROUTES))
+
+
+def subscribers_for(event_type: str, routes: tuple[Route, ...] = ROUTES) -> list[str]:
+    """Every step subscribed to ``event_type``, in table order, once each."""
+    return list(dict.fromkeys(route.subscriber for route in routes if route.event_type == event_type))

@@ -1,0 +1,98 @@
+"""Event types (``dev.deeplens.*``) and the schema of each one's data."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from deeplens.errors import BadInput
+
+OBJECT_CREATED = "dev.deeplens.object.created"
+PRODUCT_UPLOADED = "dev.deeplens.product.uploaded"
+VIDEO_UPLOADED = "dev.deeplens.video.uploaded"
+FRAMES_EXTRACTED = "dev.deeplens.frames.extracted"
+IMAGE_INDEXED = "dev.deeplens.image.indexed"
+MATCH_FOUND = "dev.deeplens.match.found"
+MATCH_EVIDENCED = "dev.deeplens.match.evidenced"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectCreated(BaseModel):
+    """An S3 event record (as MinIO or S3 sends it) for a created object."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    eventName: str
+    s3: dict[str, Any]
+
+
+class ProductUploaded(_Data):
+    key: str
+    sku: str
+    sha256: str
+    size: int
+
+
+class VideoUploaded(_Data):
+    key: str
+    video_id: str
+    sha256: str
+    size: int
+
+
+class FrameRef(_Data):
+    frame_id: int
+    index: int
+    t: float
+    key: str
+
+
+class FramesExtracted(_Data):
+    video_id: str
+    frames: list[FrameRef] = Field(min_length=1)
+
+
+class ImageIndexed(_Data):
+    item_kind: Literal["product_image", "frame"]
+    item_ids: list[int] = Field(min_length=1)
+    model: str
+    video_id: str | None = None
+
+
+class MatchFound(_Data):
+    appearance_ids: list[str] = Field(min_length=1)
+
+
+class MatchEvidenced(_Data):
+    appearance_id: str
+    evidence_key: str
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    OBJECT_CREATED: ObjectCreated,
+    PRODUCT_UPLOADED: ProductUploaded,
+    VIDEO_UPLOADED: VideoUploaded,
+    FRAMES_EXTRACTED: FramesExtracted,
+    IMAGE_INDEXED: ImageIndexed,
+    MATCH_FOUND: MatchFound,
+    MATCH_EVIDENCED: MatchEvidenced,
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_data(model: type[M], data: Any) -> M:
+    """Validate an event's data against its schema; :class:`BadInput` names what is wrong."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors()[:5])
+        raise BadInput("malformed_event", f"{model.__name__} data is invalid: {problems}") from exc
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every event type's data, for docs and the API."""
+    return {event_type: model.model_json_schema() for event_type, model in SCHEMAS.items()}

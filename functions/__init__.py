@@ -1,0 +1,1 @@
+"""CloudEvents entrypoints, one per pipeline step (functions-framework targets)."""

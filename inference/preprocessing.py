@@ -1,0 +1,96 @@
+"""Image checks and preprocessing shared by all back ends (OpenCV + numpy + torch, no PIL).
+
+Images come in as OpenCV gives them: ``uint8`` arrays of shape ``(H, W, 3)`` in BGR
+order. Each becomes a normalised ``float32`` RGB tensor of the model's square input size.
+
+Resize modes (``DEEPLENS_RESIZE_MODE``; default ``squash``):
+
+- ``squash``: resize the whole image to ``size x size`` (aspect ratio not kept). The
+  default, because products may be anywhere in a video frame: nothing is cropped away,
+  and product photos and frames go through the same transform.
+- ``shortest``: resize the shorter side to ``size`` and centre-crop (the classic
+  ImageNet / CLIP evaluation transform, which drops the sides of a 16:9 frame).
+- ``longest``: resize the longer side to ``size`` and pad with black (keeps aspect
+  ratio and everything in view, at lower resolution).
+
+Shrinking uses area interpolation (anti-aliased), enlarging uses bicubic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from deeplens.errors import BadInput
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RESIZE_MODES = ("squash", "shortest", "longest")
+
+
+def check_images(images: Iterable[np.ndarray]) -> list[np.ndarray]:
+    """The images as a list, each checked to be a BGR ``uint8`` ``(H, W, 3)`` array; else :class:`BadInput`."""
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        raise BadInput("bad_image", "expected a sequence of images, got a single (H, W, 3) array; wrap it in a list")
+    if isinstance(images, (str, bytes)) or not isinstance(images, Iterable):
+        raise BadInput("bad_image", f"expected a sequence of images, got {type(images).__name__}")
+    checked = []
+    for i, image in enumerate(images):
+        if not isinstance(image, np.ndarray):
+            raise BadInput("bad_image", f"image {i} is a {type(image).__name__}, not a numpy array")
+        if image.dtype != np.uint8:
+            raise BadInput("bad_image", f"image {i} has dtype {image.dtype}, expected uint8")
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise BadInput("bad_image", f"image {i} has shape {image.shape}, expected (H, W, 3) BGR")
+        if image.shape[0] < 1 or image.shape[1] < 1:
+            raise BadInput("bad_image", f"image {i} is empty: shape {image.shape}")
+        checked.append(image)
+    return checked
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    shrink = width <= image.shape[1] and height <= image.shape[0]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def resize_image(image: np.ndarray, size: int, mode: str = "squash") -> np.ndarray:
+    """One BGR image resized to ``(size, size, 3)`` by ``mode`` (see the module doc)."""
+    h, w = image.shape[:2]
+    if mode == "squash":
+        return _resize(image, size, size)
+    if mode == "shortest":
+        scale = size / min(h, w)
+        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+        resized = _resize(image, nw, nh)
+        top, left = (nh - size) // 2, (nw - size) // 2
+        return resized[top : top + size, left : left + size]
+    if mode == "longest":
+        scale = size / max(h, w)
+        nh, nw = max(1, min(size, round(h * scale))), max(1, min(size, round(w * scale)))
+        resized = _resize(image, nw, nh)
+        out = np.zeros((size, size, 3), dtype=np.uint8)
+        top, left = (size - nh) // 2, (size - nw) // 2
+        out[top : top + nh, left : left + nw] = resized
+        return out
+    raise ValueError(f"unknown resize mode {mode!r}; use one of {RESIZE_MODES}")
+
+
+def to_tensor(
+    images: Sequence[np.ndarray],
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    mode: str = "squash",
+) -> torch.Tensor:
+    """Checked BGR images → normalised RGB ``float32`` tensor ``(N, 3, size, size)`` (contiguous, CPU)."""
+    if not images:
+        return torch.empty((0, 3, size, size), dtype=torch.float32)
+    batch = np.stack([resize_image(img, size, mode) for img in images])  # (N, S, S, 3) BGR uint8
+    tensor = torch.from_numpy(batch[..., ::-1].copy())  # RGB
+    tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return tensor.sub_(m).div_(s).contiguous()

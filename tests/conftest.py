@@ -1,0 +1,67 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, one tenant per test.
+
+Every row carries a tenant id, so giving each test its own tenant isolates tests that
+share the database without truncating anything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from deeplens.config import Settings
+from deeplens.db import Database
+from deeplens.db.embedded import start_embedded_server
+from deeplens.pipeline.services import Services
+from deeplens.runtime import LocalRuntime
+from deeplens.storage.factory import open_store
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The embedded PostgreSQL + pgvector server for the whole session."""
+    server = start_embedded_server(tmp_path_factory.mktemp("pg") / "pgdata")
+    yield server
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: object) -> str:
+    return pg_server.get_uri()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def predictor():
+    """The default model, loaded once (loading costs a second or two)."""
+    from inference.predictor import Predictor
+
+    return Predictor("mobilenet_v2").load()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for one test: its own home, store and tenant; fast retries."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        tenant=f"t-{uuid.uuid4().hex[:12]}",
+        retry=2,
+        backoff_delay=0.01,
+        workers=2,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, predictor) -> Iterator[Services]:
+    services = Services(settings, Database(settings.database_url, max_size=4), open_store(settings), _embedder=predictor)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def runtime(settings: Settings, services: Services) -> Iterator[LocalRuntime]:
+    runtime = LocalRuntime(settings, services=services)
+    yield runtime
+    runtime.broker.stop()
