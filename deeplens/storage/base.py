@@ -36,22 +36,23 @@ def sha256_hex(data: bytes) -> str:
 class ObjectStore(ABC):
     """A bucket of objects that announces every created object as an S3 notification record.
 
-    ``notify_prefixes`` filters which keys are announced, as a MinIO notification
-    configuration with prefix filters would; ``None`` announces every key.
+    Keys under ``quiet_prefixes`` (the pipeline's own derived objects) are not announced,
+    so writing them never re-triggers ingest; everything else is, so nothing uploaded
+    goes unseen.
     """
 
     bucket: str
 
-    def __init__(self, notify_prefixes: tuple[str, ...] | None = None) -> None:
+    def __init__(self, quiet_prefixes: tuple[str, ...] = ()) -> None:
         self._listeners: list[Listener] = []
-        self._notify_prefixes = notify_prefixes
+        self._quiet_prefixes = quiet_prefixes
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(record)`` for every object created from now on."""
         self._listeners.append(listener)
 
     def _announce(self, info: ObjectInfo, content_type: str) -> None:
-        if self._notify_prefixes is not None and not info.key.startswith(self._notify_prefixes):
+        if self._quiet_prefixes and info.key.startswith(self._quiet_prefixes):
             return
         record = created_record(self.bucket, info.key, info.size, info.etag, content_type)
         for listener in self._listeners:

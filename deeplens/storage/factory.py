@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from deeplens.config import Settings
 from deeplens.storage.base import ObjectStore
-from deeplens.storage.keys import SOURCE_PREFIXES
+from deeplens.storage.keys import DERIVED_PREFIXES
 
 
 def open_store(settings: Settings) -> ObjectStore:
-    """The store ``DEEPLENS_STORE`` names; only source prefixes are announced to ingest."""
+    """The store ``DEEPLENS_STORE`` names; derived objects are not announced to ingest."""
     if settings.store == "s3":
         from deeplens.storage.s3 import S3Store  # noqa: PLC0415  (boto3 only when used)
 
@@ -17,10 +17,10 @@ def open_store(settings: Settings) -> ObjectStore:
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
             announce=settings.s3_announce,
-            notify_prefixes=SOURCE_PREFIXES,
+            quiet_prefixes=DERIVED_PREFIXES,
         )
         store.ensure_bucket()
         return store
     from deeplens.storage.local import LocalStore  # noqa: PLC0415
 
-    return LocalStore(settings.store_root, settings.bucket, notify_prefixes=SOURCE_PREFIXES)
+    return LocalStore(settings.store_root, settings.bucket, quiet_prefixes=DERIVED_PREFIXES)

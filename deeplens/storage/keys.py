@@ -11,7 +11,6 @@ from pathlib import PurePosixPath
 from typing import Literal
 
 DERIVED_PREFIXES = ("frames/", "evidence/")
-SOURCE_PREFIXES = ("products/", "videos/")
 
 Kind = Literal["product_image", "video", "derived", "unknown"]
 

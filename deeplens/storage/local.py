@@ -16,8 +16,8 @@ from deeplens.storage.base import ObjectInfo, ObjectStore
 class LocalStore(ObjectStore):
     """Objects are files under ``root/bucket``; writes are atomic (temp file + rename)."""
 
-    def __init__(self, root: Path, bucket: str, notify_prefixes: tuple[str, ...] | None = None) -> None:
-        super().__init__(notify_prefixes)
+    def __init__(self, root: Path, bucket: str, quiet_prefixes: tuple[str, ...] = ()) -> None:
+        super().__init__(quiet_prefixes)
         self.bucket = bucket
         self.root = (root / bucket).resolve()
         self.root.mkdir(parents=True, exist_ok=True)

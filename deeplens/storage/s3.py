@@ -28,10 +28,10 @@ class S3Store(ObjectStore):
         endpoint_url: str | None = None,
         region: str = "us-east-1",
         announce: bool = True,
-        notify_prefixes: tuple[str, ...] | None = None,
+        quiet_prefixes: tuple[str, ...] = (),
         client: Any = None,
     ) -> None:
-        super().__init__(notify_prefixes)
+        super().__init__(quiet_prefixes)
         self.bucket = bucket
         self._announce_writes = announce
         self.client = client or boto3.client(

@@ -1,0 +1,133 @@
+"""The in-process broker over the durable PostgreSQL queue: Knative delivery semantics."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from deeplens.db import Database
+from eventing.broker import LocalBroker
+from eventing.delivery import DeliverySpec
+from eventing.events import Event
+from eventing.queue import DeliveryQueue
+from eventing.routing import Route
+
+ROUTES = (
+    Route("a-to-first", "test.a", "first"),
+    Route("a-to-second", "test.a", "second"),
+    Route("b-to-second", "test.b", "second"),
+)
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database(database_url, max_size=4)
+    yield database
+    database.close()
+
+
+def make_queue(db, retry=2, lease_seconds=600.0):
+    return DeliveryQueue(db.pool, DeliverySpec(retry=retry, backoff_delay=0.01), routes=ROUTES, lease_seconds=lease_seconds)
+
+
+def event(tenant, type_="test.a", **data):
+    return Event(type=type_, source="tests", data=data, tenant=tenant, rootkey="videos/v.mp4")
+
+
+class Recorder:
+    """A dispatch that records calls and can fail a given number of times."""
+
+    def __init__(self, failures: int = 0, outputs=None):
+        self.calls: list[tuple[str, str]] = []
+        self.failures = failures
+        self.outputs = outputs or {}
+        self.lock = threading.Lock()
+
+    def __call__(self, subscriber: str, ev: Event) -> list[Event]:
+        with self.lock:
+            self.calls.append((subscriber, ev.type))
+            if self.failures > 0:
+                self.failures -= 1
+                raise ConnectionError("transient fault")
+        return self.outputs.get((subscriber, ev.type), [])
+
+
+def test_each_subscriber_of_a_type_gets_its_own_delivery(db, settings):
+    recorder = Recorder()
+    broker = LocalBroker(make_queue(db), recorder)
+    broker.publish(event(settings.tenant))
+    assert broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert sorted(recorder.calls) == [("first", "test.a"), ("second", "test.a")]
+
+
+def test_publishing_the_same_event_twice_delivers_it_once(db, settings):
+    recorder = Recorder()
+    broker = LocalBroker(make_queue(db), recorder)
+    ev = event(settings.tenant)
+    broker.publish(ev)
+    broker.publish(ev)
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert len(recorder.calls) == 2
+
+
+def test_outputs_of_a_step_are_routed_on(db, settings):
+    follow_up = event(settings.tenant, "test.b")
+    recorder = Recorder(outputs={("first", "test.a"): [follow_up]})
+    broker = LocalBroker(make_queue(db), recorder)
+    broker.publish(event(settings.tenant))
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert ("second", "test.b") in recorder.calls
+
+
+def test_a_transient_failure_is_retried_until_it_succeeds(db, settings):
+    recorder = Recorder(failures=2)
+    queue = make_queue(db, retry=3)
+    broker = LocalBroker(queue, recorder, workers=1)
+    broker.publish(event(settings.tenant, "test.b"))
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert len(recorder.calls) == 3
+    assert queue.counts(settings.tenant) == {"done": 1}
+    assert queue.dead_letters(settings.tenant) == []
+
+
+def test_after_the_last_retry_the_event_lands_in_the_dead_letter_store(db, settings):
+    recorder = Recorder(failures=100)
+    queue = make_queue(db, retry=2)
+    broker = LocalBroker(queue, recorder, workers=1)
+    broker.publish(event(settings.tenant, "test.b", n=1))
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    [letter] = queue.dead_letters(settings.tenant)
+    assert (letter.subscriber, letter.attempts, letter.event["data"]) == ("second", 3, {"n": 1})
+    assert "transient fault" in letter.error
+
+
+def test_replay_delivers_a_dead_letter_again_once_the_fault_is_gone(db, settings):
+    recorder = Recorder(failures=3)
+    queue = make_queue(db, retry=2)
+    broker = LocalBroker(queue, recorder, workers=1)
+    broker.publish(event(settings.tenant, "test.b"))
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert queue.replay(settings.tenant) == 1
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert queue.counts(settings.tenant) == {"done": 1}
+    assert queue.dead_letters(settings.tenant) == []
+    assert len(queue.dead_letters(settings.tenant, include_replayed=True)) == 1
+
+
+def test_a_delivery_whose_worker_died_is_picked_up_when_its_lease_runs_out(db, settings):
+    queue = make_queue(db, lease_seconds=0.2)
+    queue.publish([event(settings.tenant, "test.b")])
+    [abandoned] = queue.claim(1)  # a worker takes it, then "dies"
+    recorder = Recorder()
+    LocalBroker(queue, recorder, workers=1).run_until_idle(tenant=settings.tenant, timeout=30)
+    assert recorder.calls == [("second", "test.b")]
+    assert abandoned.attempts == 1
+
+
+def test_tenants_do_not_wait_for_each_other(db, settings):
+    queue = make_queue(db)
+    queue.publish([event("someone-else", "test.b")])
+    broker = LocalBroker(queue, Recorder(), workers=1)
+    assert broker.run_until_idle(tenant=settings.tenant, timeout=5)
+

@@ -1,0 +1,87 @@
+"""Bucket layout, notification records and the local directory store."""
+
+import pytest
+
+from deeplens.errors import BadInput, NotFound
+from deeplens.storage.keys import DERIVED_PREFIXES, parse_key
+from deeplens.storage.local import LocalStore
+from deeplens.storage.notifications import parse_notification, webhook_payload
+
+
+def test_product_photo_keys_name_their_sku():
+    parsed = parse_key("products/SKU-1/front.jpg")
+    assert (parsed.kind, parsed.sku) == ("product_image", "SKU-1")
+
+
+def test_video_keys_name_their_video_by_file_stem():
+    parsed = parse_key("videos/review 17.mp4")
+    assert (parsed.kind, parsed.video_id) == ("video", "review 17")
+
+
+@pytest.mark.parametrize("key", ["frames/v/000001.jpg", "evidence/a/1.jpg"])
+def test_derived_keys_are_derived(key):
+    assert parse_key(key).kind == "derived"
+
+
+@pytest.mark.parametrize("key", ["readme.txt", "products/loose.jpg", "videos/a/b.mp4", "products/sku/deep/x.jpg"])
+def test_keys_outside_the_layout_are_unknown(key):
+    assert parse_key(key).kind == "unknown"
+
+
+def test_local_store_announces_each_created_source_object_as_an_s3_record(tmp_path):
+    store = LocalStore(tmp_path, "bucket", quiet_prefixes=DERIVED_PREFIXES)
+    records = []
+    store.subscribe(records.append)
+    store.put("products/SKU 1/front photo.jpg", b"abc")
+    [created] = parse_notification(records[0])
+    assert (created.bucket, created.key, created.size) == ("bucket", "products/SKU 1/front photo.jpg", 3)
+    assert records[0]["s3"]["object"]["key"] == "products/SKU%201/front%20photo.jpg"
+
+
+def test_local_store_does_not_announce_derived_objects(tmp_path):
+    store = LocalStore(tmp_path, "bucket", quiet_prefixes=DERIVED_PREFIXES)
+    records = []
+    store.subscribe(records.append)
+    store.put("frames/v/000001.jpg", b"abc")
+    assert records == []
+
+
+def test_local_store_round_trips_bytes_and_lists_by_prefix(tmp_path):
+    store = LocalStore(tmp_path, "bucket")
+    store.put("videos/a.mp4", b"1")
+    store.put("products/s/b.jpg", b"22")
+    assert store.get("products/s/b.jpg") == b"22"
+    assert [info.key for info in store.list("products/")] == ["products/s/b.jpg"]
+
+
+def test_local_store_refuses_keys_that_escape_the_bucket(tmp_path):
+    with pytest.raises(BadInput):
+        LocalStore(tmp_path, "bucket").put("../outside.txt", b"x")
+
+
+def test_reading_a_missing_object_is_not_found(tmp_path):
+    with pytest.raises(NotFound):
+        LocalStore(tmp_path, "bucket").get("videos/none.mp4")
+
+
+def test_minio_webhook_payload_parses_like_a_bare_record(tmp_path):
+    store = LocalStore(tmp_path, "bucket")
+    records = []
+    store.subscribe(records.append)
+    store.put("videos/v.mp4", b"x")
+    assert parse_notification(webhook_payload(records[0])) == parse_notification(records[0])
+
+
+def test_s3_test_events_carry_no_objects():
+    assert parse_notification({"Event": "s3:TestEvent", "Bucket": "b"}) == []
+
+
+def test_delete_records_are_skipped():
+    record = {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "videos/v.mp4"}}}
+    assert parse_notification({"Records": [record]}) == []
+
+
+@pytest.mark.parametrize("payload", [[], {"hello": 1}, {"Records": "x"}, {"Records": [{"eventName": "ObjectCreated:Put"}]}])
+def test_malformed_notifications_are_bad_input(payload):
+    with pytest.raises(BadInput):
+        parse_notification(payload)
