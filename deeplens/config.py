@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     model: str = Field("mobilenet_v2", description="Embedding model name from the model registry.")
 
     # --- broker ------------------------------------------------------------------------------
+    broker_url: str | None = Field(
+        None, description="Broker ingress URL the step functions publish to (cluster); unset = the durable queue."
+    )
     workers: int = Field(2, ge=1, description="In-process broker worker threads.")
     retry: int = Field(3, ge=0, description="Retries after the first delivery attempt (Knative `retry`).")
     backoff_delay: float = Field(0.5, gt=0, description="Seconds; Knative `backoffDelay`.")

@@ -7,30 +7,13 @@ table to the same step functions the cluster runs behind functions-framework.
 
 from __future__ import annotations
 
-from typing import Any
-
 from deeplens.config import Settings
+from deeplens.pipeline.ingest import notification_event
 from deeplens.pipeline.runner import StepRunner
 from deeplens.pipeline.services import Services
-from deeplens.storage.notifications import parse_notification
-from eventing import types
 from eventing.broker import LocalBroker
 from eventing.delivery import DeliverySpec
-from eventing.events import Event
 from eventing.queue import DeliveryQueue
-
-
-def notification_event(record: dict[str, Any], tenant: str) -> Event:
-    """The CloudEvent that carries one S3 notification record to ingest."""
-    created = parse_notification(record)[0]
-    return Event(
-        type=types.OBJECT_CREATED,
-        source=f"deeplens/store/{created.bucket}",
-        data=record,
-        subject=created.key,
-        tenant=tenant,
-        rootkey=created.key,
-    )
 
 
 class LocalRuntime:

@@ -21,13 +21,30 @@ log = logging.getLogger(__name__)
 Dispatch = Callable[[str, Event], list[Event]]
 """Run step ``subscriber`` on an event; return the events it emits. Raising means "retry"."""
 
+DeadLetterSink = Callable[[Delivery, Exception], None]
+"""Receives a delivery that failed its last attempt, with the last error."""
+
+
+def describe_error(error: BaseException) -> str:
+    """One line saying what went wrong, for logs and dead letters."""
+    return f"{type(error).__name__}: {error}"
+
 
 class LocalBroker:
     """Worker threads that claim deliveries, run their step, and complete or retry them."""
 
-    def __init__(self, queue: DeliveryQueue, dispatch: Dispatch, *, workers: int = 2, poll_seconds: float = 0.05) -> None:
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        dispatch: Dispatch,
+        *,
+        workers: int = 2,
+        poll_seconds: float = 0.05,
+        dead_letter_sink: DeadLetterSink | None = None,
+    ) -> None:
         self.queue = queue
         self.dispatch = dispatch
+        self.dead_letter_sink = dead_letter_sink or self._record_dead_letter
         self.workers = workers
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -49,15 +66,20 @@ class LocalBroker:
         try:
             outputs = self.dispatch(delivery.subscriber, delivery.event)
         except Exception as exc:  # noqa: BLE001  (any failure of a step is a failed delivery)
-            error = f"{type(exc).__name__}: {exc}"
+            error = describe_error(exc)
             dead = self.queue.fail(delivery, error)
             log.warning(
                 "%s failed on %s (attempt %d): %s%s", delivery.subscriber, delivery.event.type,
                 delivery.attempts, error, " — dead-lettered" if dead else "",
             )
             log.debug("%s", traceback.format_exc())
+            if dead:
+                self.dead_letter_sink(delivery, exc)
             return
         self.queue.succeed(delivery, outputs)
+
+    def _record_dead_letter(self, delivery: Delivery, error: Exception) -> None:
+        self.queue.record_dead_letter(delivery.event, delivery.subscriber, describe_error(error), delivery.attempts)
 
     def run_until_idle(self, *, tenant: str | None = None, on_tick: Callable[[], None] | None = None, timeout: float | None = None) -> bool:
         """Work the queue until nothing is pending or running; False if ``timeout`` ran out first.

@@ -1,36 +1,64 @@
-"""CloudEvents over HTTP (binary content mode), as Knative delivers and accepts them."""
+"""CloudEvents over HTTP, as Knative delivers and accepts them (binary mode out, either mode in)."""
 
 from __future__ import annotations
 
+import base64
 import json
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
+from cloudevents.conversion import to_binary
+from cloudevents.exceptions import GenericException
+from cloudevents.http import CloudEvent, from_http
 
+from deeplens.errors import BadInput
 from eventing.events import Event
 
+# Knative's extensions on a dead-lettered event: where it failed, with what status and body.
+ERROR_DEST = "knativeerrordest"
+ERROR_CODE = "knativeerrorcode"
+ERROR_DATA = "knativeerrordata"
+_ERROR_DATA_LIMIT = 1024
 
-def to_binary_request(event: Event) -> tuple[dict[str, str], bytes]:
+
+def to_binary_request(event: Event, extensions: Mapping[str, str] | None = None) -> tuple[dict[str, str], bytes]:
     """Headers (``ce-*`` attributes) and body of a binary-mode CloudEvent request."""
-    headers = {f"ce-{name}": str(value) for name, value in event.attributes().items() if name != "datacontenttype"}
-    headers["content-type"] = "application/json"
-    return headers, json.dumps(event.data).encode()
+    attributes = {**event.attributes(), **(extensions or {})}
+    headers, body = to_binary(CloudEvent(attributes, event.data))
+    return dict(headers), body if isinstance(body, bytes) else json.dumps(event.data).encode()
 
 
 def from_cloudevent(cloud_event: Any) -> Event:
     """Our :class:`Event` from a ``cloudevents`` SDK event (what functions-framework hands a function)."""
-    attributes = dict(cloud_event.get_attributes())
+    attributes = {name: value for name, value in cloud_event.get_attributes().items() if not name.startswith("knativeerror")}
     data = cloud_event.get_data()
     if isinstance(data, (bytes, str)):
         try:
             data = json.loads(data)
-        except ValueError:
-            pass
+        except ValueError as exc:
+            raise BadInput("malformed_event", "CloudEvent data is not JSON") from exc
     return Event.from_parts(attributes, data)
 
 
-def post_event(client: httpx.Client, url: str, event: Event) -> None:
+def parse_request(headers: Mapping[str, str], body: bytes) -> Event:
+    """Parse an HTTP request carrying a CloudEvent in binary or structured mode."""
+    try:
+        cloud_event = from_http(dict(headers), body)
+    except (GenericException, ValueError, TypeError) as exc:
+        raise BadInput("malformed_event", f"not a CloudEvent: {exc}") from exc
+    return from_cloudevent(cloud_event)
+
+
+def error_extensions(destination: str, code: int | None, body: str) -> dict[str, str]:
+    """Knative's ``knativeerror*`` extensions for a dead letter."""
+    extensions = {ERROR_DEST: destination, ERROR_DATA: base64.b64encode(body.encode()[:_ERROR_DATA_LIMIT]).decode()}
+    if code is not None:
+        extensions[ERROR_CODE] = str(code)
+    return extensions
+
+
+def post_event(client: httpx.Client, url: str, event: Event, extensions: Mapping[str, str] | None = None) -> None:
     """POST one event to a sink (broker ingress or subscriber); raises on a non-2xx answer."""
-    headers, body = to_binary_request(event)
+    headers, body = to_binary_request(event, extensions)
     response = client.post(url, headers=headers, content=body)
     response.raise_for_status()

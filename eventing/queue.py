@@ -8,9 +8,8 @@ done, so an event is never half-processed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -105,25 +104,18 @@ class DeliveryQueue:
             )
 
     def fail(self, delivery: Delivery, error: str) -> bool:
-        """Schedule a retry with backoff, or dead-letter after the last attempt; True if dead-lettered."""
+        """Schedule a retry with backoff; after the last attempt mark it dead and return True.
+
+        The caller hands a dead delivery to its dead-letter sink.
+        """
         with self.pool.connection() as conn, conn.transaction():
-            if delivery.attempts >= self.spec.max_attempts:
-                conn.execute(
-                    "UPDATE deliveries SET status = 'dead', lease_until = NULL, last_error = %s, updated_at = now() WHERE id = %s",
-                    (error, delivery.id),
-                )
-                conn.execute(
-                    "INSERT INTO dead_letters (tenant_id, event_id, subscriber, event, error, attempts)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (delivery.event.tenant, delivery.event.id, delivery.subscriber, Jsonb(delivery.event.to_json()), error, delivery.attempts),
-                )
-                return True
+            dead = delivery.attempts >= self.spec.max_attempts
             conn.execute(
-                "UPDATE deliveries SET status = 'pending', lease_until = NULL, last_error = %s, updated_at = now(),"
+                "UPDATE deliveries SET status = %s, lease_until = NULL, last_error = %s, updated_at = now(),"
                 " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
-                (error, self.spec.delay(delivery.attempts), delivery.id),
+                ("dead" if dead else "pending", error, 0 if dead else self.spec.delay(delivery.attempts), delivery.id),
             )
-            return False
+        return dead
 
     def in_flight(self, tenant: str | None = None, root_key: str | None = None) -> int:
         """Deliveries not yet done, failed or dead (optionally of one tenant / one upload)."""
@@ -150,7 +142,7 @@ class DeliveryQueue:
         return {row["status"]: row["n"] for row in rows}
 
     def record_dead_letter(self, event: Event, subscriber: str, error: str, attempts: int) -> int:
-        """Store a dead letter that arrived from elsewhere (a Knative dead-letter sink)."""
+        """Keep an event that failed every retry, for listing and replay."""
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
                 "INSERT INTO dead_letters (tenant_id, event_id, subscriber, event, error, attempts)"
@@ -174,8 +166,12 @@ class DeliveryQueue:
             for r in rows
         ]
 
-    def replay(self, tenant: str, ids: list[int] | None = None) -> int:
-        """Deliver dead-lettered events again (all of the tenant's, or ``ids``); returns how many."""
+    def replay(self, tenant: str, ids: list[int] | None = None, *, republish: Callable[[Event], None] | None = None) -> int:
+        """Deliver dead-lettered events again (all of the tenant's, or ``ids``); returns how many.
+
+        By default each goes back on this queue for the subscriber that gave up on it; with
+        ``republish`` (in the cluster: POST to the Broker) it is handed to that instead.
+        """
         with self.pool.connection() as conn, conn.transaction():
             sql = "SELECT * FROM dead_letters WHERE tenant_id = %s AND replayed_at IS NULL"
             params: list[Any] = [tenant]
@@ -185,11 +181,14 @@ class DeliveryQueue:
             letters = conn.execute(sql + " FOR UPDATE", params).fetchall()
             for letter in letters:
                 event = Event.from_json(letter["event"])
+                conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = %s", (letter["id"],))
+                if republish is not None:
+                    republish(event)
+                    continue
                 conn.execute(
                     "INSERT INTO deliveries (tenant_id, event_id, event_type, subscriber, root_key, event)"
                     " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id, subscriber) DO UPDATE"
                     " SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, updated_at = now()",
-                    (event.tenant, event.id, event.type, letter["subscriber"], event.rootkey, Jsonb(json.loads(json.dumps(letter["event"])))),
+                    (event.tenant, event.id, event.type, letter["subscriber"], event.rootkey, Jsonb(letter["event"])),
                 )
-                conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = %s", (letter["id"],))
         return len(letters)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from deeplens.errors import BadInput
 
@@ -21,12 +21,8 @@ class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ObjectCreated(BaseModel):
-    """An S3 event record (as MinIO or S3 sends it) for a created object."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    eventName: str
-    s3: dict[str, Any]
+class ObjectCreated(RootModel[dict[str, Any]]):
+    """An S3 notification as the bucket sends it: one record, a ``Records`` document, or MinIO's webhook body."""
 
 
 class ProductUploaded(_Data):

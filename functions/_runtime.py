@@ -1,38 +1,43 @@
-"""The per-process state behind the entrypoints, built on the first event (not at import)."""
+"""The per-process state behind the entrypoints, built on the first request (not at import)."""
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import logging
-import os
-from typing import Any
+from typing import Any, Mapping
+from urllib.parse import urlparse
 
 import httpx
 
 from deeplens.config import Settings
+from deeplens.errors import BadInput
+from deeplens.pipeline.ingest import notification_event
 from deeplens.pipeline.runner import StepRunner
 from deeplens.pipeline.services import Services
 from eventing.delivery import DeliverySpec
 from eventing.events import Event
-from eventing.http import from_cloudevent, post_event
+from eventing.http import ERROR_CODE, ERROR_DATA, ERROR_DEST, from_cloudevent, parse_request, post_event
 from eventing.queue import DeliveryQueue
-from deeplens.errors import BadInput
+from eventing.routing import STEPS
 
 log = logging.getLogger(__name__)
 
 
 class _Process:
+    """Services, step runner and the way out (broker URL, else the durable queue) of one server process."""
+
     def __init__(self) -> None:
-        settings = Settings()
-        self.runner = StepRunner(Services.from_settings(settings))
-        self.broker_url = os.environ.get("DEEPLENS_BROKER_URL")
-        self.queue = DeliveryQueue(self.runner.services.db.pool, DeliverySpec.from_settings(settings))
+        self.settings = Settings()
+        self.runner = StepRunner(Services.from_settings(self.settings))
+        self.queue = DeliveryQueue(self.runner.services.db.pool, DeliverySpec.from_settings(self.settings))
         self.client = httpx.Client(timeout=30.0)
 
     def publish(self, events: list[Event]) -> None:
-        if self.broker_url:
+        if self.settings.broker_url:
             for event in events:
-                post_event(self.client, self.broker_url, event)
+                post_event(self.client, self.settings.broker_url, event)
         else:
             self.queue.publish(events)
 
@@ -42,19 +47,50 @@ def _process() -> _Process:
     return _Process()
 
 
-def handle(step: str, cloud_event: Any) -> None:
-    """Run ``step`` on a delivered CloudEvent and publish what it emits.
+def run_step(step: str, event: Event) -> None:
+    """Run ``step`` and publish what it emits, then remember the event as processed.
 
-    The event is marked processed only after its outputs are published, so a crash in
-    between leads to a redelivery that republishes the same (deterministic) event ids.
+    Marking comes last, so a crash in between leads to a redelivery that republishes
+    the same (deterministic) event ids, which the broker deduplicates.
     """
     process = _process()
-    try:
-        event = from_cloudevent(cloud_event)
-    except BadInput as exc:
-        # Redelivering a malformed event cannot fix it: acknowledge it and say why.
-        log.error("%s: rejected malformed event %s: %s", step, cloud_event.get("id"), exc)
-        return
     outputs = process.runner.run(step, event)
     process.publish(outputs)
     process.runner.mark_processed(step, event)
+
+
+def handle(step: str, cloud_event: Any) -> None:
+    """Entry for a CloudEvents function; a malformed event is logged and acknowledged."""
+    try:
+        event = from_cloudevent(cloud_event)
+    except BadInput as exc:
+        # Redelivering a malformed event cannot fix it.
+        log.error("%s: rejected malformed event %s: %s", step, cloud_event.get("id"), exc)
+        return
+    run_step(step, event)
+
+
+def handle_notification(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], int]:
+    """Entry for ingest: a CloudEvent, or a bucket notification POSTed as-is (MinIO webhook, S3/SQS ``Records``)."""
+    try:
+        if "ce-specversion" in {name.lower() for name in headers} or "cloudevents" in headers.get("content-type", ""):
+            event = parse_request(headers, body)
+        else:
+            event = notification_event(json.loads(body or b"null"), _process().settings.tenant)
+    except (BadInput, ValueError) as exc:
+        return {"error": "malformed_notification", "detail": str(exc)}, 400
+    run_step("ingest", event)
+    return {"accepted": event.id}, 200
+
+
+def record_dead_letter(cloud_event: Any) -> None:
+    """Keep an event a Knative Trigger gave up on, with the error its extensions carry."""
+    attributes = cloud_event.get_attributes()
+    destination = str(attributes.get(ERROR_DEST, ""))
+    host = urlparse(destination).hostname or destination
+    step = next((s for s in STEPS if host == s or host.startswith(f"{s}.")), destination or "unknown")
+    body = attributes.get(ERROR_DATA)
+    detail = base64.b64decode(body).decode(errors="replace") if body else ""
+    error = f"HTTP {attributes.get(ERROR_CODE, '?')} from {destination}: {detail}".strip()
+    process = _process()
+    process.queue.record_dead_letter(from_cloudevent(cloud_event), step, error, process.queue.spec.max_attempts)

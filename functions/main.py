@@ -1,7 +1,10 @@
-"""One functions-framework target per step: parse the CloudEvent, run the library step, publish.
+"""One functions-framework target per step: parse the event, run the library step, publish.
 
-``functions-framework --source functions/main.py --target keyframes --signature-type cloudevent``
-Outputs go to ``DEEPLENS_BROKER_URL`` (the Knative Broker ingress) when set, else onto the
+    functions-framework --source functions/main.py --target keyframes --signature-type cloudevent
+
+``ingest`` is an HTTP function (``--signature-type http``): MinIO's webhook POSTs bucket
+notifications that are not CloudEvents, and the broker delivers CloudEvents; it takes
+both. Outputs go to ``DEEPLENS_BROKER_URL`` (the Broker ingress) when set, else onto the
 durable queue in PostgreSQL. A step that raises answers 500, so the sender retries.
 """
 
@@ -11,13 +14,13 @@ from typing import Any
 
 import functions_framework
 
-from functions._runtime import handle
+from functions._runtime import handle, handle_notification, record_dead_letter
 
 
-@functions_framework.cloud_event
-def ingest(cloud_event: Any) -> None:
-    """Object-created notification → product.uploaded / video.uploaded."""
-    handle("ingest", cloud_event)
+@functions_framework.http
+def ingest(request: Any) -> tuple[dict[str, Any], int]:
+    """Bucket notification or object.created → product.uploaded / video.uploaded."""
+    return handle_notification(request.headers, request.get_data())
 
 
 @functions_framework.cloud_event
@@ -42,3 +45,9 @@ def match(cloud_event: Any) -> None:
 def evidence(cloud_event: Any) -> None:
     """match.found → match.evidenced."""
     handle("evidence", cloud_event)
+
+
+@functions_framework.cloud_event
+def deadletter(cloud_event: Any) -> None:
+    """A Trigger's dead-letter sink: keep the event and its error for listing and replay."""
+    record_dead_letter(cloud_event)

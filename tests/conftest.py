@@ -6,6 +6,8 @@ share the database without truncating anything.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -21,10 +23,17 @@ from deeplens.storage.factory import open_store
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The embedded PostgreSQL + pgvector server for the whole session."""
-    server = start_embedded_server(tmp_path_factory.mktemp("pg") / "pgdata")
+def pg_server() -> Iterator[object]:
+    """The embedded PostgreSQL + pgvector server for the whole session.
+
+    Its data lives outside pytest's temp tree: the server runs as another system user,
+    which cannot traverse pytest's private (0700) folders.
+    """
+    root = Path(tempfile.mkdtemp(prefix="deeplens-test-pg-"))
+    server = start_embedded_server(root / "pgdata")
     yield server
+    server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

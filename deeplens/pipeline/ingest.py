@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from typing import Any
 
 from deeplens.db.catalog import record_object
 from deeplens.db.failures import clear_failures, record_failure
@@ -16,6 +19,29 @@ from eventing.events import Event
 
 log = logging.getLogger(__name__)
 SOURCE = "deeplens/ingest"
+
+
+def notification_event(payload: Any, tenant: str) -> Event:
+    """The ``object.created`` CloudEvent carrying a notification (record, webhook body or ``Records`` document).
+
+    Its id is derived from the records (bucket, key, etag, sequencer), so a notification
+    delivered twice is the same event.
+    """
+    created = parse_notification(payload)
+    if created:
+        identity = "|".join(f"{c.bucket}/{c.key}@{c.etag}#{c.sequencer}" for c in created)
+    else:  # a test event or deletes only: nothing to ingest, but still one identity per payload
+        identity = json.dumps(payload, sort_keys=True)
+    first = created[0] if created else None
+    return Event(
+        type=types.OBJECT_CREATED,
+        source=f"deeplens/bucket/{first.bucket}" if first else "deeplens/bucket",
+        data=payload,
+        id=hashlib.sha256(identity.encode()).hexdigest()[:32],
+        subject=first.key if first else None,
+        tenant=tenant,
+        rootkey=first.key if first else None,
+    )
 
 
 def handle(event: Event, services: Services) -> list[Event]:

@@ -25,6 +25,7 @@ class CreatedObject:
     etag: str
     event_name: str
     event_time: str
+    sequencer: str = ""
 
 
 def created_record(bucket: str, key: str, size: int, etag: str, content_type: str, *, source: str = "minio:s3") -> dict[str, Any]:
@@ -94,6 +95,7 @@ def parse_notification(payload: Any) -> list[CreatedObject]:
                     etag=str(s3["object"].get("eTag", "")).strip('"'),
                     event_name=name.removeprefix("s3:"),
                     event_time=record.get("eventTime", ""),
+                    sequencer=str(s3["object"].get("sequencer", "")),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -1,0 +1,132 @@
+"""The broker over HTTP, for running the steps as separate functions-framework servers.
+
+An ingress accepts CloudEvents (binary or structured) and queues them durably in
+PostgreSQL; dispatcher threads deliver each one, in binary mode, to the URL of every step
+the routing table subscribes to its type, with Knative's delivery semantics: retries with
+backoff, then the dead-letter sink, with the ``knativeerror*`` extensions. It stands in
+for a Knative Broker and its Triggers where no cluster runs, and drives the same table.
+
+    python -m eventing.http_broker --port 8080 \\
+        --subscriber ingest=http://127.0.0.1:9001 ... --dead-letter-sink http://127.0.0.1:9009
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Callable, Mapping
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from deeplens.errors import BadInput
+from eventing.broker import DeadLetterSink, LocalBroker, describe_error
+from eventing.events import Event
+from eventing.http import error_extensions, parse_request, post_event
+from eventing.queue import Delivery, DeliveryQueue
+
+log = logging.getLogger(__name__)
+
+
+class HttpDispatch:
+    """Delivers an event to a step's URL; a non-2xx answer or a connection error raises (→ retry)."""
+
+    def __init__(self, subscribers: Mapping[str, str], client: httpx.Client) -> None:
+        self.subscribers = dict(subscribers)
+        self.client = client
+
+    def __call__(self, subscriber: str, event: Event) -> list[Event]:
+        url = self.subscribers.get(subscriber)
+        if url is None:
+            raise LookupError(f"no URL configured for subscriber {subscriber!r}")
+        post_event(self.client, url, event)
+        # Steps publish what they emit to the ingress themselves, as Knative functions do.
+        return []
+
+
+class HttpDeadLetterSink:
+    """POSTs a dead letter to a sink with Knative's error extensions; keeps it locally if that fails too."""
+
+    def __init__(self, url: str, subscribers: Mapping[str, str], client: httpx.Client, fallback: DeadLetterSink) -> None:
+        self.url = url
+        self.subscribers = dict(subscribers)
+        self.client = client
+        self.fallback = fallback
+
+    def __call__(self, delivery: Delivery, error: Exception) -> None:
+        code = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else None
+        body = error.response.text if isinstance(error, httpx.HTTPStatusError) else describe_error(error)
+        destination = self.subscribers.get(delivery.subscriber, delivery.subscriber)
+        try:
+            post_event(self.client, self.url, delivery.event, error_extensions(destination, code, body))
+        except httpx.HTTPError as exc:
+            log.error("dead-letter sink %s unreachable (%s); keeping the dead letter locally", self.url, exc)
+            self.fallback(delivery, error)
+
+
+def create_ingress_app(publish: Callable[[Event], None]) -> Starlette:
+    """The ingress: ``POST /`` takes a CloudEvent and queues it (202); a malformed one gets 400."""
+
+    async def ingress(request: Request) -> Response:
+        try:
+            event = parse_request(request.headers, await request.body())
+        except BadInput as exc:
+            return JSONResponse({"error": exc.reason, "detail": exc.message}, status_code=400)
+        publish(event)
+        return Response(status_code=202)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/", ingress, methods=["POST"]), Route("/healthz", health, methods=["GET"])])
+
+
+def parse_subscribers(pairs: list[str]) -> dict[str, str]:
+    """``step=url`` pairs from the command line."""
+    subscribers = {}
+    for pair in pairs:
+        step, sep, url = pair.partition("=")
+        if not sep or not step or not url:
+            raise SystemExit(f"--subscriber wants STEP=URL, got {pair!r}")
+        subscribers[step] = url
+    return subscribers
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the HTTP broker until interrupted."""
+    import uvicorn  # noqa: PLC0415
+
+    from deeplens.config import Settings  # noqa: PLC0415
+    from deeplens.db import Database  # noqa: PLC0415
+    from eventing.delivery import DeliverySpec  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m eventing.http_broker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--subscriber", action="append", default=[], metavar="STEP=URL", help="where a step listens")
+    parser.add_argument("--dead-letter-sink", default=None, help="URL receiving dead letters (default: keep them in PostgreSQL)")
+    parser.add_argument("--workers", type=int, default=4, help="dispatcher threads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    settings = Settings()
+    db = Database.from_settings(settings)
+    queue = DeliveryQueue(db.pool, DeliverySpec.from_settings(settings))
+    subscribers = parse_subscribers(args.subscriber)
+    client = httpx.Client(timeout=httpx.Timeout(300.0, connect=5.0))
+    broker = LocalBroker(queue, HttpDispatch(subscribers, client), workers=args.workers)
+    if args.dead_letter_sink:
+        broker.dead_letter_sink = HttpDeadLetterSink(args.dead_letter_sink, subscribers, client, broker.dead_letter_sink)
+    broker.start()
+    try:
+        uvicorn.run(create_ingress_app(broker.publish), host=args.host, port=args.port, log_level="warning")
+    finally:
+        broker.stop()
+        db.close()
+
+
+if __name__ == "__main__":
+    main()

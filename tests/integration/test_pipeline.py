@@ -1,0 +1,74 @@
+"""The whole pipeline on real components: idempotency, redelivery, dead letters and replay."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from deeplens.cli.ingest import ingest_folder
+from deeplens.results import Results
+from eventing import types
+from eventing.events import Event
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    from deeplens.datagen import generate_dataset
+
+    root = tmp_path_factory.mktemp("tiny")
+    generate_dataset(root, "tiny", seed=3)
+    return root
+
+
+def appearance_rows(runtime) -> list[tuple]:
+    items = Results(runtime.services.db, runtime.settings.tenant).all_appearances()
+    return [(a.video, a.product, a.start, a.end, a.best_frame_id) for a in items]
+
+
+def delivery_counts_by_step(runtime) -> dict[str, int]:
+    with runtime.services.db.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT subscriber, count(*) AS n FROM deliveries WHERE tenant_id = %s GROUP BY subscriber", (runtime.settings.tenant,)
+        ).fetchall()
+    return {row["subscriber"]: row["n"] for row in rows}
+
+
+def test_reingesting_the_same_folder_changes_nothing(runtime, dataset):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    before_rows, before_counts = appearance_rows(runtime), delivery_counts_by_step(runtime)
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    after_counts = delivery_counts_by_step(runtime)
+    assert appearance_rows(runtime) == before_rows
+    assert {k: v for k, v in after_counts.items() if k != "ingest"} == {k: v for k, v in before_counts.items() if k != "ingest"}
+
+
+def test_a_redelivered_event_is_a_no_op(runtime, dataset):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    with runtime.services.db.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT event FROM deliveries WHERE tenant_id = %s AND subscriber = 'keyframes' AND status = 'done' LIMIT 1",
+            (runtime.settings.tenant,),
+        ).fetchone()
+    assert runtime.runner.run("keyframes", Event.from_json(row["event"])) == []
+
+
+def test_a_step_that_keeps_failing_is_dead_lettered_and_replay_completes_it(runtime, dataset, tmp_path):
+    video = next((dataset / "videos").iterdir())
+    key = f"videos/{video.name}"
+    runtime.services.store.put_file(key, video)
+    assert runtime.broker.process_one()  # ingest: the upload is recorded, video.uploaded queued
+    stored = runtime.services.store.root / key
+    hidden = tmp_path / "hidden.mp4"
+    shutil.move(stored, hidden)  # the object store loses the object: a fault outside the input
+    runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=60)
+    [letter] = runtime.queue.dead_letters(runtime.settings.tenant)
+    assert (letter.subscriber, letter.event["type"], letter.attempts) == ("keyframes", types.VIDEO_UPLOADED, 3)
+    shutil.move(hidden, stored)  # the fault is gone
+    assert runtime.queue.replay(runtime.settings.tenant) == 1
+    runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=120)
+    results = Results(runtime.services.db, runtime.settings.tenant)
+    assert results.videos().items[0].keyframes > 0
+    assert results.status(key).status == "done"
+    assert runtime.queue.dead_letters(runtime.settings.tenant) == []
