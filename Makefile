@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean cluster-up
 
 install: $(STAMP)
 
@@ -27,3 +27,7 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .deeplens .pytest_cache
+
+# Kubernetes on a laptop: kind + Knative + KServe + the chart (see docs/kubernetes.md).
+cluster-up:
+	scripts/cluster-up.sh

@@ -1,0 +1,199 @@
+"""The Knative Services: one per step, plus deadletter and the results API."""
+
+from __future__ import annotations
+
+import pytest
+
+from chartkit import RELEASE
+
+STEP_ENV_FROM_SECRET = {"DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+SHARED_SETTINGS = {
+    "DEEPLENS_STORE",
+    "DEEPLENS_BUCKET",
+    "S3_ENDPOINT_URL",
+    "DEEPLENS_S3_ANNOUNCE",
+    "DEEPLENS_BROKER_URL",
+    "DEEPLENS_PREDICTOR_URL",
+    "DEEPLENS_TENANT",
+    "DEEPLENS_MODEL",
+    "DEEPLENS_AUTH_ENABLED",
+}
+
+
+def container(service):
+    (only,) = service["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def env_names(c):
+    return [e["name"] for e in c.get("env", [])]
+
+
+def pod_specs(rendered):
+    """(what, pod spec) for every workload the chart runs."""
+    for doc in rendered.docs:
+        if doc["apiVersion"] == "serving.knative.dev/v1":
+            yield f"ksvc/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]
+        elif doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+            yield f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "InferenceService":
+            yield f"isvc/{doc['metadata']['name']}", doc["spec"]["predictor"]
+
+
+def test_there_is_one_knative_service_per_subscriber_plus_deadletter_and_results(defaults, routes):
+    subscribers = {r["subscriber"] for r in routes}
+    assert set(defaults.knative_services()) == subscribers | {"deadletter", "results"}
+
+
+def test_each_step_runs_its_own_functions_framework_target(defaults, routes):
+    services = defaults.knative_services()
+    for step in {r["subscriber"] for r in routes} | {"deadletter"}:
+        c = container(services[step])
+        assert "command" not in c and "args" not in c  # the image's functions-framework CMD
+        assert {"name": "FUNCTION_TARGET", "value": step} in c["env"]
+
+
+def test_every_step_scales_to_zero_by_default(defaults):
+    for name, service in defaults.knative_services().items():
+        annotations = service["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["autoscaling.knative.dev/min-scale"] == "0", name
+        assert int(annotations["autoscaling.knative.dev/max-scale"]) >= 1, name
+
+
+def test_step_overrides_merge_over_the_defaults(defaults, chart):
+    defaults_cfg = chart.chart.values["functions"]["defaults"]
+    keyframes = defaults.knative_services()["keyframes"]["spec"]["template"]
+    assert keyframes["spec"]["containerConcurrency"] == 1
+    assert keyframes["spec"]["timeoutSeconds"] == 600
+    assert container(defaults.knative_services()["keyframes"])["resources"]["requests"]["cpu"] == "1"
+    evidence = defaults.knative_services()["evidence"]["spec"]["template"]
+    assert evidence["spec"]["containerConcurrency"] == defaults_cfg["containerConcurrency"]
+    assert container(defaults.knative_services()["evidence"])["resources"] == defaults_cfg["resources"]
+
+
+def test_scale_bounds_and_concurrency_come_from_values(render):
+    values = {"functions": {"steps": {"match": {"minScale": 1, "maxScale": 7, "containerConcurrency": 3}}}}
+    match = render(values).knative_services()["match"]["spec"]["template"]
+    assert match["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "1"
+    assert match["metadata"]["annotations"]["autoscaling.knative.dev/max-scale"] == "7"
+    assert match["spec"]["containerConcurrency"] == 3
+
+
+def test_every_deeplens_container_runs_the_release_image(render):
+    rendered = render({"image": {"repository": "registry.example.com/deeplens", "tag": "1.2.3", "pullPolicy": "Always"}})
+    images = {container(s)["image"] for s in rendered.knative_services().values()}
+    images |= {c["image"] for isvc in rendered.of_kind("InferenceService") for c in isvc["spec"]["predictor"]["containers"]}
+    assert images == {"registry.example.com/deeplens:1.2.3"}
+
+
+def test_the_image_tag_defaults_to_the_charts_app_version(defaults, chart):
+    tags = {container(s)["image"] for s in defaults.knative_services().values()}
+    assert tags == {f"deeplens:{chart.chart.metadata['appVersion']}"}
+
+
+def test_every_step_gets_credentials_from_the_secret_and_settings_from_the_configmap(defaults):
+    for name, service in defaults.knative_services().items():
+        c = container(service)
+        from_secret = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"] if "valueFrom" in e}
+        assert set(from_secret) == STEP_ENV_FROM_SECRET, name
+        assert {ref["name"] for ref in from_secret.values()} == {f"{RELEASE}-credentials"}
+        assert c["envFrom"] == [{"configMapRef": {"name": f"{RELEASE}-config"}}], name
+
+
+def test_every_secret_reference_names_a_key_the_rendered_secret_holds(rendered_set):
+    secrets = {s["metadata"]["name"]: s.get("stringData", {}) for s in rendered_set.of_kind("Secret")}
+    for what, spec in pod_specs(rendered_set):
+        for c in spec["containers"]:
+            for e in c.get("env", []):
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if not ref or ref["name"] not in secrets:
+                    continue  # an existing Secret the user provides
+                assert ref.get("optional") or ref["key"] in secrets[ref["name"]], f"{what}: {e['name']}"
+
+
+def test_the_shared_settings_configure_the_cluster_path(defaults):
+    config = defaults.config()
+    assert SHARED_SETTINGS <= set(config)
+    assert config["DEEPLENS_STORE"] == "s3"
+    assert config["DEEPLENS_TENANT"] == "default"
+    assert config["DEEPLENS_MODEL"] == "mobilenet_v2"
+    assert all(isinstance(v, str) for v in config.values())
+
+
+def test_settings_names_are_ones_deeplens_reads():
+    from deeplens.config import Settings
+
+    read = set()
+    for name, info in Settings.model_fields.items():
+        aliases = getattr(info.validation_alias, "choices", None) or []
+        read |= {str(a).upper() for a in aliases} or {f"DEEPLENS_{name.upper()}"}
+    config_only = {"DEEPLENS_BROKER_URL", "DEEPLENS_PREDICTOR_URL", "DEEPLENS_REDIS_URL", "DEEPLENS_AUTH_ENABLED"}
+    # Every shared setting the chart sets is either a Settings field or one of the four
+    # read elsewhere (broker URL: functions/_runtime.py; the others: the cluster issue).
+    unknown = (SHARED_SETTINGS | {"DEEPLENS_S3_REGION"}) - read - config_only
+    assert unknown == set()
+
+
+def test_auth_is_enabled_by_default(defaults):
+    assert defaults.config()["DEEPLENS_AUTH_ENABLED"] == "true"
+
+
+def test_auth_can_be_turned_off(render):
+    assert render({"auth": {"enabled": False}}).config()["DEEPLENS_AUTH_ENABLED"] == "false"
+
+
+def test_the_results_api_serves_on_all_interfaces_without_pipeline_workers(defaults):
+    c = container(defaults.knative_services()["results"])
+    assert c["command"][:2] == ["deeplens", "serve"]
+    assert "--no-workers" in c["command"]
+    assert c["command"][c["command"].index("--host") + 1] == "0.0.0.0"
+    assert c["command"][c["command"].index("--port") + 1] == str(c["ports"][0]["containerPort"])
+
+
+def test_steps_are_cluster_local_and_the_results_api_is_public(defaults):
+    for name, service in defaults.knative_services().items():
+        visibility = service["metadata"]["labels"].get("networking.knative.dev/visibility")
+        assert visibility == (None if name == "results" else "cluster-local"), name
+
+
+def test_the_results_api_can_be_made_cluster_local(render):
+    results = render({"results": {"visibility": "cluster-local"}}).knative_services()["results"]
+    assert results["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+
+
+def test_the_results_api_can_be_left_out(render):
+    assert "results" not in render({"results": {"enabled": False}}).knative_services()
+
+
+def test_every_container_runs_as_non_root_without_privilege_escalation(rendered_set):
+    for what, spec in pod_specs(rendered_set):
+        pod_ctx = spec.get("securityContext", {})
+        for c in spec["containers"]:
+            ctx = c.get("securityContext", {})
+            assert ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is True, what
+            assert ctx.get("allowPrivilegeEscalation") is False, what
+            assert ctx.get("capabilities", {}).get("drop") == ["ALL"], what
+
+
+def test_every_container_declares_resource_requests_and_a_memory_limit(rendered_set):
+    for what, spec in pod_specs(rendered_set):
+        for c in spec["containers"]:
+            assert c["resources"]["requests"], what
+            assert "memory" in c["resources"]["limits"], what
+
+
+def test_a_settings_change_rolls_a_new_revision(render):
+    def checksums(rendered):
+        return {n: s["spec"]["template"]["metadata"]["annotations"]["checksum/config"] for n, s in rendered.knative_services().items()}
+
+    before, after = checksums(render()), checksums(render({"tenant": "acme"}))
+    assert all(before[n] != after[n] for n in before)
+
+
+@pytest.mark.parametrize("where", ["extraEnv", "step"])
+def test_extra_environment_reaches_the_containers(render, where):
+    values = {"extraEnv": {"LOG_LEVEL": "debug"}} if where == "extraEnv" else {
+        "functions": {"steps": {"match": {"env": {"LOG_LEVEL": "debug"}}}}
+    }
+    match = container(render(values).knative_services()["match"])
+    assert {"name": "LOG_LEVEL", "value": "debug"} in match["env"]
