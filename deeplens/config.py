@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     # --- model -----------------------------------------------------------------------------
     model: str = Field("mobilenet_v2", description="Embedding model name from the model registry.")
+    predictor_url: str | None = Field(
+        None, description="Base URL of a KServe v2 model server (`python -m inference`); unset = in-process predictor."
+    )
 
     # --- broker ------------------------------------------------------------------------------
     broker_url: str | None = Field(

@@ -62,3 +62,14 @@ def post_event(client: httpx.Client, url: str, event: Event, extensions: Mapping
     headers, body = to_binary_request(event, extensions)
     response = client.post(url, headers=headers, content=body)
     response.raise_for_status()
+
+
+class BrokerPublisher:
+    """Publishes events to a Broker ingress over HTTP (what a Knative function does with its outputs)."""
+
+    def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+        self.url = url
+        self.client = client or httpx.Client(timeout=30.0)
+
+    def __call__(self, event: Event) -> None:
+        post_event(self.client, self.url, event)

@@ -9,8 +9,6 @@ import logging
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
-import httpx
-
 from deeplens.config import Settings
 from deeplens.errors import BadInput
 from deeplens.pipeline.ingest import notification_event
@@ -18,7 +16,7 @@ from deeplens.pipeline.runner import StepRunner
 from deeplens.pipeline.services import Services
 from eventing.delivery import DeliverySpec
 from eventing.events import Event
-from eventing.http import ERROR_CODE, ERROR_DATA, ERROR_DEST, from_cloudevent, parse_request, post_event
+from eventing.http import ERROR_CODE, ERROR_DATA, ERROR_DEST, BrokerPublisher, from_cloudevent, parse_request
 from eventing.queue import DeliveryQueue
 from eventing.routing import STEPS
 
@@ -32,14 +30,14 @@ class _Process:
         self.settings = Settings()
         self.runner = StepRunner(Services.from_settings(self.settings))
         self.queue = DeliveryQueue(self.runner.services.db.pool, DeliverySpec.from_settings(self.settings))
-        self.client = httpx.Client(timeout=30.0)
+        self.broker = BrokerPublisher(self.settings.broker_url) if self.settings.broker_url else None
 
     def publish(self, events: list[Event]) -> None:
-        if self.settings.broker_url:
-            for event in events:
-                post_event(self.client, self.settings.broker_url, event)
-        else:
+        if self.broker is None:
             self.queue.publish(events)
+            return
+        for event in events:
+            self.broker(event)
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from .registry import DEFAULT_MODEL, ModelSpec, get_spec, list_specs
 
 if TYPE_CHECKING:
     from .checkpoints import save_open_clip_checkpoint
+    from .client import RemotePredictor
     from .predictor import Predictor
     from .settings import InferenceSettings
 
@@ -19,6 +20,7 @@ __all__ = [
     "InferenceSettings",
     "ModelSpec",
     "Predictor",
+    "RemotePredictor",
     "get_spec",
     "list_specs",
     "save_open_clip_checkpoint",
@@ -34,6 +36,10 @@ def __getattr__(name: str) -> Any:
         from .checkpoints import save_open_clip_checkpoint
 
         return save_open_clip_checkpoint
+    if name == "RemotePredictor":
+        from .client import RemotePredictor
+
+        return RemotePredictor
     if name == "InferenceSettings":
         from .settings import InferenceSettings
 

@@ -12,6 +12,7 @@ from deeplens.errors import BadInput, NotFound, Unsupported
 from deeplens.pipeline.services import Services
 from deeplens.results import Appearance, ObjectStatus, Page, Results
 from deeplens.search import SearchHit, search_by_image
+from eventing.http import BrokerPublisher
 from eventing.queue import DeadLetter, DeliveryQueue
 
 MAX_LIMIT = 500
@@ -115,10 +116,13 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
             """Events that failed every retry and wait for replay."""
             return queue.dead_letters(tenant)
 
+        # In the cluster the Broker delivers, so a replayed event goes back through it.
+        republish = BrokerPublisher(services.settings.broker_url) if services.settings.broker_url else None
+
         @app.post("/dead-letters/replay", tags=["operations"])
         def replay(ids: list[int] | None = None) -> dict[str, int]:
             """Deliver dead letters again (all, or the given ids)."""
-            return {"replayed": queue.replay(tenant, ids)}
+            return {"replayed": queue.replay(tenant, ids, republish=republish)}
 
         @app.get("/queue", tags=["operations"])
         def queue_counts() -> dict[str, int]:

@@ -8,6 +8,7 @@ import dataclasses
 from deeplens.cli.common import load_settings, print_json, print_table
 from deeplens.cli.ingest import wait_with_progress
 from deeplens.runtime import LocalRuntime
+from eventing.http import BrokerPublisher
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,10 +40,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
+    # In the cluster the Broker delivers, so replayed events go back through it.
+    republish = BrokerPublisher(settings.broker_url) if settings.broker_url else None
     with LocalRuntime(settings) as runtime:
-        count = runtime.queue.replay(settings.tenant, args.ids)
-        print(f"Replaying {count} dead letter(s).")
-        if count and not args.no_wait:
+        count = runtime.queue.replay(settings.tenant, args.ids, republish=republish)
+        print(f"Replaying {count} dead letter(s)" + (f" through {settings.broker_url}." if republish else "."))
+        if count and republish is None and not args.no_wait:
             wait_with_progress(runtime, None)
             left = runtime.queue.dead_letters(settings.tenant)
             print(f"Done; {len(left)} dead letter(s) remain.")

@@ -23,7 +23,11 @@ class Embedder(Protocol):
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The in-process predictor of the configured model."""
+    """The predictor the settings name: the KServe server at ``DEEPLENS_PREDICTOR_URL``, else in-process."""
+    if settings.predictor_url:
+        from inference.client import RemotePredictor  # noqa: PLC0415
+
+        return RemotePredictor(settings.predictor_url, settings.model)
     from inference.predictor import Predictor  # noqa: PLC0415  (torch is imported only when embedding)
 
     return Predictor(settings.model).load()

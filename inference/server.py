@@ -1,0 +1,343 @@
+"""The KServe model server: the registry's models over the Open Inference Protocol v2.
+
+``python -m inference`` (see :mod:`inference.__main__`) serves one model, chosen by
+``DEEPLENS_MODEL``, under its registry name::
+
+    POST /v2/models/mobilenet_v2/infer
+    {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [2], "data": ["<base64 JPEG>", "<base64 PNG>"]}],
+     "parameters": {"binary_data_output": true}}     # optional
+    → {"model_name": "mobilenet_v2", "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [2, 1280], "data": [...]}], ...}
+
+- Inputs: ``image`` (BYTES, ``[N]``; each element an encoded image, base64 in JSON — raw
+  bytes are also accepted where the transport carries bytes, e.g. gRPC) or ``text``
+  (BYTES, ``[N]``; UTF-8 strings; models with a text tower only). One of them per request.
+- Output: ``embedding`` (FP32, ``[N, dim]``, rows L2-normalised). Add
+  ``"parameters": {"binary_data_output": true}`` to get it as raw float32 (binary tensor
+  extension) instead of JSON numbers.
+- Bad input (not base64, not an image, truncated image, unknown input name, text to an
+  image-only model) → ``400 {"error": "<reason>: <message>"}``; unknown model → 404
+  (kserve); request body that is not a v2 request → 422 (kserve/FastAPI).
+- Health: ``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/<name>/ready`` (kserve);
+  the model is ready once its weights are loaded and one warm-up forward pass has run.
+- Batching: images are decoded and preprocessed in worker threads (one per image), then
+  concurrent requests share forward passes through :class:`inference.batching.MicroBatcher`.
+- Device and precision come from the :class:`~inference.predictor.Predictor` (CUDA + fp16
+  where present, CPU + fp32 otherwise).
+
+Importing this module imports ``kserve``, which parses ``sys.argv`` (``parse_known_args``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import kserve
+import numpy as np
+import torch
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
+from prometheus_client import Counter, Histogram
+
+from deeplens.errors import BadInput, Unsupported
+from deeplens.vision.images import decode_image
+
+from .batching import MicroBatcher
+from .client import EMBEDDING_OUTPUT, IMAGE_INPUT, TEXT_INPUT, UNSUPPORTED_REASON
+from .predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_WAIT_S = 0.0  # opportunistic batching (like Triton's default); see inference.batching
+DEFAULT_MAX_ITEMS = 256
+
+# Served at /metrics by kserve's server (the default prometheus_client registry).
+BATCHES = Counter("deeplens_predictor_batches", "Batched forward passes run", ["model", "kind"])
+BATCHED_REQUESTS = Counter(
+    "deeplens_predictor_batched_requests", "Requests answered by batched forward passes", ["model", "kind"]
+)
+BATCHED_ROWS = Counter(
+    "deeplens_predictor_batched_rows", "Images or texts embedded by batched forward passes", ["model", "kind"]
+)
+BATCH_ROWS = Histogram(
+    "deeplens_predictor_batch_rows",
+    "Images or texts per batched forward pass",
+    ["model", "kind"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+
+
+def _invalid(reason: str, message: str) -> InvalidInput:
+    """kserve's 400 error, with the ``reason: message`` text :mod:`inference.client` parses."""
+    return InvalidInput(f"{reason}: {message}")
+
+
+def _flatten(values: Any) -> list[Any]:
+    if isinstance(values, np.ndarray):
+        return list(values.reshape(-1))
+    if isinstance(values, (list, tuple)):
+        out: list[Any] = []
+        for v in values:
+            out.extend(_flatten(v) if isinstance(v, (list, tuple, np.ndarray)) else [v])
+        return out
+    return [values]
+
+
+def bytes_elements(inp: InferInput) -> list[str | bytes]:
+    """The elements of a BYTES input, as kserve hands them over.
+
+    REST/JSON: ``inp.data`` is the JSON list (strings; possibly nested by shape). Binary
+    tensor extension: kserve has already decoded each element to a UTF-8 string. gRPC:
+    ``bytes`` elements (``contents.bytes_contents`` or ``raw_input_contents``).
+    """
+    if inp.datatype != "BYTES":
+        raise _invalid("bad_datatype", f"input {inp.name!r} must have datatype BYTES, got {inp.datatype}")
+    if inp._raw_data is not None:  # gRPC raw_input_contents
+        values = _flatten(inp.as_numpy())
+    else:
+        values = _flatten(inp.data if inp.data is not None else [])
+    expected = int(np.prod(inp.shape)) if inp.shape else len(values)
+    if expected != len(values):
+        raise _invalid("bad_shape", f"input {inp.name!r} has shape {list(inp.shape)} but {len(values)} elements")
+    for i, v in enumerate(values):
+        if not isinstance(v, (str, bytes)):
+            raise _invalid("bad_element", f"input {inp.name!r} element {i} is a {type(v).__name__}, not a string")
+    return values
+
+
+def image_bytes(i: int, value: str | bytes) -> bytes:
+    """Encoded image bytes from one element: base64 (optionally a ``data:`` URI), or raw bytes (gRPC)."""
+    if isinstance(value, bytes):
+        stripped = value.strip()
+        try:
+            return base64.b64decode(b"".join(stripped.split()), validate=True)
+        except (binascii.Error, ValueError):
+            return value  # raw image bytes (a JPEG/PNG header is never valid base64)
+    text = value.strip()
+    if text.startswith("data:") and "," in text[:200]:
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _invalid("bad_base64", f"input 'image' element {i} is not base64-encoded image bytes ({exc})") from exc
+
+
+def decode_request_image(data: bytes) -> np.ndarray:
+    """Encoded bytes → BGR uint8 image, by the pipeline's hostile-input decoder.
+
+    :func:`deeplens.vision.images.decode_image` also refuses images with a side under 32
+    px (too small to *match*); the in-process predictor embeds them, so the server does
+    too: such an image (already proven complete by that decoder) is decoded by OpenCV.
+    """
+    try:
+        return decode_image(data)
+    except BadInput as exc:
+        if exc.reason != "image_too_small":
+            raise
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise BadInput("corrupt_image", "the image cannot be decoded")
+    return image
+
+
+@dataclass
+class EmbeddingJob:
+    """What ``preprocess`` hands to ``predict``: the request and its rows."""
+
+    request: InferRequest
+    kind: str  # IMAGE_INPUT | TEXT_INPUT
+    rows: Sequence[Any]  # preprocessed image tensors (3, S, S) or texts
+
+
+class EmbeddingModel(kserve.Model):
+    """A registry model (:class:`inference.predictor.Predictor`) as a KServe v2 model."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        *,
+        name: str | None = None,
+        max_batch_size: int | None = None,
+        max_wait_s: float = DEFAULT_MAX_WAIT_S,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> None:
+        super().__init__(name or predictor.spec.name)
+        self.predictor = predictor
+        self.max_batch_size = max_batch_size or predictor.batch_size
+        self.max_wait_s = max_wait_s
+        self.max_items = max_items
+        self.image_batcher: MicroBatcher | None = None
+        self.text_batcher: MicroBatcher | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def load(self) -> bool:
+        """Load the weights, run one warm-up pass, and create the batchers."""
+        p = self.predictor.load()
+        size = p.spec.image_size
+        p.embed_images([np.zeros((size, size, 3), dtype=np.uint8)])
+        if p.spec.supports_text:
+            p.embed_texts(["warm-up"])
+        self.image_batcher = MicroBatcher(
+            self._embed_pixels,
+            max_batch_size=self.max_batch_size,
+            max_wait_s=self.max_wait_s,
+            name="images",
+            on_batch=self._metrics_recorder(IMAGE_INPUT),
+        )
+        if p.spec.supports_text:
+            self.text_batcher = MicroBatcher(
+                p.embed_texts,
+                max_batch_size=self.max_batch_size,
+                max_wait_s=self.max_wait_s,
+                name="texts",
+                on_batch=self._metrics_recorder(TEXT_INPUT),
+            )
+        self.ready = True
+        log.info("model %s ready: %s", self.name, p.describe())
+        return self.ready
+
+    def _metrics_recorder(self, kind: str):
+        labels = {"model": self.name, "kind": kind}
+
+        def record(n_requests: int, n_rows: int) -> None:
+            BATCHES.labels(**labels).inc()
+            BATCHED_REQUESTS.labels(**labels).inc(n_requests)
+            BATCHED_ROWS.labels(**labels).inc(n_rows)
+            BATCH_ROWS.labels(**labels).observe(n_rows)
+
+        return record
+
+    def stop(self) -> None:
+        for batcher in (self.image_batcher, self.text_batcher):
+            if batcher is not None:
+                batcher.close()
+        self.ready = False
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        types = [{"name": IMAGE_INPUT, "datatype": "BYTES", "shape": [-1]}]
+        if self.predictor.spec.supports_text:
+            types.append({"name": TEXT_INPUT, "datatype": "BYTES", "shape": [-1]})
+        return types
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        return [{"name": EMBEDDING_OUTPUT, "datatype": "FP32", "shape": [-1, self.predictor.spec.dim]}]
+
+    # --- the forward pass the batcher runs -------------------------------------------------
+
+    def _embed_pixels(self, rows: list[torch.Tensor]) -> np.ndarray:
+        p = self.predictor
+        parts = []
+        for start in range(0, len(rows), p.batch_size):
+            pixels = torch.stack(rows[start : start + p.batch_size])
+            parts.append(p.postprocess(p.predict(pixels)))
+        return np.concatenate(parts, axis=0)
+
+    # --- request handling ------------------------------------------------------------------
+
+    def _decode_one(self, i: int, value: str | bytes) -> torch.Tensor:
+        """One element → its preprocessed ``(3, S, S)`` tensor (runs in a worker thread)."""
+        data = image_bytes(i, value)
+        try:
+            image = decode_request_image(data)
+        except BadInput as exc:
+            raise _invalid(exc.reason, f"input 'image' element {i}: {exc.message}") from exc
+        return self.predictor.preprocess([image])[0]
+
+    def validate(self, payload: Any) -> Any:
+        return payload  # preprocess already checked it
+
+    async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> EmbeddingJob:
+        if not isinstance(payload, InferRequest):
+            raise _invalid(
+                "bad_protocol",
+                f"this model server speaks the Open Inference Protocol v2: POST /v2/models/{self.name}/infer "
+                f"with a BYTES input {IMAGE_INPUT!r} (base64 images) or {TEXT_INPUT!r} (strings)",
+            )
+        known = {IMAGE_INPUT, TEXT_INPUT}
+        names = [inp.name for inp in payload.inputs]
+        unknown = [n for n in names if n not in known]
+        if unknown or len(names) != 1:
+            raise _invalid(
+                "bad_inputs",
+                f"expected exactly one input, named {IMAGE_INPUT!r} (BYTES: base64-encoded JPEG/PNG images) "
+                f"or {TEXT_INPUT!r} (BYTES: UTF-8 strings); got {names}",
+            )
+        inp = payload.inputs[0]
+        if inp.name == TEXT_INPUT and not self.predictor.spec.supports_text:
+            raise _invalid(UNSUPPORTED_REASON, f"model {self.name} has no text tower; send an {IMAGE_INPUT!r} input")
+        values = bytes_elements(inp)
+        if len(values) > self.max_items:
+            raise _invalid("too_many", f"input {inp.name!r} has {len(values)} elements; the limit is {self.max_items}")
+        if inp.name == TEXT_INPUT:
+            texts = [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in values]
+            return EmbeddingJob(payload, TEXT_INPUT, texts)
+        # Decode and resize each image in its own worker thread (cv2 and PIL release the GIL).
+        rows = await asyncio.gather(*(asyncio.to_thread(self._decode_one, i, v) for i, v in enumerate(values)))
+        return EmbeddingJob(payload, IMAGE_INPUT, list(rows))
+
+    async def predict(
+        self, payload: EmbeddingJob, headers: dict[str, str] | None = None
+    ) -> tuple[EmbeddingJob, np.ndarray]:
+        if not payload.rows:
+            return payload, np.zeros((0, self.predictor.spec.dim), dtype=np.float32)
+        batcher = self.text_batcher if payload.kind == TEXT_INPUT else self.image_batcher
+        try:
+            embeddings = await batcher.submit(payload.rows)
+        except (BadInput, Unsupported) as exc:
+            reason = exc.reason if isinstance(exc, BadInput) else UNSUPPORTED_REASON
+            raise _invalid(reason, str(exc.message if isinstance(exc, BadInput) else exc)) from exc
+        return payload, np.ascontiguousarray(embeddings, dtype=np.float32)
+
+    async def postprocess(
+        self, result: tuple[EmbeddingJob, np.ndarray], headers: dict[str, str] | None = None, response_headers=None
+    ) -> InferResponse:
+        job, embeddings = result
+        request = job.request
+        output = InferOutput(name=EMBEDDING_OUTPUT, shape=list(embeddings.shape), datatype="FP32", data=embeddings)
+        if request.from_grpc:
+            # kserve 0.21's to_grpc tests an ndarray's truth value when the request had raw
+            # inputs (ValueError → 500); serialise here, as raw bytes or a list as asked.
+            output.set_data_from_numpy(embeddings, binary_data=request.use_binary_outputs)
+        return InferResponse(
+            response_id=request.id or str(uuid.uuid4()),
+            model_name=request.model_name or self.name,
+            infer_outputs=[output],
+            use_binary_outputs=request.use_binary_outputs,
+            requested_outputs=request.request_outputs,
+        )
+
+
+def serve(
+    model_name: str | None = None,
+    *,
+    http_port: int = 8080,
+    enable_grpc: bool = False,
+    grpc_port: int = 8081,
+    aliases: Sequence[str] = (),
+    max_batch_size: int | None = None,
+    max_wait_s: float = DEFAULT_MAX_WAIT_S,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> None:
+    """Load the model (``DEEPLENS_*`` settings; ``model_name`` overrides ``DEEPLENS_MODEL``) and serve it."""
+    from .settings import InferenceSettings
+
+    settings = InferenceSettings()
+    if model_name:
+        settings = settings.model_copy(update={"model": model_name})
+    model = EmbeddingModel(
+        Predictor.from_settings(settings), max_batch_size=max_batch_size, max_wait_s=max_wait_s, max_items=max_items
+    )
+    model.load()
+    server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=enable_grpc, workers=1)
+    for alias in aliases:
+        if alias and alias != model.name:
+            server.register_model(model, name=alias)
+    server.start([model])

@@ -1,0 +1,351 @@
+"""The KServe predictor: a real ``python -m inference`` model server process, real v2 requests.
+
+The server's vectors must equal the in-process predictor's (the pipeline may use either),
+bad input must get a clear 4xx, and :class:`inference.client.RemotePredictor` must give the
+pipeline the same calls over HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from deeplens.errors import BadInput, NotFound, Unsupported
+from deeplens.vision.images import decode_image
+from inference.checkpoints import save_open_clip_checkpoint
+from inference.client import PredictorUnavailable, RemotePredictor
+from inference.predictor import Predictor
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_ITEMS = 8  # the mobilenet server's per-request limit, small so a test can exceed it
+TINY_CLIP = dict(
+    base="ViT-B-32",
+    embed_dim=32,
+    vision_cfg={"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
+    text_cfg={"context_length": 16, "width": 32, "heads": 2, "layers": 1},
+)
+TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def model_server(log_dir: Path, env: dict[str, str], *args: str) -> Iterator[str]:
+    """A ``python -m inference`` process on a free port; yields its base URL once ready.
+
+    HTTP only (the default) unless ``args`` enable gRPC.
+    """
+    port = free_port()
+    log_path = log_dir / f"server-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inference", "--http_port", str(port), *args],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"model server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"model server not ready after 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    with model_server(
+        tmp_path_factory.mktemp("kserve"), {"DEEPLENS_MODEL": "mobilenet_v2"}, "--max_items", str(MAX_ITEMS)
+    ) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    rng = np.random.default_rng(11)
+    out = []
+    for i in range(6):
+        img = rng.integers(0, 256, (60 + 17 * i, 80 + 11 * i, 3), dtype=np.uint8)
+        img = cv2.GaussianBlur(img, (5, 5), 0)  # some structure, like a photo
+        cv2.rectangle(img, (5 + i, 5), (40, 30 + i), (255 - 30 * i, 40 * i, 128), -1)
+        out.append(img)
+    return out
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def png(image: np.ndarray) -> bytes:
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def infer(url: str, model: str, name: str, data: list, **extra) -> httpx.Response:
+    body = {"inputs": [{"name": name, "datatype": "BYTES", "shape": [len(data)], "data": data}], **extra}
+    return httpx.post(f"{url}/v2/models/{model}/infer", json=body, timeout=60)
+
+
+def embeddings(response: httpx.Response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    (out,) = response.json()["outputs"]
+    assert out["name"] == "embedding" and out["datatype"] == "FP32"
+    return np.asarray(out["data"], dtype=np.float32).reshape(out["shape"])
+
+
+def metric(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(float(v) for v in re.findall(rf'^{name}\{{[^}}]*kind="image"[^}}]*\}} (\S+)$', text, re.M))
+
+
+# --- the v2 protocol ------------------------------------------------------------------------
+
+
+def test_image_request_returns_one_unit_norm_1280_d_fp32_embedding_per_image(server, images):
+    vectors = embeddings(infer(server, "mobilenet_v2", "image", [b64(png(im)) for im in images[:2]]))
+    assert vectors.shape == (2, 1280)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_server_vectors_equal_the_in_process_predictor_for_lossless_png(server, images, predictor):
+    vectors = embeddings(infer(server, "mobilenet_v2", "image", [b64(png(im)) for im in images]))
+    np.testing.assert_allclose(vectors, predictor.embed_images(images), atol=1e-4)
+
+
+def test_jpeg_images_give_the_in_process_vectors_of_the_decoded_jpeg(server, images, predictor):
+    jpegs = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for im in images[:3]]
+    vectors = embeddings(infer(server, "mobilenet_v2", "image", [b64(j) for j in jpegs]))
+    np.testing.assert_allclose(vectors, predictor.embed_images([decode_image(j) for j in jpegs]), atol=1e-4)
+
+
+def test_a_batch_gives_the_same_vectors_as_one_request_per_image(server, images):
+    batched = embeddings(infer(server, "mobilenet_v2", "image", [b64(png(im)) for im in images]))
+    single = np.concatenate([embeddings(infer(server, "mobilenet_v2", "image", [b64(png(im))])) for im in images])
+    np.testing.assert_allclose(batched, single, atol=1e-4)
+
+
+def test_binary_output_carries_the_same_floats_as_json(server, images):
+    data = [b64(png(im)) for im in images[:2]]
+    as_json = embeddings(infer(server, "mobilenet_v2", "image", data))
+    binary = infer(server, "mobilenet_v2", "image", data, parameters={"binary_data_output": True})
+    n = int(binary.headers["inference-header-content-length"])
+    raw = np.frombuffer(binary.content[n:], dtype="<f4").reshape(2, 1280)
+    np.testing.assert_array_equal(raw, as_json)
+
+
+def test_concurrent_requests_are_each_answered_with_their_own_vectors_and_share_forward_passes(
+    server, images, predictor
+):
+    expected = predictor.embed_images(images)
+    n_requests = 18
+    results: dict[int, np.ndarray] = {}
+    start = threading.Barrier(n_requests)
+    batches_before, rows_before = metric(server, "deeplens_predictor_batches_total"), metric(
+        server, "deeplens_predictor_batched_rows_total"
+    )
+
+    def one(i: int) -> None:
+        start.wait()
+        results[i] = embeddings(infer(server, "mobilenet_v2", "image", [b64(png(images[i % len(images)]))]))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n_requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(n_requests))
+    for i, got in results.items():
+        np.testing.assert_allclose(got[0], expected[i % len(images)], atol=1e-4)
+    assert metric(server, "deeplens_predictor_batched_rows_total") - rows_before == n_requests
+    assert metric(server, "deeplens_predictor_batches_total") - batches_before < n_requests
+
+
+def test_model_metadata_declares_the_image_input_and_embedding_output(server):
+    meta = httpx.get(f"{server}/v2/models/mobilenet_v2").json()
+    assert meta["inputs"] == [{"name": "image", "datatype": "BYTES", "shape": [-1]}]
+    assert meta["outputs"] == [{"name": "embedding", "datatype": "FP32", "shape": [-1, 1280]}]
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("element", "reason"),
+    [
+        ("this is not base64!", "bad_base64"),
+        (b64(b"plain text, not an image at all"), "not_an_image"),
+        (b64(cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))[1].tobytes()[:200]), "corrupt_image"),
+    ],
+    ids=["not-base64", "not-an-image", "truncated-jpeg"],
+)
+def test_a_bad_image_element_gets_400_naming_the_reason_and_the_element(server, images, element, reason):
+    response = infer(server, "mobilenet_v2", "image", [b64(png(images[0])), element])
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"{reason}: ") and "element 1" in response.json()["error"]
+
+
+def test_an_input_with_another_name_gets_400_saying_which_inputs_exist(server):
+    response = infer(server, "mobilenet_v2", "pixels", ["x"])
+    assert response.status_code == 400
+    assert "'image'" in response.json()["error"] and "'text'" in response.json()["error"]
+
+
+def test_a_body_that_is_not_a_v2_request_gets_a_4xx(server):
+    response = httpx.post(f"{server}/v2/models/mobilenet_v2/infer", json={"instances": [1, 2]})
+    assert 400 <= response.status_code < 500
+
+
+def test_text_to_an_image_only_model_gets_400_unsupported(server):
+    response = infer(server, "mobilenet_v2", "text", ["a red shoe"])
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported: model mobilenet_v2 has no text tower; send an 'image' input"
+
+
+def test_unknown_model_gets_404(server, images):
+    assert infer(server, "no-such-model", "image", [b64(png(images[0]))]).status_code == 404
+
+
+# --- RemotePredictor ------------------------------------------------------------------------
+
+
+def test_remote_predictor_gives_the_in_process_vectors_over_several_requests(server, images, predictor):
+    with RemotePredictor(server, "mobilenet_v2", batch_size=4, concurrency=2) as remote:
+        vectors = remote.embed_images(images)  # 6 images → requests of 4 and 2
+        assert remote.model_name == "mobilenet_v2" and remote.dim == 1280
+    assert vectors.dtype == np.float32 and vectors.shape == (6, 1280)
+    np.testing.assert_allclose(vectors, predictor.embed_images(images), atol=1e-4)
+
+
+def test_remote_predictor_sends_encoded_images_as_they_are_and_gets_the_vectors_of_their_decoding(
+    server, images, predictor
+):
+    jpegs = [cv2.imencode(".jpg", im)[1].tobytes() for im in images[:3]]
+    with RemotePredictor(server, "mobilenet_v2") as remote:
+        vectors = remote.embed_image_bytes(jpegs)
+    np.testing.assert_allclose(vectors, predictor.embed_images([decode_image(j) for j in jpegs]), atol=1e-4)
+
+
+def test_remote_predictor_text_on_an_image_only_model_raises_unsupported(server):
+    with RemotePredictor(server, "mobilenet_v2") as remote, pytest.raises(Unsupported, match="no text tower"):
+        remote.embed_texts(["a red shoe"])
+
+
+def test_remote_predictor_raises_bad_input_when_the_server_refuses_the_input(server, images):
+    with RemotePredictor(server, "mobilenet_v2", batch_size=MAX_ITEMS + 1) as remote:
+        with pytest.raises(BadInput) as info:
+            remote.embed_images(images[:1] * (MAX_ITEMS + 1))
+    assert info.value.reason == "too_many"
+
+
+def test_remote_predictor_unknown_model_raises_not_found(server, images):
+    with RemotePredictor(server, "no-such-model") as remote, pytest.raises(NotFound):
+        remote.embed_images(images[:1])
+
+
+def test_remote_predictor_retries_an_unreachable_server_then_raises_predictor_unavailable(images):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with RemotePredictor(url, "mobilenet_v2", retries=2, backoff=0.01) as remote:
+        with pytest.raises(PredictorUnavailable, match="after 3 tries"):
+            remote.embed_images(images[:1])
+
+
+# --- an open_clip model: image and text towers ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory) -> Path:
+    return save_open_clip_checkpoint("tiny-test", tmp_path_factory.mktemp("models") / "tiny-test", seed=0, **TINY_CLIP)
+
+
+@pytest.fixture(scope="module")
+def clip_grpc_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def clip_server(tmp_path_factory, clip_dir, clip_grpc_port) -> Iterator[str]:
+    env = {"DEEPLENS_MODEL": "open_clip:tiny-test", "DEEPLENS_MODEL_DIR": str(clip_dir.parent)}
+    args = ("--batch_wait_ms", "2", "--enable_grpc", "true", "--grpc_port", str(clip_grpc_port))
+    with model_server(tmp_path_factory.mktemp("kserve-clip"), env, *args) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def clip_predictor(clip_dir) -> Predictor:
+    return Predictor("open_clip:tiny-test", model_dir=clip_dir.parent).load()
+
+
+def test_open_clip_server_declares_image_and_text_inputs(clip_server):
+    meta = httpx.get(f"{clip_server}/v2/models/open_clip:tiny-test").json()
+    assert [i["name"] for i in meta["inputs"]] == ["image", "text"]
+    assert meta["outputs"][0]["shape"] == [-1, 32]
+
+
+def test_open_clip_image_embeddings_over_http_equal_the_in_process_ones(clip_server, clip_predictor, images):
+    vectors = embeddings(infer(clip_server, "open_clip:tiny-test", "image", [b64(png(im)) for im in images[:3]]))
+    np.testing.assert_allclose(vectors, clip_predictor.embed_images(images[:3]), atol=1e-4)
+
+
+def test_open_clip_text_embeddings_over_http_equal_the_in_process_ones(clip_server, clip_predictor):
+    vectors = embeddings(infer(clip_server, "open_clip:tiny-test", "text", TEXTS))
+    assert vectors.shape == (3, 32)
+    np.testing.assert_allclose(vectors, clip_predictor.embed_texts(TEXTS), atol=1e-4)
+
+
+def test_remote_predictor_embeds_texts_with_an_open_clip_model(clip_server, clip_predictor):
+    with RemotePredictor(clip_server, "open_clip:tiny-test", batch_size=2) as remote:
+        assert remote.supports_text
+        np.testing.assert_allclose(remote.embed_texts(TEXTS), clip_predictor.embed_texts(TEXTS), atol=1e-4)
+
+
+def test_grpc_clients_send_raw_image_bytes_and_get_the_same_embeddings(clip_server, clip_grpc_port, images):
+    import asyncio
+
+    from kserve import InferenceGRPCClient, InferInput, InferRequest
+
+    async def over_grpc() -> np.ndarray:
+        image = InferInput("image", [2], "BYTES")
+        image.set_data_from_numpy(np.array([png(im) for im in images[:2]], dtype=np.object_), binary_data=True)
+        client = InferenceGRPCClient(f"127.0.0.1:{clip_grpc_port}")
+        try:
+            response = await client.infer(InferRequest(model_name="open_clip:tiny-test", infer_inputs=[image]))
+        finally:
+            await client.close()
+        return response.outputs[0].as_numpy()
+
+    over_http = embeddings(infer(clip_server, "open_clip:tiny-test", "image", [b64(png(im)) for im in images[:2]]))
+    np.testing.assert_allclose(asyncio.run(over_grpc()), over_http, atol=1e-5)
