@@ -71,6 +71,33 @@ class Settings(BaseSettings):
     match_product_frames: int = Field(500, ge=1, description="Indexed frames verified against a newly added product photo.")
     appearance_max_gap: float = Field(1.0, description="Seconds of absence bridged inside one appearance.")
 
+    # --- search ------------------------------------------------------------------------------
+    hnsw_ef_search: int = Field(
+        40, ge=1, le=1000,
+        description="HNSW candidate list size per search (raised to offset+limit when larger); bench/search.py chose it.",
+    )
+    class_top_k: int = Field(
+        20, ge=1, le=1000, description="Class probabilities stored per image for text search on classifier models."
+    )
+    text_class_threshold: float = Field(
+        0.45, ge=0, le=1,
+        description="Similarity (0-1) a query needs to an ImageNet class name for text search on classifier models.",
+    )
+    text_class_margin: float = Field(
+        0.25, ge=0, le=1, description="Classes within this similarity of the best class also count (with lower weight)."
+    )
+    text_max_classes: int = Field(10, ge=1, le=100, description="Most ImageNet classes one text query maps to.")
+    redis_url: str | None = Field(None, description="Redis URL for the search cache; unset = in-process LRU.")
+    cache_entries: int = Field(4096, ge=0, description="In-process LRU cache size in entries (0 = no cache).")
+    cache_bytes: int = Field(64_000_000, ge=0, description="In-process LRU cache size in bytes.")
+    cache_ttl: float = Field(3600.0, gt=0, description="Seconds a cached query embedding or result lives.")
+
+    # --- collect -----------------------------------------------------------------------------
+    collect_timeout: float = Field(30.0, gt=0, description="Seconds per download request (connect and each read).")
+    collect_retries: int = Field(3, ge=0, description="Retries of a download after a transient fault (timeout, 5xx, 429).")
+    collect_backoff: float = Field(0.5, gt=0, description="Seconds before the first download retry; doubles each time.")
+    collect_concurrency: int = Field(4, ge=1, description="Downloads in flight at once.")
+
     @property
     def store_root(self) -> Path:
         """Folder that backs the local object store."""

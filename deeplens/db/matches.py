@@ -12,30 +12,37 @@ from deeplens.matching.appearances import FrameHit, Segment
 _APPEARANCE_NS = uuid.UUID("2b7f0b8e-4a0c-4a55-8f0e-1d9a6a3b7c11")
 
 
+def lock_frame(conn: psycopg.Connection, tenant: str, frame_id: int) -> None:
+    """Serialize rewrites of one frame's matches (both match directions may touch it at once)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (f"{tenant}/frame/{frame_id}",))
+
+
+def frame_match_records(conn: psycopg.Connection, tenant: str, frame_id: int) -> list[dict[str, Any]]:
+    """A frame's verified matches, in the form :func:`replace_frame_matches` takes."""
+    rows = conn.execute(
+        "SELECT sku, product_image_id, inliers, similarity, score, box, corners FROM frame_matches"
+        " WHERE tenant_id = %s AND frame_id = %s",
+        (tenant, frame_id),
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
 def replace_frame_matches(conn: psycopg.Connection, tenant: str, frame: dict[str, Any], matches: Sequence[dict[str, Any]]) -> set[str]:
     """Make ``matches`` the frame's verified matches; returns the skus whose matches changed."""
-    before = {
-        row["sku"]
-        for row in conn.execute("SELECT sku FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", (tenant, frame["id"])).fetchall()
-    }
+    before = {(m["sku"], m["product_image_id"], m["inliers"]) for m in frame_match_records(conn, tenant, frame["id"])}
+    after = {(m["sku"], m["product_image_id"], m["inliers"]) for m in matches}
     conn.execute("DELETE FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", (tenant, frame["id"]))
-    for match in matches:
-        upsert_frame_match(conn, tenant, frame, match)
-    return before | {match["sku"] for match in matches}
-
-
-def upsert_frame_match(conn: psycopg.Connection, tenant: str, frame: dict[str, Any], match: dict[str, Any]) -> None:
-    """Record one verified (frame, product) pair, keeping the better of two verifications."""
-    conn.execute(
-        "INSERT INTO frame_matches (tenant_id, frame_id, sku, video_id, t, product_image_id, inliers, similarity, score, box, corners)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, frame_id, sku) DO UPDATE SET"
-        " product_image_id = EXCLUDED.product_image_id, inliers = EXCLUDED.inliers, similarity = EXCLUDED.similarity,"
-        " score = EXCLUDED.score, box = EXCLUDED.box, corners = EXCLUDED.corners WHERE EXCLUDED.score >= frame_matches.score",
-        (
-            tenant, frame["id"], match["sku"], frame["video_id"], frame["t"], match["product_image_id"], match["inliers"],
-            match["similarity"], match["score"], list(match["box"]), [float(v) for v in match["corners"]],
-        ),
-    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO frame_matches (tenant_id, frame_id, sku, video_id, t, product_image_id, inliers, similarity, score, box, corners)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (tenant, frame["id"], m["sku"], frame["video_id"], frame["t"], m["product_image_id"], m["inliers"],
+                 m["similarity"], m["score"], list(m["box"]), [float(v) for v in m["corners"]])
+                for m in matches
+            ],
+        )
+    return {sku for sku, _, _ in before ^ after}
 
 
 def frame_hits(conn: psycopg.Connection, tenant: str, video_id: str, sku: str, min_score: float) -> list[FrameHit]:

@@ -1,13 +1,20 @@
-"""features: embeddings (batched, from the predictor) and local features for verification."""
+"""features: embeddings (batched, from the predictor) and local features for verification.
+
+Where the model has a classifier (mobilenet_v2's ImageNet head) the same forward pass also
+gives class probabilities; their top-k are stored for text search. Every write bumps the
+tenant's index generation, which invalidates cached search results.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from deeplens.db.catalog import upsert_product_image
+from deeplens.db.class_scores import upsert_class_scores
+from deeplens.db.index_state import bump_generation
 from deeplens.db.local_features import put_local_features
 from deeplens.db.vectors import upsert_embeddings
-from deeplens.pipeline.services import Services
+from deeplens.pipeline.services import Embedder, Services
 from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import extract_local_features, to_bytes
 from eventing import types
@@ -29,12 +36,12 @@ def handle(event: Event, services: Services) -> list[Event]:
 def _index_product(event: Event, services: Services) -> list[Event]:
     upload = types.parse_data(types.ProductUploaded, event.data)
     image = decode_image(services.store.get(upload.key), max_bytes=services.settings.max_image_bytes)
-    vectors = services.embedder.embed_images([image])
+    vectors, probs = embed_and_maybe_classify(services.embedder, [image])
     local = extract_local_features(image, kind=LOCAL_FEATURE_KIND)
     height, width = image.shape[:2]
     with services.db.transaction() as conn:
         image_id = upsert_product_image(conn, event.tenant, upload.sku, upload.key, upload.sha256, width, height)
-        _store(conn, event.tenant, "product_image", [image_id], services.embedder.model_name, vectors, [local])
+        _store(conn, services, event.tenant, "product_image", [image_id], vectors, probs, [local])
     indexed = types.ImageIndexed(item_kind="product_image", item_ids=[image_id], model=services.embedder.model_name)
     return [event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE, key=str(image_id), subject=upload.key)]
 
@@ -42,16 +49,35 @@ def _index_product(event: Event, services: Services) -> list[Event]:
 def _index_frames(event: Event, services: Services) -> list[Event]:
     batch = types.parse_data(types.FramesExtracted, event.data)
     images = [decode_image(services.store.get(frame.key)) for frame in batch.frames]
-    vectors = services.embedder.embed_images(images)
+    vectors, probs = embed_and_maybe_classify(services.embedder, images)
     locals_ = [extract_local_features(image, kind=LOCAL_FEATURE_KIND) for image in images]
     ids = [frame.frame_id for frame in batch.frames]
     with services.db.transaction() as conn:
-        _store(conn, event.tenant, "frame", ids, services.embedder.model_name, vectors, locals_)
+        _store(conn, services, event.tenant, "frame", ids, vectors, probs, locals_)
     indexed = types.ImageIndexed(item_kind="frame", item_ids=ids, model=services.embedder.model_name, video_id=batch.video_id)
     return [event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE, key="frames", subject=event.subject)]
 
 
-def _store(conn, tenant: str, item_kind: str, ids: list[int], model: str, vectors: np.ndarray, locals_: list) -> None:
+def can_classify(embedder: Embedder) -> bool:
+    """Whether the embedder gives class probabilities too (the in-process predictor of a classifier
+    model; the KServe client does not)."""
+    spec = getattr(embedder, "spec", None)
+    return bool(getattr(spec, "supports_classify", False)) and callable(getattr(embedder, "embed_and_classify", None))
+
+
+def embed_and_maybe_classify(embedder: Embedder, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Embeddings, plus class probabilities from the same forward pass where the model has a classifier."""
+    if can_classify(embedder):
+        return embedder.embed_and_classify(images)  # type: ignore[attr-defined]
+    return embedder.embed_images(images), None
+
+
+def _store(conn, services: Services, tenant: str, item_kind: str, ids: list[int], vectors: np.ndarray,
+           probs: np.ndarray | None, locals_: list) -> None:
+    model = services.embedder.model_name
     upsert_embeddings(conn, tenant, item_kind, ids, model, vectors)
+    if probs is not None:
+        upsert_class_scores(conn, tenant, item_kind, ids, model, probs, services.settings.class_top_k)
     for item_id, local in zip(ids, locals_):
         put_local_features(conn, tenant, item_kind, item_id, local.kind, len(local), to_bytes(local))
+    bump_generation(conn, tenant)  # last: its row lock is held only until commit

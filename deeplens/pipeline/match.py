@@ -13,9 +13,17 @@ import psycopg
 
 from deeplens.db.catalog import get_frame
 from deeplens.db.local_features import get_local_features
-from deeplens.db.matches import frame_hits, lock_pair, replace_appearances, replace_frame_matches, upsert_frame_match
+from deeplens.db.matches import (
+    frame_hits,
+    frame_match_records,
+    lock_frame,
+    lock_pair,
+    replace_appearances,
+    replace_frame_matches,
+)
 from deeplens.db.vectors import get_embedding, nearest
 from deeplens.matching.appearances import segment_hits
+from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.matching.scoring import fused_score
 from deeplens.pipeline.services import Services
 from deeplens.vision.local_features import LocalFeatures, from_bytes
@@ -99,8 +107,13 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
             result = None if features is None else verify(services, features, frame_features[frame_id], candidate.similarity)
             if result is not None and result[1] > best.get(candidate.sku, {}).get("score", -1.0):
                 best[candidate.sku] = _match_record(candidate, *result)
+        checked = {candidate.sku for candidate in candidates}
         with services.db.transaction() as conn:
-            changed = replace_frame_matches(conn, tenant, frame, list(best.values()))
+            lock_frame(conn, tenant, frame_id)
+            # Matches of products this pass did not check (added meanwhile by the product
+            # direction) stay; the ones it checked are replaced by what it found.
+            kept = [m for m in frame_match_records(conn, tenant, frame_id) if m["sku"] not in checked]
+            changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(kept + list(best.values())))
         pairs.update((frame["video_id"], sku) for sku in changed)
     return pairs
 
@@ -143,8 +156,13 @@ def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services
                     continue
                 with services.db.transaction() as conn:
                     frame = get_frame(conn, tenant, frame_id)
-                    upsert_frame_match(conn, tenant, frame, _match_record(candidate, *result))
-                pairs.add((frame["video_id"], image["sku"]))
+                    lock_frame(conn, tenant, frame_id)
+                    current = {m["sku"]: m for m in frame_match_records(conn, tenant, frame_id)}
+                    new = _match_record(candidate, *result)
+                    if new["score"] > current.get(new["sku"], {}).get("score", -1.0):
+                        current[new["sku"]] = new
+                    changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(current.values())))
+                pairs.update((frame["video_id"], sku) for sku in changed)
     return pairs
 
 
