@@ -7,6 +7,7 @@ configure the cluster (the Helm chart sets them on each Knative Service).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -65,11 +66,18 @@ class Settings(BaseSettings):
     frames_per_event: int = Field(16, ge=1, description="Frames carried by one frames.extracted event (a batch).")
 
     # --- matching ----------------------------------------------------------------------------
-    match_top_k: int = Field(10, ge=1, description="Embedding candidates verified per frame.")
+    match_top_k: int = Field(3, ge=0, description="Embedding candidates verified per frame, besides the voted ones.")
+    match_min_votes: int = Field(5, ge=1, description="Local-feature votes a product photo needs to be a candidate.")
+    match_max_candidates: int = Field(8, ge=1, description="Voted candidates verified per frame at most.")
     match_min_inliers: int = Field(20, ge=4, description="RANSAC inliers a frame match needs at least.")
-    match_threshold: float = Field(0.25, ge=0, le=1, description="Fused score (0-1) a frame match needs at least.")
+    match_threshold: float = Field(
+        0.37, ge=0, le=1,
+        description="Fused score (0-1) a frame match needs at least: the one knob for precision vs recall.",
+    )
     match_product_frames: int = Field(500, ge=1, description="Indexed frames verified against a newly added product photo.")
-    appearance_max_gap: float = Field(1.0, description="Seconds of absence bridged inside one appearance.")
+    appearance_max_gap: float = Field(1.5, description="Seconds of absence bridged inside one appearance.")
+    appearance_min_frames: int = Field(2, ge=1, description="Verified keyframes an appearance needs, unless ...")
+    appearance_strong_score: float = Field(0.6, ge=0, le=1, description="... one of them scores at least this.")
 
     # --- search ------------------------------------------------------------------------------
     hnsw_ef_search: int = Field(
@@ -87,6 +95,11 @@ class Settings(BaseSettings):
         0.25, ge=0, le=1, description="Classes within this similarity of the best class also count (with lower weight)."
     )
     text_max_classes: int = Field(10, ge=1, le=100, description="Most ImageNet classes one text query maps to.")
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where derived model data is cached (ImageNet class-text embeddings, ~5 MB, seconds to recompute); "
+        "unset = $XDG_CACHE_HOME/deeplens or ~/.cache/deeplens.",
+    )
     redis_url: str | None = Field(None, description="Redis URL for the search cache; unset = in-process LRU.")
     cache_entries: int = Field(4096, ge=0, description="In-process LRU cache size in entries (0 = no cache).")
     cache_bytes: int = Field(64_000_000, ge=0, description="In-process LRU cache size in bytes.")
@@ -102,6 +115,14 @@ class Settings(BaseSettings):
     def store_root(self) -> Path:
         """Folder that backs the local object store."""
         return self.home / "store"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Folder of derived model data shared by every home and tenant on this machine."""
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "deeplens"
 
     @property
     def pgdata(self) -> Path:

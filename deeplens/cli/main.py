@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from deeplens import __version__
-from deeplens.cli import appearances, dlq, failures, ingest, search, serve, status
+from deeplens.cli import appearances, collect, demo, dlq, duplicates, failures, ingest, models, reindex, search, serve, status
 from deeplens.cli.common import setup_logging
 
-VERBS = (serve, ingest, appearances, search, failures, status, dlq)
+VERBS = (demo, serve, ingest, collect, appearances, search, duplicates, models, reindex, failures, status, dlq)
 
 
 def build_parser() -> argparse.ArgumentParser:

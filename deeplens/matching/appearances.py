@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -31,12 +32,15 @@ class Segment:
         return max(self.hits, key=lambda hit: (hit.score, -hit.t))
 
 
-def segment_hits(hits: Sequence[FrameHit], *, max_gap: float, min_hits: int = 1) -> list[Segment]:
+def segment_hits(
+    hits: Sequence[FrameHit], *, max_gap: float, min_hits: int = 1, strong_score: float = 1.0
+) -> list[Segment]:
     """Split time-ordered hits into appearances.
 
     A product absent for at most ``max_gap`` seconds (missed detections, a brief
-    occlusion) stays in one appearance; a longer absence starts a new one. Runs with fewer
-    than ``min_hits`` hits are dropped as unconfirmed.
+    occlusion) stays in one appearance; a longer absence starts a new one. A run needs
+    ``min_hits`` hits to be confirmed — one stray frame is more often a look-alike than
+    a real appearance — unless one of its hits scores at least ``strong_score``.
     """
     ordered = sorted(hits, key=lambda hit: hit.t)
     runs: list[list[FrameHit]] = []
@@ -45,4 +49,26 @@ def segment_hits(hits: Sequence[FrameHit], *, max_gap: float, min_hits: int = 1)
             runs[-1].append(hit)
         else:
             runs.append([hit])
-    return [Segment(run[0].t, run[-1].t, tuple(run)) for run in runs if len(run) >= min_hits]
+    return [
+        Segment(run[0].t, run[-1].t, tuple(run))
+        for run in runs
+        if len(run) >= min_hits or max(hit.score for hit in run) >= strong_score
+    ]
+
+
+def widen_to_neighbours(segment: Segment, keyframe_times: Sequence[float]) -> Segment:
+    """Move each edge halfway towards the neighbouring keyframe where the product was not seen.
+
+    The product entered somewhere between the last keyframe without it and the first
+    with it; the midpoint is the estimate with the least expected error, and it halves
+    the error of reporting the first keyframe itself.
+    """
+    times = sorted(keyframe_times)
+    start, end = segment.start, segment.end
+    before = bisect.bisect_left(times, start) - 1
+    if before >= 0:
+        start = (times[before] + start) / 2
+    after = bisect.bisect_right(times, end)
+    if after < len(times):
+        end = (end + times[after]) / 2
+    return Segment(start, end, segment.hits)

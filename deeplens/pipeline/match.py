@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import psycopg
 
-from deeplens.db.catalog import get_frame
+from deeplens.db.catalog import get_frame, video_frame_times
 from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import (
     frame_hits,
@@ -22,7 +23,7 @@ from deeplens.db.matches import (
     replace_frame_matches,
 )
 from deeplens.db.vectors import get_embedding, nearest
-from deeplens.matching.appearances import segment_hits
+from deeplens.matching.appearances import segment_hits, widen_to_neighbours
 from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.matching.scoring import fused_score
 from deeplens.pipeline.services import Services
@@ -40,7 +41,7 @@ class Candidate:
 
     product_image_id: int
     sku: str
-    frame_id: int
+    frame_id: int  # -1 until paired with a frame
     similarity: float
 
 
@@ -83,8 +84,33 @@ def _match_record(candidate: Candidate, verification: Verification, score: float
     }
 
 
-def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
+def frame_candidates(
+    services: Services, conn: psycopg.Connection, tenant: str, model: str, frame: LocalFeatures, query: np.ndarray
+) -> list[Candidate]:
+    """Product photos worth verifying in a frame, most promising first.
+
+    Local-feature votes against the whole catalog find products that fill only part of
+    a cluttered frame; the embedding's nearest photos are added for products with little
+    texture. Each candidate carries its embedding similarity for the fused score.
+    """
     settings = services.settings
+    votes = services.catalog_indexes.get(conn, tenant).vote(frame)
+    voted = [v for v in votes if v.votes >= settings.match_min_votes][: settings.match_max_candidates]
+    nearest_photos = _nearest_products(conn, tenant, model, query, settings.match_top_k) if settings.match_top_k else []
+    ids = list(dict.fromkeys([v.product_image_id for v in voted] + [image_id for image_id, _, _ in nearest_photos]))
+    if not ids:
+        return []
+    rows = conn.execute(
+        "SELECT e.item_id, i.sku, 1 - (e.embedding <=> %s::vector) AS similarity FROM embeddings e"
+        " JOIN product_images i ON i.tenant_id = e.tenant_id AND i.id = e.item_id"
+        " WHERE e.tenant_id = %s AND e.item_kind = 'product_image' AND e.model = %s AND e.item_id = ANY(%s)",
+        (query.astype(np.float32), tenant, model, ids),
+    ).fetchall()
+    found = {row["item_id"]: (row["sku"], float(row["similarity"])) for row in rows}
+    return [Candidate(i, found[i][0], -1, found[i][1]) for i in ids if i in found]
+
+
+def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
     product_features: dict[int, LocalFeatures] = {}
     with services.db.pool.connection() as conn:
@@ -95,10 +121,7 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
             query = get_embedding(conn, tenant, "frame", frame_id, indexed.model)
             if frame is None or query is None or frame_id not in frame_features:
                 continue
-            candidates = [
-                Candidate(image_id, sku, frame_id, similarity)
-                for image_id, sku, similarity in _nearest_products(conn, tenant, indexed.model, query, settings.match_top_k)
-            ]
+            candidates = frame_candidates(services, conn, tenant, indexed.model, frame_features[frame_id], query)
             missing = [c.product_image_id for c in candidates if c.product_image_id not in product_features]
             product_features.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
         best: dict[str, dict[str, Any]] = {}
@@ -118,7 +141,7 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
     return pairs
 
 
-def _nearest_products(conn: psycopg.Connection, tenant: str, model: str, query, k: int) -> list[tuple[int, str, float]]:
+def _nearest_products(conn: psycopg.Connection, tenant: str, model: str, query: np.ndarray, k: int) -> list[tuple[int, str, float]]:
     hits = nearest(conn, tenant, "product_image", model, query, k)
     if not hits:
         return []
@@ -172,5 +195,11 @@ def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str
     with services.db.transaction() as conn:
         lock_pair(conn, tenant, video_id, sku)
         hits = frame_hits(conn, tenant, video_id, sku, settings.match_threshold)
-        segments = segment_hits(hits, max_gap=settings.appearance_max_gap)
-        return replace_appearances(conn, tenant, video_id, sku, segments)
+        segments = segment_hits(
+            hits,
+            max_gap=settings.appearance_max_gap,
+            min_hits=settings.appearance_min_frames,
+            strong_score=settings.appearance_strong_score,
+        )
+        keyframe_times = video_frame_times(conn, tenant, video_id)
+        return replace_appearances(conn, tenant, video_id, sku, [widen_to_neighbours(s, keyframe_times) for s in segments])

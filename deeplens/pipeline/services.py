@@ -10,6 +10,7 @@ import numpy as np
 
 from deeplens.config import Settings
 from deeplens.db import Database
+from deeplens.matching.index_cache import CatalogIndexCache
 from deeplens.storage import ObjectStore, open_store
 
 
@@ -35,12 +36,13 @@ def make_embedder(settings: Settings) -> Embedder:
 
 @dataclass
 class Services:
-    """Settings, database, object store and (loaded on first use) the embedder."""
+    """Settings, database, object store, the embedder (loaded on first use) and per-tenant catalog indexes."""
 
     settings: Settings
     db: Database
     store: ObjectStore
     _embedder: Embedder | None = field(default=None, repr=False)
+    catalog_indexes: CatalogIndexCache = field(default_factory=CatalogIndexCache, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod

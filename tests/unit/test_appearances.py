@@ -1,6 +1,6 @@
 """Rolling frame matches up into appearances."""
 
-from deeplens.matching.appearances import FrameHit, segment_hits
+from deeplens.matching.appearances import FrameHit, segment_hits, widen_to_neighbours
 
 
 def hit(t: float, score: float = 0.5, frame_id: int | None = None) -> FrameHit:
@@ -34,3 +34,20 @@ def test_best_frame_is_the_highest_scoring_hit():
 def test_runs_shorter_than_the_minimum_are_dropped():
     segments = segment_hits([hit(1.0), hit(5.0), hit(5.5)], max_gap=1.0, min_hits=2)
     assert [(s.start, s.end) for s in segments] == [(5.0, 5.5)]
+
+
+def test_a_single_weak_hit_is_not_an_appearance_but_a_single_strong_one_is():
+    weak = segment_hits([hit(1.0, 0.4)], max_gap=1.0, min_hits=2, strong_score=0.6)
+    strong = segment_hits([hit(1.0, 0.7)], max_gap=1.0, min_hits=2, strong_score=0.6)
+    assert (len(weak), len(strong)) == (0, 1)
+
+
+def test_edges_move_halfway_to_the_neighbouring_keyframes_without_the_product():
+    [segment] = segment_hits([hit(1.0), hit(1.5)], max_gap=1.0)
+    widened = widen_to_neighbours(segment, [0.0, 0.5, 1.0, 1.5, 2.0])
+    assert (widened.start, widened.end) == (0.75, 1.75)
+
+
+def test_edges_at_the_ends_of_the_video_stay_put():
+    [segment] = segment_hits([hit(0.0), hit(0.5)], max_gap=1.0)
+    assert widen_to_neighbours(segment, [0.0, 0.5]) == segment

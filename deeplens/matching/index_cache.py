@@ -1,0 +1,44 @@
+"""One catalog index per tenant per process, rebuilt when the tenant's catalog changes."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+
+from deeplens.matching.catalog_index import CatalogIndex
+from deeplens.vision.local_features import from_bytes
+
+
+class CatalogIndexCache:
+    """Hands out the current :class:`CatalogIndex` of a tenant, building it on change.
+
+    The catalog's generation (photo count and newest photo id) is one cheap query, so
+    every frame batch checks it and a product added a moment ago is voted for at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._indexes: dict[str, tuple[tuple[int, int], CatalogIndex]] = {}
+
+    def get(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
+        """The tenant's index as of now."""
+        row = conn.execute(
+            "SELECT count(*) AS n, coalesce(max(item_id), 0) AS newest FROM local_features"
+            " WHERE tenant_id = %s AND item_kind = 'product_image'",
+            (tenant,),
+        ).fetchone()
+        generation = (row["n"], row["newest"])
+        with self._lock:
+            cached = self._indexes.get(tenant)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            rows = conn.execute(
+                "SELECT lf.item_id, lf.data, pi.sku FROM local_features lf"
+                " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
+                " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'",
+                (tenant,),
+            ).fetchall()
+            index = CatalogIndex({r["item_id"]: from_bytes(bytes(r["data"])) for r in rows}, {r["item_id"]: r["sku"] for r in rows})
+            self._indexes[tenant] = (generation, index)
+            return index
