@@ -20,6 +20,9 @@ from eventing.events import Event
 from eventing.routing import ROUTES, Route, subscribers_for
 
 
+_REVIVE = "status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, updated_at = now()"
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One claimed delivery of ``event`` to ``subscriber``; ``attempts`` includes this one."""
@@ -54,7 +57,7 @@ class DeliveryQueue:
         self.lease_seconds = lease_seconds
 
     def enqueue(self, conn: psycopg.Connection, events: Iterable[Event]) -> int:
-        """Add one delivery per (event, subscribed step); an event already queued is a no-op."""
+        """Add one delivery per (event, subscribed step); an event already queued is a no-op unless it died."""
         rows = [
             (event.tenant, event.id, event.type, subscriber, event.rootkey, Jsonb(event.to_json()))
             for event in events
@@ -63,9 +66,12 @@ class DeliveryQueue:
         if not rows:
             return 0
         with conn.cursor() as cur:
+            # An event already queued is a no-op, unless it died: publishing it again is a
+            # replay (what re-posting a dead letter to a Knative Broker does).
             cur.executemany(
                 "INSERT INTO deliveries (tenant_id, event_id, event_type, subscriber, root_key, event)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id, subscriber) DO NOTHING",
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id, subscriber) DO UPDATE"
+                f" SET {_REVIVE} WHERE deliveries.status = 'dead'",
                 rows,
             )
         return len(rows)
@@ -188,7 +194,7 @@ class DeliveryQueue:
                 conn.execute(
                     "INSERT INTO deliveries (tenant_id, event_id, event_type, subscriber, root_key, event)"
                     " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id, subscriber) DO UPDATE"
-                    " SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, updated_at = now()",
+                    f" SET {_REVIVE}",
                     (event.tenant, event.id, event.type, letter["subscriber"], event.rootkey, Jsonb(letter["event"])),
                 )
         return len(letters)

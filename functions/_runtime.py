@@ -18,7 +18,7 @@ from eventing.delivery import DeliverySpec
 from eventing.events import Event
 from eventing.http import ERROR_CODE, ERROR_DATA, ERROR_DEST, BrokerPublisher, from_cloudevent, parse_request
 from eventing.queue import DeliveryQueue
-from eventing.routing import STEPS
+from eventing.routing import STEPS, subscribers_for
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,9 @@ def handle(step: str, cloud_event: Any) -> None:
 
 def handle_notification(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], int]:
     """Entry for ingest: a CloudEvent, or a bucket notification POSTed as-is (MinIO webhook, S3/SQS ``Records``)."""
+    headers = {str(name).lower(): value for name, value in headers.items()}
     try:
-        if "ce-specversion" in {name.lower() for name in headers} or "cloudevents" in headers.get("content-type", ""):
+        if "ce-specversion" in headers or "cloudevents" in headers.get("content-type", ""):
             event = parse_request(headers, body)
         else:
             event = notification_event(json.loads(body or b"null"), _process().settings.tenant)
@@ -85,10 +86,22 @@ def record_dead_letter(cloud_event: Any) -> None:
     """Keep an event a Knative Trigger gave up on, with the error its extensions carry."""
     attributes = cloud_event.get_attributes()
     destination = str(attributes.get(ERROR_DEST, ""))
+    event = from_cloudevent(cloud_event)
+    process = _process()
+    process.queue.record_dead_letter(event, _failed_step(destination, event.type), _error_text(attributes), process.queue.spec.max_attempts)
+
+
+def _failed_step(destination: str, event_type: str) -> str:
+    """The step that gave up: named by the subscriber's host (``keyframes.<ns>.svc``), else by the routing table."""
     host = urlparse(destination).hostname or destination
-    step = next((s for s in STEPS if host == s or host.startswith(f"{s}.")), destination or "unknown")
+    named = [step for step in STEPS if host == step or host.startswith(f"{step}.")]
+    if named:
+        return named[0]
+    subscribed = subscribers_for(event_type)
+    return subscribed[0] if len(subscribed) == 1 else destination or "unknown"
+
+
+def _error_text(attributes: Mapping[str, Any]) -> str:
     body = attributes.get(ERROR_DATA)
     detail = base64.b64decode(body).decode(errors="replace") if body else ""
-    error = f"HTTP {attributes.get(ERROR_CODE, '?')} from {destination}: {detail}".strip()
-    process = _process()
-    process.queue.record_dead_letter(from_cloudevent(cloud_event), step, error, process.queue.spec.max_attempts)
+    return f"HTTP {attributes.get(ERROR_CODE, '?')} from {attributes.get(ERROR_DEST, '?')}: {detail}".strip()

@@ -55,7 +55,11 @@ class Component:
 
     def start(self) -> "Component":
         log = open(self.log_dir / f"{self.name}.log", "ab")
-        self.process = subprocess.Popen(self.args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own, so killing it takes its workers too (functions-framework
+        # serves through gunicorn worker processes).
+        self.process = subprocess.Popen(
+            self.args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         if self.health_path is not None:
             wait_until_up(self.url + self.health_path, self.process)
         return self
@@ -63,7 +67,7 @@ class Component:
     def kill(self) -> None:
         """Kill the process outright, as a crashed pod would go."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
     def log_tail(self, lines: int = 40) -> str:

@@ -131,3 +131,15 @@ def test_tenants_do_not_wait_for_each_other(db, settings):
     broker = LocalBroker(queue, Recorder(), workers=1)
     assert broker.run_until_idle(tenant=settings.tenant, timeout=5)
 
+
+
+def test_publishing_a_dead_event_again_replays_it(db, settings):
+    recorder = Recorder(failures=3)
+    queue = make_queue(db, retry=2)
+    broker = LocalBroker(queue, recorder, workers=1)
+    ev = event(settings.tenant, "test.b")
+    broker.publish(ev)
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    broker.publish(ev)
+    broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert queue.counts(settings.tenant) == {"done": 1}
