@@ -21,7 +21,9 @@ _CAPTION_BG = (32, 32, 32)
 _CAPTION_FG = (255, 255, 255)
 
 
-def evidence_size(product_shape: tuple[int, ...], frame_shape: tuple[int, ...], height: int = 480) -> tuple[int, int]:
+def evidence_size(
+    product_shape: tuple[int, ...], frame_shape: tuple[int, ...], height: int = 480
+) -> tuple[int, int]:
     """``(height, width)`` of the picture :func:`render_evidence` draws for these inputs."""
     pw = max(1, round(product_shape[1] * height / product_shape[0]))
     fw = max(1, round(frame_shape[1] * height / frame_shape[0]))
@@ -66,7 +68,8 @@ def render_evidence(
     offset = np.array([pw, 0], np.float64)
     corners = verification.corners.astype(np.float64) * sf + offset
     # Sub-pixel drawing (shift=4) keeps thin lines where they belong after scaling.
-    cv2.polylines(canvas, [np.rint(corners * 16).astype(np.int32)], True, _OUTLINE, 2, cv2.LINE_AA, shift=4)
+    outline = np.rint(corners * 16).astype(np.int32)
+    cv2.polylines(canvas, [outline], True, _OUTLINE, 2, cv2.LINE_AA, shift=4)
 
     pts = verification.inlier_points
     if len(pts) > MAX_LINES:

@@ -94,7 +94,7 @@ def decode_image(
             # load() raises OSError on truncated data, where cv2.imdecode may silently
             # fill the missing part with grey.
             pil.load()
-            pil = ImageOps.exif_transpose(pil)
+            ImageOps.exif_transpose(pil, in_place=True)
     except BadInput:
         raise
     except Image.DecompressionBombError as exc:
@@ -113,7 +113,7 @@ def decode_image(
         rgb = _to_rgb_array(pil)
     except (OSError, ValueError) as exc:
         raise BadInput("corrupt_image", f"the {fmt} image cannot be converted: {exc}") from exc
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # much faster than a [..., ::-1] copy
 
 
 def _to_rgb_array(pil: Image.Image) -> np.ndarray:

@@ -3,8 +3,8 @@
 Rule, per decoded frame ``i`` at ``t = i / fps``, measured against the last kept frame:
 
 - frame 0 is always kept (``reason="first"``);
-- keep when ``max_interval`` has passed (``"interval"``), so no stretch of video goes
-  unsampled longer than that;
+- keep when the next frame would be more than ``max_interval`` after the last kept
+  one (``"interval"``), so consecutive keyframes are never further apart than that;
 - else keep when ``min_interval`` has passed *and* the scene-change score exceeds
   ``scene_threshold`` (``"scene"``). Comparing with the last *kept* frame (not the
   previous frame) means a cut that happens inside ``min_interval`` is still caught as
@@ -148,7 +148,6 @@ class KeyframeScan(Iterator[Keyframe]):
     ) -> Iterator[Keyframe]:
         fps = self.info.fps
         try:
-            frame: np.ndarray | None = first
             index = 0
             last_index = 0
             last_sig = frame_signature(first)
@@ -165,8 +164,10 @@ class KeyframeScan(Iterator[Keyframe]):
                 index += 1
                 self.decoded_frames += 1
                 since = (index - last_index) / fps
-                reason, score = "", 0.0
-                if since >= max_interval - _EPS:
+                reason, score, sig = "", 0.0, None
+                # Keep this frame if waiting for the next one would overshoot, so gaps
+                # never exceed max_interval (rather than exceed it by up to one frame).
+                if since + 1.0 / fps > max_interval + _EPS:
                     reason = "interval"
                 elif since >= min_interval - _EPS:
                     sig = frame_signature(frame)
@@ -174,22 +175,17 @@ class KeyframeScan(Iterator[Keyframe]):
                     if score > threshold:
                         reason = "scene"
                 if reason:
-                    last_index, last_sig, pending = index, frame_signature(frame), None
+                    last_sig = sig if sig is not None else frame_signature(frame)
+                    last_index, pending = index, None
                     self.kept_frames += 1
                     yield Keyframe(index=index, t=index / fps, image=frame, reason=reason, score=score)
                 else:
                     pending = frame
             if pending is not None:
-                last_sig_final = frame_signature(pending)
+                score = scene_change_score(last_sig, frame_signature(pending))
                 self.kept_frames += 1
-                self.finished = True
-                yield Keyframe(
-                    index=index,
-                    t=index / fps,
-                    image=pending,
-                    reason="last",
-                    score=scene_change_score(last_sig, last_sig_final),
-                )
+                self.finished = True  # decoding is over; the report is final already
+                yield Keyframe(index=index, t=index / fps, image=pending, reason="last", score=score)
             self.finished = True
         finally:
             self._cap.release()

@@ -138,7 +138,8 @@ def to_bytes(lf: LocalFeatures) -> bytes:
         desc = np.clip(np.rint(desc), 0, 255)
     header = _HEADER.pack(_MAGIC, _VERSION, _KIND_CODES[lf.kind], lf.width, lf.height, n, dims)
     body = lf.points.astype("<f4").tobytes() + desc.astype(np.uint8).tobytes()
-    return header + zlib.compress(body, 6)
+    # Level 1: nearly the same size as level 6 on descriptors, at a third of the time.
+    return header + zlib.compress(body, 1)
 
 
 def from_bytes(data: bytes) -> LocalFeatures:

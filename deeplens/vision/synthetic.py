@@ -31,7 +31,9 @@ def draw_random_shapes(img: np.ndarray, rng: np.random.Generator, count: int) ->
             cv2.circle(img, centre, int(rng.integers(4, max(5, min(w, h) // 6))), colour, thick)
         elif kind == 1:
             p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-            p2 = (p1[0] + int(rng.integers(8, max(9, w // 4))), p1[1] + int(rng.integers(8, max(9, h // 4))))
+            dx = int(rng.integers(8, max(9, w // 4)))
+            dy = int(rng.integers(8, max(9, h // 4)))
+            p2 = (p1[0] + dx, p1[1] + dy)
             cv2.rectangle(img, p1, p2, colour, thick)
         elif kind == 2:
             pts = np.stack([rng.integers(0, w, 5), rng.integers(0, h, 5)], axis=1).astype(np.int32)
@@ -65,8 +67,10 @@ def make_packaging(
     # Fixed text layout, independent of the seed.
     cv2.rectangle(img, (0, int(h * 0.05)), (w, int(h * 0.22)), (255, 255, 255), -1)
     scale = 0.9 * w / max(200, 22 * len(text))
-    cv2.putText(img, text, (int(w * 0.05), int(h * 0.17)), cv2.FONT_HERSHEY_DUPLEX, scale, (20, 20, 160), 2, cv2.LINE_AA)
-    cv2.putText(img, "whole grain - 500 g", (int(w * 0.08), int(h * 0.92)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * w / 360, (10, 10, 10), 2, cv2.LINE_AA)
+    cv2.putText(img, text, (int(w * 0.05), int(h * 0.17)), cv2.FONT_HERSHEY_DUPLEX,
+                scale, (20, 20, 160), 2, cv2.LINE_AA)
+    cv2.putText(img, "whole grain - 500 g", (int(w * 0.08), int(h * 0.92)),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.6 * w / 360, (10, 10, 10), 2, cv2.LINE_AA)
     cv2.rectangle(img, (0, 0), (w - 1, h - 1), (0, 0, 0), 3)
     return img
 
@@ -104,7 +108,9 @@ class Scene:
         return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
-def place_product(background: np.ndarray, product: np.ndarray, quad: Iterable[Iterable[float]]) -> Scene:
+def place_product(
+    background: np.ndarray, product: np.ndarray, quad: Iterable[Iterable[float]]
+) -> Scene:
     """Warp ``product`` so its corners land on ``quad`` (TL, TR, BR, BL) in a copy of ``background``."""
     ph, pw = product.shape[:2]
     src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
@@ -118,7 +124,9 @@ def place_product(background: np.ndarray, product: np.ndarray, quad: Iterable[It
     return Scene(image=out, homography=H, quad=dst)
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], *, fps: float = 25.0, fourcc: str = "mp4v") -> Path:
+def write_video(
+    path: str | Path, frames: Iterable[np.ndarray], *, fps: float = 25.0, fourcc: str = "mp4v"
+) -> Path:
     """Write BGR frames (all the same size) to ``path`` with OpenCV; returns the path."""
     path = Path(path)
     writer: cv2.VideoWriter | None = None
@@ -136,7 +144,9 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], *, fps: float = 
     return path
 
 
-def shot_frames(seed: int, count: int, *, size: tuple[int, int] = (320, 180), pan: int = 2) -> list[np.ndarray]:
+def shot_frames(
+    seed: int, count: int, *, size: tuple[int, int] = (320, 180), pan: int = 2
+) -> list[np.ndarray]:
     """``count`` frames of one "shot": a textured background panned ``pan`` px per frame."""
     w, h = size
     wide = make_background(seed, (w + pan * count + 1, h), shapes=60)

@@ -6,11 +6,12 @@ measurement on real data: RANSAC inliers alone (>= 20, no sanity check) gave pre
 0.08; with a strict homography sanity check and >= 30 inliers, precision 1.0. Hence
 every check below is strict, and all thresholds are parameters.
 
-Pipeline: kNN (k=2) brute-force matching -> Lowe ratio test -> one-to-one (a frame
+Pipeline: exact brute-force kNN (k=2) matching -> Lowe ratio test -> one-to-one (a frame
 keypoint may support only one product keypoint) -> homography by MAGSAC++ -> inliers
 re-counted by reprojection error -> sanity checks on the projected product outline ->
-support check (the outline region of the frame must be explained by the product, not
-just by a shared logo or text block).
+coverage check (inliers must spread over the product, not sit only on a logo or text
+block that a look-alike shares; on synthetic look-alikes sharing the brand text, that
+text alone gave 40-55 consistent inliers, so inlier count alone cannot reject them).
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ def check_outline(
     prev = -np.roll(edges, 1, axis=0)
     cos = np.sum(edges * prev, axis=1) / (sides * np.roll(sides, 1))
     angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-    if np.any(angles < limits.min_corner_angle_deg) or np.any(angles > 180.0 - limits.min_corner_angle_deg):
+    lo = limits.min_corner_angle_deg
+    if np.any(angles < lo) or np.any(angles > 180.0 - lo):
         return None
 
     # Local affine map (Jacobian of H) at the outline centre: orientation-preserving and
@@ -198,32 +200,87 @@ def _coverage(
 
     textured = np.bincount(cells(product.points.astype(np.float64)), minlength=grid * grid) >= 3
     hit = np.bincount(cells(inlier_src), minlength=grid * grid) > 0
-    centres = (np.stack(np.meshgrid(np.arange(grid), np.arange(grid)), -1).reshape(-1, 2) + 0.5) * size / grid
+    ij = np.stack(np.meshgrid(np.arange(grid), np.arange(grid)), -1).reshape(-1, 2)
+    centres = (ij + 0.5) * size / grid  # row-major, like cells()
     projected, _ = _project(H, centres)
     fw, fh = frame_size
-    visible = (projected[:, 0] >= 0) & (projected[:, 0] < fw) & (projected[:, 1] >= 0) & (projected[:, 1] < fh)
+    x, y = projected[:, 0], projected[:, 1]
+    visible = (x >= 0) & (x < fw) & (y >= 0) & (y < fh)
     eligible = textured & visible
     if not eligible.any():
         return 0.0
     return float((eligible & hit).sum() / eligible.sum())
 
 
-def _match(product: LocalFeatures, frame: LocalFeatures, ratio: float) -> list[tuple[int, int]]:
-    """Ratio-test matches, one-to-one on the frame side, as (product_idx, frame_idx)."""
-    norm = cv2.NORM_L2 if product.kind == "sift" else cv2.NORM_HAMMING
-    matcher = cv2.BFMatcher(norm)
-    best: dict[int, tuple[float, int]] = {}
-    for pair in matcher.knnMatch(product.descriptors, frame.descriptors, k=2):
-        if len(pair) < 2:
-            continue
-        m, n = pair
-        if m.distance < ratio * n.distance:
-            # Several product points may pick the same frame point (repeated texture);
-            # keep only the closest, or one frame feature would count many times.
-            prev = best.get(m.trainIdx)
-            if prev is None or m.distance < prev[0]:
-                best[m.trainIdx] = (m.distance, m.queryIdx)
-    return [(q, t) for t, (_, q) in best.items()]
+_BLOCK = 4_000_000
+"""Distance-matrix elements computed at once (16 MB of float32), bounding memory."""
+
+
+def _knn2_l2(query: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact nearest and second-nearest train neighbour per query row, by squared L2.
+
+    Returns ``(nearest_index, nearest_sq_distance, second_sq_distance)``. One BLAS
+    matrix product (``|q-t|^2 = |q|^2 + |t|^2 - 2 q.t``) instead of OpenCV's
+    ``BFMatcher``: about 2 ms instead of about 15 ms for 500 x 1000 SIFT descriptors
+    on one core, with the same neighbours up to exact ties.
+    """
+    q = np.ascontiguousarray(query, np.float32)
+    t = np.ascontiguousarray(train, np.float32)
+    q_norm = np.einsum("ij,ij->i", q, q)
+    t_norm = np.einsum("ij,ij->i", t, t)
+    n = len(q)
+    nearest = np.empty(n, np.int64)
+    d1 = np.empty(n, np.float32)
+    d2 = np.empty(n, np.float32)
+    rows = max(1, _BLOCK // max(1, len(t)))
+    for lo in range(0, n, rows):
+        hi = min(n, lo + rows)
+        # |t|^2 - 2 q.t ranks neighbours; |q|^2 is added back only to the two kept.
+        dist = q[lo:hi] @ t.T
+        dist *= -2.0
+        dist += t_norm[None, :]
+        ar = np.arange(hi - lo)
+        first = dist.argmin(axis=1)
+        best = dist[ar, first]
+        dist[ar, first] = np.inf
+        second = dist[ar, dist.argmin(axis=1)]
+        nearest[lo:hi] = first
+        # Float rounding can dip a tiny distance below zero.
+        d1[lo:hi] = np.maximum(best + q_norm[lo:hi], 0.0)
+        d2[lo:hi] = np.maximum(second + q_norm[lo:hi], 0.0)
+    return nearest, d1, d2
+
+
+def _knn2_hamming(query: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact 2-NN by Hamming distance (OpenCV's popcount brute force)."""
+    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query, train, k=2)
+    nearest = np.array([m[0].trainIdx for m in knn], np.int64)
+    d1 = np.array([m[0].distance for m in knn], np.float32)
+    d2 = np.array([m[1].distance for m in knn], np.float32)
+    return nearest, d1, d2
+
+
+def _match(product: LocalFeatures, frame: LocalFeatures, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ratio-test matches, one-to-one on the frame side: ``(product_idx, frame_idx)``.
+
+    Exact kNN (k=2), never approximate: at ~1000 x 1000 descriptors it is cheap, and an
+    approximate index (FLANN) would only lose true matches.
+    """
+    if product.kind == "sift":
+        nearest, d1, d2 = _knn2_l2(product.descriptors, frame.descriptors)
+        good = d1 < (ratio * ratio) * d2  # squared distances: compare with ratio squared
+    else:
+        nearest, d1, d2 = _knn2_hamming(product.descriptors, frame.descriptors)
+        good = d1 < ratio * d2
+    q_idx = np.flatnonzero(good)
+    t_idx = nearest[q_idx]
+    # Several product points may pick the same frame point (repeated texture); keep
+    # only the closest, or one frame feature would count as many inliers.
+    order = np.lexsort((d1[q_idx], t_idx))
+    q_idx, t_idx = q_idx[order], t_idx[order]
+    first = np.ones(len(t_idx), bool)
+    first[1:] = t_idx[1:] != t_idx[:-1]
+    return q_idx[first], t_idx[first]
 
 
 def verify_pair(
@@ -254,11 +311,11 @@ def verify_pair(
     if len(product) < max(min_inliers, 4) or len(frame) < max(min_inliers, 4):
         return None
 
-    pairs = _match(product, frame, ratio)
-    if len(pairs) < max(min_inliers, 4):
+    if len(frame) < 2:
         return None
-    q_idx = np.array([p[0] for p in pairs])
-    t_idx = np.array([p[1] for p in pairs])
+    q_idx, t_idx = _match(product, frame, ratio)
+    if len(q_idx) < max(min_inliers, 4):
+        return None
     src = product.points[q_idx].astype(np.float64)
     dst = frame.points[t_idx].astype(np.float64)
 
@@ -299,12 +356,12 @@ def verify_pair(
     inlier_points = np.hstack([src[inlier_mask], dst[inlier_mask]]).astype(np.float32)
     return Verification(
         inliers=inliers,
-        matches=len(pairs),
+        matches=len(q_idx),
         homography=H,
         corners=quad,
         box=box,
         inlier_points=inlier_points,
-        inlier_ratio=inliers / len(pairs),
+        inlier_ratio=inliers / len(q_idx),
         coverage=coverage,
         support=float(support),
     )
