@@ -7,13 +7,14 @@ against indexed product photos, a new product photo against indexed keyframes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import psycopg
 
 from deeplens.db.catalog import get_frame, video_frame_times
-from deeplens.db.local_features import get_local_features
+from deeplens.db.local_features import frames_indexed_before, get_local_features, indexed_at
 from deeplens.db.matches import (
     frame_hits,
     frame_match_records,
@@ -33,6 +34,9 @@ from eventing import types
 from eventing.events import Event
 
 SOURCE = "deeplens/match"
+# Features are written in short transactions; a keyframe written up to this long after a
+# photo is still checked from the photo's side, in case its own match step ran first.
+COMMIT_MARGIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,10 @@ def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services
             product_blob = get_local_features(conn, tenant, "product_image", [image_id]).get(image_id)
             if image is None or query is None or product_blob is None:
                 continue
-            hits = nearest(conn, tenant, "frame", indexed.model, query, settings.match_product_frames)
+            # Keyframes written after this photo are matched against it by their own match
+            # step (the catalog index sees the photo by then); only older ones need a look.
+            cutoff = indexed_at(conn, tenant, "product_image", image_id) + COMMIT_MARGIN
+            hits = frames_indexed_before(conn, tenant, indexed.model, query, cutoff, settings.match_product_frames)
         product = from_bytes(product_blob)
         for start in range(0, len(hits), 64):
             chunk = hits[start:start + 64]

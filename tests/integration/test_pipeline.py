@@ -72,3 +72,17 @@ def test_a_step_that_keeps_failing_is_dead_lettered_and_replay_completes_it(runt
     assert results.videos().items[0].keyframes > 0
     assert results.status(key).status == "done"
     assert runtime.queue.dead_letters(runtime.settings.tenant) == []
+
+
+def test_videos_uploaded_before_their_products_are_still_matched(runtime, dataset, tmp_path):
+    videos_first, products_later = tmp_path / "videos-first", tmp_path / "products-later"
+    shutil.copytree(dataset / "videos", videos_first / "videos")
+    shutil.copytree(dataset / "products", products_later / "products")
+    assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
+    assert appearance_rows(runtime) == []
+    assert ingest_folder(runtime, products_later, wait=True, timeout=300)
+    from deeplens.datagen import GroundTruth
+
+    truth = GroundTruth.from_json(dataset / "truth.json")
+    expected = {(video, a.product) for video, v in truth.videos.items() for a in v.appearances}
+    assert {(video, product) for video, product, *_ in appearance_rows(runtime)} == expected
