@@ -161,8 +161,9 @@ def _rounded_rect(img: np.ndarray, box: tuple[int, int, int, int], radius: int, 
     x0, y0, x1, y1 = box
     cv2.rectangle(img, (x0 + radius, y0), (x1 - radius, y1), color, -1)
     cv2.rectangle(img, (x0, y0 + radius), (x1, y1 - radius), color, -1)
-    for cx, cy in ((x0 + radius, y0 + radius), (x1 - radius, y0 + radius), (x0 + radius, y1 - radius), (x1 - radius, y1 - radius)):
-        cv2.circle(img, (cx, cy), radius, color, -1, cv2.LINE_AA)
+    for cx in (x0 + radius, x1 - radius):
+        for cy in (y0 + radius, y1 - radius):
+            cv2.circle(img, (cx, cy), radius, color, -1, cv2.LINE_AA)
 
 
 def _text_color(bg: BGR, pal: Palette) -> BGR:
@@ -185,14 +186,19 @@ def _text_fit(
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
     face = font | (cv2.FONT_ITALIC if italic else 0)
-    (tw, th), base = cv2.getTextSize(text, face, 1.0, 1)
+    # Measure at thickness 2: OpenCV 5 renders thickness >= 2 as a wider bold face, so
+    # sizing at thickness 1 would overflow the box.
+    (tw, th), base = cv2.getTextSize(text, face, 1.0, 2)
     scale = min(bw * 0.94 / max(tw, 1), bh * 0.9 / max(th + base, 1))
     thick = max(1, round(scale * th * weight))
     (tw, th), base = cv2.getTextSize(text, face, scale, thick)
     x = x0 + (bw - tw) // 2 if align == "center" else x0
     y = y0 + (bh + th - base) // 2 + base // 2
     if outline is not None:
-        cv2.putText(img, text, (x, y), face, scale, outline, thick + max(2, thick // 2) * 2, cv2.LINE_AA)
+        # A halo drawn at offsets (stroke width alone does not thicken OpenCV 5 glyphs).
+        o = max(1, round(th * 0.05))
+        for dx, dy in ((-o, -o), (o, -o), (-o, o), (o, o), (0, -o), (0, o), (-o, 0), (o, 0)):
+            cv2.putText(img, text, (x + dx, y + dy), face, scale, outline, thick, cv2.LINE_AA)
     cv2.putText(img, text, (x, y), face, scale, color, thick, cv2.LINE_AA)
 
 

@@ -131,7 +131,8 @@ def build_catalog(rng: np.random.Generator, preset: Preset) -> tuple[list[Catalo
     lo, hi = preset.photos_per_product
     products = []
     for i, spec in enumerate(specs):
-        extra = sorted(rng.permutation(PHOTO_NAMES[1:])[: int(rng.integers(lo, hi + 1)) - 1], key=PHOTO_NAMES.index)
+        chosen = [str(n) for n in rng.permutation(PHOTO_NAMES[1:])[: int(rng.integers(lo, hi + 1)) - 1]]
+        extra = sorted(chosen, key=PHOTO_NAMES.index)
         src = sources[i]
         products.append(CatalogItem(sku_of[i], spec, sku_of[src] if src is not None else None, ("front.jpg", *extra)))
     products.sort(key=lambda item: int(item.key.split("-")[1]))
@@ -140,7 +141,8 @@ def build_catalog(rng: np.random.Generator, preset: Preset) -> tuple[list[Catalo
     for j in range(preset.distractors):
         if preset.lookalikes > 0 and j % 2 == 0:
             source = products[int(rng.integers(len(products)))]
-            distractors.append(CatalogItem(f"DISTRACTOR-{j + 1}", lookalike_spec(rng, source.spec, "word", names), source.key))
+            spec = lookalike_spec(rng, source.spec, "word", names)
+            distractors.append(CatalogItem(f"DISTRACTOR-{j + 1}", spec, source.key))
         else:
             brand = names.brand()
             spec = random_spec(rng, preset.art_height, brand, names.name(brand))

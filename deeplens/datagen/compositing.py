@@ -54,5 +54,5 @@ def paste_warped(dst: np.ndarray, levels: list[np.ndarray], quad: np.ndarray) ->
 
 def blend(roi: np.ndarray, patch: np.ndarray, mask: np.ndarray) -> None:
     """In place: ``roi = patch * a + roi * (1 - a)`` with ``a = mask / 255``."""
-    alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
-    roi[:] = (patch.astype(np.float32) * alpha + roi.astype(np.float32) * (1.0 - alpha) + 0.5).astype(np.uint8)
+    alpha = mask.astype(np.float32) * (1.0 / 255.0)
+    roi[:] = cv2.blendLinear(patch, roi, alpha, 1.0 - alpha)

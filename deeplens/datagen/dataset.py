@@ -1,86 +1,117 @@
-"""Generate a whole dataset: catalog photos, videos, and their ground truth."""
+"""Generate a whole dataset: catalog photos, videos, and their ground truth.
+
+Randomness is split with :class:`numpy.random.SeedSequence`: the catalog, the photos,
+the product-to-video assignment and every video draw from their own stream, so a change
+in one (a new knob, a fix in the renderer) does not reshuffle the others, and the same
+preset and seed always give the same dataset.
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from .artwork import render_artwork
-from .catalog import build_catalog
+from .catalog import CatalogItem, build_catalog
+from .compositing import mip_levels
 from .photos import product_photo
+from .plan import assign_items, plan_video, video_truth
 from .presets import Preset, resolve_preset
-from .render import prepare_item, render_video
-from .scenes import plan_video
-from .truth import Appearance, DistractorAppearance, GroundTruth, ProductTruth, VideoTruth
+from .render import VideoRenderer
+from .truth import GroundTruth, ProductTruth, VideoTruth
+from .video_io import verify_video, write_video
 
 Progress = Callable[[str, int, int], None]
 
-
-def _stays_to_intervals(stays, boxes: dict[int, tuple[int, int, int, int]], fps: int) -> list[tuple[float, float, dict]]:
-    intervals = []
-    for lo, hi in stays:
-        frames = {i: b for i, b in boxes.items() if lo <= i <= hi}
-        if frames:
-            intervals.append((min(frames) / fps, max(frames) / fps, frames))
-    return intervals
+# Fixed stream indices: never renumber, or every dataset ever generated changes.
+_CATALOG, _PHOTOS, _ASSIGN, _FIRST_VIDEO = 0, 1, 2, 3
 
 
-def generate_dataset(out_dir: Path, preset: str | Preset = "demo", seed: int = 0, progress: Progress | None = None) -> GroundTruth:
-    """Write ``products/``, ``videos/`` and ``truth.json`` under ``out_dir``; returns the truth.
+def generate_dataset(
+    out_dir: Path, preset: str | Preset = "demo", seed: int = 0, progress: Progress | None = None
+) -> GroundTruth:
+    """Write ``products/``, ``videos/`` and ``truth.json`` under ``out_dir``; return the truth.
 
-    The same preset and seed always give the same dataset.
+    ``progress(stage, done, total)`` is called with stage ``"products"`` after each
+    product's photos and ``"videos"`` after each video (and with ``done=0`` first).
+    ``truth.json`` is written last, so its presence means the dataset is complete. An
+    ``out_dir`` that holds an earlier dataset (it has a ``truth.json``) is regenerated in
+    place; one that holds other files under ``products/`` or ``videos/`` is refused.
     """
-    preset = resolve_preset(preset)
-    out_dir = Path(out_dir)
-    rng = np.random.default_rng(seed)
-    products, distractors = build_catalog(rng, preset)
+    spec = resolve_preset(preset)
+    out = Path(out_dir)
+    _prepare(out)
+    streams = np.random.SeedSequence(seed).spawn(_FIRST_VIDEO + spec.n_videos)
+    products, distractors = build_catalog(np.random.default_rng(streams[_CATALOG]), spec)
     artwork = {item.key: render_artwork(item.spec) for item in (*products, *distractors)}
 
-    for i, item in enumerate(products):
-        folder = out_dir / "products" / item.key
-        folder.mkdir(parents=True, exist_ok=True)
-        for photo in item.photos:
-            image = product_photo(photo, artwork[item.key], rng)
-            cv2.imwrite(str(folder / photo), image, [cv2.IMWRITE_JPEG_QUALITY, preset.jpeg_quality])
-        if progress:
-            progress("products", i + 1, len(products))
+    _write_photos(out / "products", products, artwork, spec, np.random.default_rng(streams[_PHOTOS]), progress)
 
-    items = {key: prepare_item(image) for key, image in artwork.items()}
-    aspect = {key: item.width / item.height for key, item in items.items()}
-    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    assignment = assign_items(np.random.default_rng(streams[_ASSIGN]), spec, products, distractors)
+    levels: dict[str, list[np.ndarray]] = {}
     videos: dict[str, VideoTruth] = {}
-    for v in range(preset.n_videos):
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress("videos", 0, spec.n_videos)
+    for v, (shown, extras) in enumerate(assignment):
         video_id = f"video-{v + 1:02d}"
-        shown = rng.choice(len(products), int(rng.integers(preset.products_per_video[0], preset.products_per_video[1] + 1)), replace=False)
-        lo, hi = preset.distractors_per_video
-        extra = rng.choice(len(distractors), min(len(distractors), int(rng.integers(lo, hi + 1))), replace=False) if distractors else []
-        placements = plan_video(
-            rng, preset,
-            [(products[int(i)].key, aspect[products[int(i)].key]) for i in sorted(shown)],
-            [(distractors[int(i)].key, aspect[distractors[int(i)].key]) for i in sorted(extra)],
-        )
-        boxes = render_video(out_dir / "videos" / f"{video_id}.mp4", rng, preset, placements, items)
-        truth = VideoTruth(preset.frame_count / preset.fps, preset.fps, preset.width, preset.height, preset.frame_count)
-        for placement in sorted(placements, key=lambda p: p.key):
-            for start, end, frames in _stays_to_intervals(placement.stays, boxes[placement.key], preset.fps):
-                if placement.is_product:
-                    truth.appearances.append(Appearance(placement.key, start, end, frames))
-                else:
-                    truth.distractor_appearances.append(DistractorAppearance(placement.key, start, end, frames))
-        truth.appearances.sort(key=lambda a: (a.start, a.product))
-        videos[video_id] = truth
+        plan = plan_video(np.random.default_rng(streams[_FIRST_VIDEO + v]), spec, video_id, shown, extras)
+        for track in plan.tracks:
+            if track.item.key not in levels:
+                levels[track.item.key] = mip_levels(artwork[track.item.key])
+        path = out / "videos" / f"{video_id}.mp4"
+        written = write_video(path, VideoRenderer(plan, levels).frames(), spec.fps, spec.width, spec.height)
+        verify_video(path, written, spec.width, spec.height)
+        videos[video_id] = video_truth(plan)
         if progress:
-            progress("videos", v + 1, preset.n_videos)
+            progress("videos", v + 1, spec.n_videos)
 
     truth = GroundTruth(
-        preset=preset.name,
+        preset=spec.name,
         seed=seed,
         products={item.key: ProductTruth(list(item.photos), item.lookalike_of) for item in products},
         distractors=[item.key for item in distractors],
         videos=videos,
     )
-    truth.to_json(out_dir / "truth.json")
+    truth.to_json(out / "truth.json")
     return truth
+
+
+def _prepare(out: Path) -> None:
+    """Make ``out`` ready: clear an earlier generated dataset, never anything else."""
+    owned = (out / "products", out / "videos")
+    if (out / "truth.json").exists():
+        for folder in owned:
+            if folder.is_dir():
+                shutil.rmtree(folder)
+        (out / "truth.json").unlink()
+    else:
+        for folder in owned:
+            if folder.is_dir() and any(folder.iterdir()):
+                raise FileExistsError(f"{folder} is not empty and {out} holds no generated dataset (no truth.json)")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _write_photos(
+    folder: Path,
+    products: list[CatalogItem],
+    artwork: dict[str, np.ndarray],
+    spec: Preset,
+    rng: np.random.Generator,
+    progress: Progress | None,
+) -> None:
+    if progress:
+        progress("products", 0, len(products))
+    for i, item in enumerate(products):
+        target = folder / item.key
+        target.mkdir(parents=True, exist_ok=True)
+        for photo in item.photos:
+            image = product_photo(photo, artwork[item.key], rng)
+            if not cv2.imwrite(str(target / photo), image, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality]):
+                raise OSError(f"cannot write {target / photo}")
+        if progress:
+            progress("products", i + 1, len(products))

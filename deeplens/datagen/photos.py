@@ -55,7 +55,7 @@ def angled_photo(art: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def shifted_photo(art: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The same face under other light: hue, saturation, exposure and white balance shifted."""
     hsv = cv2.cvtColor(art, cv2.COLOR_BGR2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + rng.choice([-1, 1]) * rng.uniform(5, 12)) % 180
+    hsv[..., 0] = (hsv[..., 0] + rng.choice([-1, 1]) * rng.uniform(4, 9)) % 180
     hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.7, 1.2), 0, 255)
     hsv[..., 2] = 255.0 * (hsv[..., 2] / 255.0) ** rng.uniform(0.75, 1.3)
     out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)

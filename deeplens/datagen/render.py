@@ -1,123 +1,115 @@
-"""Render a planned video frame by frame: moving background, items, occluders, camera effects."""
+"""Turn a :class:`~deeplens.datagen.plan.VideoPlan` into frames.
+
+Per frame, in the order a real camera would produce them: the backdrop seen through the
+panning camera, the items warped into place, occluders in front of them, then the
+camera's own effects on the whole picture (motion blur, exposure / white-balance drift
+with a vignette, sensor noise).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
+from collections.abc import Iterator
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from .compositing import mip_levels, paste_warped
-from .geometry import box_from_quad, project_quad
-from .presets import Preset
-from .scenes import Placement
-from .truth import Box
+from .compositing import paste_warped
+from .geometry import quad_area
+from .plan import Occluder, VideoPlan
+from .scene import camera_view, make_backdrop
+
+_NOISE_TILES = 4  # pre-drawn noise fields, cropped at random offsets: per-frame randn is the slowest step
+_NOISE_PAD = 16
 
 
-def make_backdrop(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A wide shelf-like scene: soft colour fields, blurred clutter and some lettering.
+class VideoRenderer:
+    """Renders the frames of one plan; ``arts`` maps item keys to the artwork's mip levels."""
 
-    Blurred clutter gives the background texture without the crisp, repeatable corners
-    that product artwork has, as out-of-focus backgrounds do in real footage.
-    """
-    small = rng.integers(40, 215, (max(2, height // 60), max(2, width // 60), 3), dtype=np.uint8)
-    img = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-    for _ in range(width * height // 9000):
-        color = tuple(int(c) for c in rng.integers(20, 235, 3))
-        center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        if rng.random() < 0.5:
-            axes = (int(rng.integers(8, 60)), int(rng.integers(8, 60)))
-            cv2.ellipse(img, center, axes, float(rng.uniform(0, 180)), 0, 360, color, -1, cv2.LINE_AA)
-        else:
-            size = (int(rng.integers(10, 90)), int(rng.integers(10, 90)))
-            cv2.rectangle(img, center, (center[0] + size[0], center[1] + size[1]), color, -1, cv2.LINE_AA)
-    img = cv2.GaussianBlur(img, (0, 0), 2.5)
-    for _ in range(max(2, width // 250)):
-        cv2.putText(img, str(rng.choice(["SALE", "NEW", "-30%", "OFFER", "2 FOR 1"])),
-                    (int(rng.integers(0, width - 80)), int(rng.integers(30, height))),
-                    cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.6, 1.4)),
-                    tuple(int(c) for c in rng.integers(0, 255, 3)), 2, cv2.LINE_AA)
-    return img
+    def __init__(self, plan: VideoPlan, arts: dict[str, list[np.ndarray]]) -> None:
+        self.plan = plan
+        self.arts = arts
+        rng = np.random.default_rng(plan.render_seed)
+        self.backdrop = make_backdrop(rng, *plan.backdrop_size)
+        h, w = plan.height, plan.width
+        # Noise is kept as its positive and negative parts in uint8, so that applying it
+        # is two saturating OpenCV ops instead of a float round trip of the whole frame.
+        self.noise_tiles: list[tuple[np.ndarray, np.ndarray]] = []
+        if plan.noise > 0:
+            for _ in range(_NOISE_TILES):
+                field = np.round(rng.normal(0, plan.noise, (h + _NOISE_PAD, w + _NOISE_PAD, 3)))
+                plus, minus = np.clip(field, 0, 255), np.clip(-field, 0, 255)
+                self.noise_tiles.append((plus.astype(np.uint8), minus.astype(np.uint8)))
+        self.noise_pick = rng.integers(0, [_NOISE_TILES, _NOISE_PAD, _NOISE_PAD], (plan.frame_count, 3))
+        self.vignette: np.ndarray | None = None
+        if plan.vignette > 0:
+            yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+            r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
+            falloff = np.round(255.0 * (1.0 - plan.vignette * r2 / 2)).astype(np.uint8)
+            self.vignette = cv2.merge([falloff, falloff, falloff])
 
+    def frames(self) -> Iterator[np.ndarray]:
+        """All frames, in order."""
+        for index in range(self.plan.frame_count):
+            yield self.render(index)
 
-@dataclass
-class RenderedItem:
-    """An item's artwork, ready to warp at any size."""
-
-    levels: list[np.ndarray]
-    width: int
-    height: int
-
-
-def _motion_blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    length = int(rng.integers(5, 13))
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2, :] = 1.0 / length
-    angle = float(rng.uniform(0, 180))
-    rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
-    kernel = cv2.warpAffine(kernel, rotation, (length, length))
-    return cv2.filter2D(frame, -1, kernel / max(kernel.sum(), 1e-6))
-
-
-def render_video(
-    path: Path,
-    rng: np.random.Generator,
-    preset: Preset,
-    placements: list[Placement],
-    art: dict[str, RenderedItem],
-    progress: Callable[[], None] | None = None,
-) -> dict[str, dict[int, Box]]:
-    """Write the video to ``path`` (mp4v) and return each item's box per visible frame."""
-    w, h, n = preset.width, preset.height, preset.frame_count
-    pan = int(preset.camera_pan * w)
-    backdrop = make_backdrop(rng, w + pan + 1, h)
-    blurred = {int(i) for i in np.flatnonzero(rng.random(n) < preset.motion_blur)}
-    light_phase = rng.uniform(0, 2 * math.pi, 4)
-    noise_rng = np.random.default_rng(int(rng.integers(2**31)))
-    boxes: dict[str, dict[int, Box]] = {p.key: {} for p in placements}
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), preset.fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write mp4v video to {path}")
-    try:
-        for index in range(n):
-            x = int(round(pan * index / max(1, n - 1)))
-            frame = backdrop[:, x : x + w].copy()
-            for placement in placements:
-                if not placement.visible(index):
+    def render(self, index: int) -> np.ndarray:
+        """Frame ``index`` as a BGR ``uint8`` image; the same every time it is asked for."""
+        plan = self.plan
+        frame = camera_view(self.backdrop, plan.camera[index], plan.width, plan.height)
+        occluders: list[tuple[Occluder, np.ndarray]] = []
+        for track in plan.tracks:
+            for seg in track.segments:
+                quad = seg.quad_at(index)
+                if quad is None:
                     continue
-                item = art[placement.key]
-                quad = project_quad(item.width, item.height, placement.pose(index, n))
-                paste_warped(frame, item.levels, quad)
-                box = box_from_quad(quad, w, h)
-                if box is not None:
-                    boxes[placement.key][index] = box
-                occ = placement.occlusion
-                if occ is not None and occ.start <= index / preset.fps <= occ.end:
-                    pose = placement.pose(index, n)
-                    cx, cy = pose.cx + occ.offset[0] * pose.height, pose.cy + occ.offset[1] * pose.height
-                    half = (occ.size[0] * pose.height / 2, occ.size[1] * pose.height / 2)
-                    cv2.rectangle(frame, (int(cx - half[0]), int(cy - half[1])), (int(cx + half[0]), int(cy + half[1])),
-                                  occ.color, -1, cv2.LINE_AA)
-            if preset.lighting_drift:
-                t = index / max(1, n - 1) * 2 * math.pi
-                gain = 1.0 + preset.lighting_drift * math.sin(t + light_phase[0])
-                cast = np.array([math.sin(t + p) for p in light_phase[1:]], np.float32) * preset.lighting_drift * 0.3
-                frame = np.clip(frame.astype(np.float32) * (gain * (1.0 + cast)), 0, 255).astype(np.uint8)
-            if index in blurred:
-                frame = _motion_blur(frame, rng)
-            if preset.noise:
-                frame = np.clip(frame + noise_rng.normal(0, preset.noise, frame.shape).astype(np.float32), 0, 255).astype(np.uint8)
-            writer.write(frame)
-            if progress is not None:
-                progress()
-    finally:
-        writer.release()
-    return boxes
+                paste_warped(frame, self.arts[track.item.key], quad)
+                occ = seg.occluder
+                if occ is not None and occ.start <= index <= occ.end:
+                    occluders.append((occ, quad))
+        # Occluders last: a hand in front of one product is in front of everything.
+        for occ, quad in occluders:
+            _draw_occluder(frame, occ, quad)
+        if plan.blur_length[index] >= 2:
+            kernel = _line_kernel(int(plan.blur_length[index]), round(float(plan.blur_angle[index])))
+            frame = cv2.filter2D(frame, -1, kernel)
+        return self._expose(frame, index)
+
+    def _expose(self, frame: np.ndarray, index: int) -> np.ndarray:
+        """Vignette, exposure / white balance, then sensor noise (all saturating uint8 ops)."""
+        if self.vignette is not None:
+            frame = cv2.multiply(frame, self.vignette, scale=1.0 / 255.0)
+        frame = cv2.transform(frame, np.diag(self.plan.gains[index]).astype(np.float32))
+        if self.noise_tiles:
+            tile, dy, dx = self.noise_pick[index]
+            plus, minus = self.noise_tiles[tile]
+            window = (slice(dy, dy + self.plan.height), slice(dx, dx + self.plan.width))
+            frame = cv2.subtract(cv2.add(frame, plus[window]), minus[window])
+        return frame
 
 
-def prepare_item(image: np.ndarray) -> RenderedItem:
-    """Mip levels of an item's artwork, for aliasing-free warps at any size."""
-    return RenderedItem(mip_levels(image), image.shape[1], image.shape[0])
+def _draw_occluder(frame: np.ndarray, occ: Occluder, quad: np.ndarray) -> None:
+    """A shaded ellipse on side ``occ.edge`` of ``quad``, sized to ``occ.area_frac`` of it."""
+    a, b = quad[occ.edge], quad[(occ.edge + 1) % 4]
+    center = a + (b - a) * occ.along
+    center = center + (quad.mean(axis=0) - center) * occ.inward
+    area = quad_area(quad) * occ.area_frac
+    major = math.sqrt(area / (math.pi * occ.aspect))
+    minor = major * occ.aspect
+    angle = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) + occ.angle
+    c16 = (int(round(center[0] * 16)), int(round(center[1] * 16)))
+    cv2.ellipse(frame, c16, (int(major * 16), int(minor * 16)), angle, 0, 360, occ.color, -1, cv2.LINE_AA, 4)
+    # A lighter inner patch gives it some shading instead of a flat cut-out look.
+    light = tuple(min(255, int(c * 1.15) + 8) for c in occ.color)
+    cv2.ellipse(frame, c16, (int(major * 9), int(minor * 9)), angle, 0, 360, light, -1, cv2.LINE_AA, 4)
+
+
+@lru_cache(maxsize=256)
+def _line_kernel(length: int, angle_deg: int) -> np.ndarray:
+    """Normalised linear motion-blur kernel."""
+    k = np.zeros((length, length), np.float32)
+    c = (length - 1) / 2
+    dx, dy = math.cos(math.radians(angle_deg)) * c, math.sin(math.radians(angle_deg)) * c
+    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
+    return k / max(float(k.sum()), 1e-6)

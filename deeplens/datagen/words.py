@@ -54,7 +54,8 @@ def small_print(rng: np.random.Generator, lines: int) -> tuple[str, ...]:
         if kind == 0:
             out.append(f"INGREDIENTS: {', '.join(str(w) for w in rng.choice(_FILLER, 3, replace=False))}")
         elif kind == 1:
-            out.append(f"LOT {int(rng.integers(10000, 99999))}  BEST BEFORE {int(rng.integers(1, 13)):02d}/{int(rng.integers(2026, 2031))}")
+            lot, month, year = int(rng.integers(10000, 99999)), int(rng.integers(1, 13)), int(rng.integers(2026, 2031))
+            out.append(f"LOT {lot}  BEST BEFORE {month:02d}/{year}")
         elif kind == 2:
             out.append(f"{int(rng.integers(50, 600))} kcal per {int(rng.integers(20, 100))} g serving")
         else:
