@@ -23,7 +23,7 @@ class LocalRuntime:
         self.settings = settings
         self.services = services or Services.from_settings(settings)
         self.runner = StepRunner(self.services)
-        self.queue = DeliveryQueue(self.services.db.pool, DeliverySpec.from_settings(settings))
+        self.queue = DeliveryQueue(self.services.db.pool, DeliverySpec.from_settings(settings), tenant=settings.tenant)
         self.broker = LocalBroker(self.queue, self.runner.run, workers=settings.workers)
         self.services.store.subscribe(lambda record: self.broker.publish(notification_event(record, settings.tenant)))
 

@@ -50,11 +50,23 @@ class DeadLetter:
 class DeliveryQueue:
     """Enqueue, claim, complete, retry and dead-letter deliveries."""
 
-    def __init__(self, pool: ConnectionPool, spec: DeliverySpec, *, routes: tuple[Route, ...] = ROUTES, lease_seconds: float = 600.0) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        spec: DeliverySpec,
+        *,
+        routes: tuple[Route, ...] = ROUTES,
+        lease_seconds: float = 600.0,
+        tenant: str | None = None,
+    ) -> None:
         self.pool = pool
         self.spec = spec
         self.routes = routes
         self.lease_seconds = lease_seconds
+        # A laptop process serves one tenant (its store and settings are that tenant's), so
+        # it claims only that tenant's work; the cluster's HTTP broker serves them all.
+        self.tenant = tenant
+        self._subscribers = sorted({route.subscriber for route in routes})
 
     def enqueue(self, conn: psycopg.Connection, events: Iterable[Event]) -> int:
         """Add one delivery per (event, subscribed step); an event already queued is a no-op unless it died."""
@@ -82,17 +94,18 @@ class DeliveryQueue:
             return self.enqueue(conn, events)
 
     def claim(self, limit: int = 1) -> list[Delivery]:
-        """Lease up to ``limit`` deliveries that are due (or whose lease ran out)."""
+        """Lease up to ``limit`` due deliveries (or ones whose lease ran out) for subscribers this queue routes to."""
         with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 "UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = now(),"
                 " lease_until = now() + make_interval(secs => %s)"
                 " WHERE id IN (SELECT id FROM deliveries"
-                "   WHERE (status = 'pending' AND next_attempt_at <= now())"
-                "      OR (status = 'running' AND lease_until < now())"
+                "   WHERE ((status = 'pending' AND next_attempt_at <= now())"
+                "      OR (status = 'running' AND lease_until < now()))"
+                "     AND subscriber = ANY(%s) AND (%s::text IS NULL OR tenant_id = %s)"
                 "   ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " RETURNING id, subscriber, event, attempts",
-                (self.lease_seconds, limit),
+                (self.lease_seconds, self._subscribers, self.tenant, self.tenant, limit),
             ).fetchall()
         return [Delivery(r["id"], r["subscriber"], Event.from_json(r["event"]), r["attempts"]) for r in rows]
 

@@ -27,8 +27,10 @@ def db(database_url):
     database.close()
 
 
-def make_queue(db, retry=2, lease_seconds=600.0):
-    return DeliveryQueue(db.pool, DeliverySpec(retry=retry, backoff_delay=0.01), routes=ROUTES, lease_seconds=lease_seconds)
+def make_queue(db, retry=2, lease_seconds=600.0, tenant=None):
+    return DeliveryQueue(
+        db.pool, DeliverySpec(retry=retry, backoff_delay=0.01), routes=ROUTES, lease_seconds=lease_seconds, tenant=tenant
+    )
 
 
 def event(tenant, type_="test.a", **data):
@@ -55,7 +57,7 @@ class Recorder:
 
 def test_each_subscriber_of_a_type_gets_its_own_delivery(db, settings):
     recorder = Recorder()
-    broker = LocalBroker(make_queue(db), recorder)
+    broker = LocalBroker(make_queue(db, tenant=settings.tenant), recorder)
     broker.publish(event(settings.tenant))
     assert broker.run_until_idle(tenant=settings.tenant, timeout=30)
     assert sorted(recorder.calls) == [("first", "test.a"), ("second", "test.a")]
@@ -63,7 +65,7 @@ def test_each_subscriber_of_a_type_gets_its_own_delivery(db, settings):
 
 def test_publishing_the_same_event_twice_delivers_it_once(db, settings):
     recorder = Recorder()
-    broker = LocalBroker(make_queue(db), recorder)
+    broker = LocalBroker(make_queue(db, tenant=settings.tenant), recorder)
     ev = event(settings.tenant)
     broker.publish(ev)
     broker.publish(ev)
@@ -74,7 +76,7 @@ def test_publishing_the_same_event_twice_delivers_it_once(db, settings):
 def test_outputs_of_a_step_are_routed_on(db, settings):
     follow_up = event(settings.tenant, "test.b")
     recorder = Recorder(outputs={("first", "test.a"): [follow_up]})
-    broker = LocalBroker(make_queue(db), recorder)
+    broker = LocalBroker(make_queue(db, tenant=settings.tenant), recorder)
     broker.publish(event(settings.tenant))
     broker.run_until_idle(tenant=settings.tenant, timeout=30)
     assert ("second", "test.b") in recorder.calls
@@ -82,7 +84,7 @@ def test_outputs_of_a_step_are_routed_on(db, settings):
 
 def test_a_transient_failure_is_retried_until_it_succeeds(db, settings):
     recorder = Recorder(failures=2)
-    queue = make_queue(db, retry=3)
+    queue = make_queue(db, retry=3, tenant=settings.tenant)
     broker = LocalBroker(queue, recorder, workers=1)
     broker.publish(event(settings.tenant, "test.b"))
     broker.run_until_idle(tenant=settings.tenant, timeout=30)
@@ -93,7 +95,7 @@ def test_a_transient_failure_is_retried_until_it_succeeds(db, settings):
 
 def test_after_the_last_retry_the_event_lands_in_the_dead_letter_store(db, settings):
     recorder = Recorder(failures=100)
-    queue = make_queue(db, retry=2)
+    queue = make_queue(db, retry=2, tenant=settings.tenant)
     broker = LocalBroker(queue, recorder, workers=1)
     broker.publish(event(settings.tenant, "test.b", n=1))
     broker.run_until_idle(tenant=settings.tenant, timeout=30)
@@ -104,7 +106,7 @@ def test_after_the_last_retry_the_event_lands_in_the_dead_letter_store(db, setti
 
 def test_replay_delivers_a_dead_letter_again_once_the_fault_is_gone(db, settings):
     recorder = Recorder(failures=3)
-    queue = make_queue(db, retry=2)
+    queue = make_queue(db, retry=2, tenant=settings.tenant)
     broker = LocalBroker(queue, recorder, workers=1)
     broker.publish(event(settings.tenant, "test.b"))
     broker.run_until_idle(tenant=settings.tenant, timeout=30)
@@ -116,7 +118,7 @@ def test_replay_delivers_a_dead_letter_again_once_the_fault_is_gone(db, settings
 
 
 def test_a_delivery_whose_worker_died_is_picked_up_when_its_lease_runs_out(db, settings):
-    queue = make_queue(db, lease_seconds=0.2)
+    queue = make_queue(db, lease_seconds=0.2, tenant=settings.tenant)
     queue.publish([event(settings.tenant, "test.b")])
     [abandoned] = queue.claim(1)  # a worker takes it, then "dies"
     recorder = Recorder()
@@ -126,16 +128,22 @@ def test_a_delivery_whose_worker_died_is_picked_up_when_its_lease_runs_out(db, s
 
 
 def test_tenants_do_not_wait_for_each_other(db, settings):
-    queue = make_queue(db)
+    queue = make_queue(db, tenant=settings.tenant)
     queue.publish([event("someone-else", "test.b")])
     broker = LocalBroker(queue, Recorder(), workers=1)
     assert broker.run_until_idle(tenant=settings.tenant, timeout=5)
 
 
+def test_a_tenants_queue_claims_only_that_tenants_deliveries(db, settings):
+    make_queue(db).publish([event(f"{settings.tenant}-other", "test.b"), event(settings.tenant, "test.b")])
+    claimed = make_queue(db, tenant=settings.tenant).claim(10)
+    assert [d.event.tenant for d in claimed] == [settings.tenant]
+
+
 
 def test_publishing_a_dead_event_again_replays_it(db, settings):
     recorder = Recorder(failures=3)
-    queue = make_queue(db, retry=2)
+    queue = make_queue(db, retry=2, tenant=settings.tenant)
     broker = LocalBroker(queue, recorder, workers=1)
     ev = event(settings.tenant, "test.b")
     broker.publish(ev)
