@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from deeplens import __version__
+from deeplens.api.gallery import mount_gallery
 from deeplens.errors import BadInput, NotFound, Unsupported
 from deeplens.pipeline.services import Services
 from deeplens.results import Appearance, ObjectStatus, Page, Results
-from deeplens.search import SearchHit, search_by_image
+from deeplens.search import SearchEngine, SearchHit, SearchOptions
+from deeplens.search.engine import MAX_WINDOW
+from deeplens.search.hits import ClassInfo, ModelInfo
+from deeplens.search.media import item_image
+from deeplens.search.models import list_models
 from eventing.http import BrokerPublisher
 from eventing.queue import DeadLetter, DeliveryQueue
 
@@ -21,9 +28,10 @@ MAX_LIMIT = 500
 def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAPI:
     """The results service over one process's services (and its delivery queue, for the DLQ endpoints)."""
     app = FastAPI(title="DeepLens results", version=__version__,
-                  description="Products found in videos, with evidence; search by image.")
+                  description="Products found in videos, with evidence; search by image and by text.")
     tenant = services.settings.tenant
     results = Results(services.db, tenant)
+    engine = SearchEngine(services)
 
     @app.exception_handler(BadInput)
     async def bad_input(_: Request, exc: BadInput) -> JSONResponse:
@@ -82,15 +90,109 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
             raise NotFound(f"no evidence for appearance {appearance_id!r} (yet)")
         return Response(services.store.get(found.evidence), media_type="image/jpeg")
 
+    def options(kind: str, model: str | None, video: str | None, product: str | None, since: datetime | None,
+                min_score: float | None, limit: int, offset: int) -> SearchOptions:
+        return SearchOptions(kind=kind, model=model, video=video, product=product, since=since,  # type: ignore[arg-type]
+                             min_score=min_score, limit=limit, offset=offset)
+
     @app.post("/search/image", response_model=list[SearchHit], tags=["search"])
     async def search_image(
         file: UploadFile = File(..., description="An image (JPEG, PNG, WebP, …)"),
-        kind: Literal["products", "frames"] = "products",
-        k: int = Query(10, ge=1, le=100),
+        kind: Literal["products", "frames", "all"] = "products",
+        model: str | None = Query(None, description="Model whose vectors to search; default DEEPLENS_MODEL."),
+        video: str | None = Query(None, description="Only keyframes of this video."),
+        product: str | None = Query(None, description="Only photos of this product (sku)."),
+        since: datetime | None = Query(None, description="Only items added since (date or date-time; UTC when no zone)."),
+        min_score: float | None = Query(None, ge=-1.0, le=1.0, description="Lowest cosine similarity listed."),
+        limit: int | None = Query(None, ge=1, le=100, description="Page size (default k)."),
+        offset: int = Query(0, ge=0, le=MAX_WINDOW),
+        k: int = Query(10, ge=1, le=100, description="Page size (older name of limit)."),
     ) -> list[SearchHit]:
-        """Items that look like the uploaded image, most similar first."""
+        """Items that look like the uploaded image, most similar first (score: cosine similarity)."""
         data = await file.read(services.settings.max_image_bytes + 1)
-        return search_by_image(services, tenant, data, kind=kind, k=k)
+        opts = options(kind, model, video, product, since, min_score, limit or k, offset)
+        return await run_in_threadpool(engine.by_image, data, opts)
+
+    @app.get("/search/text", response_model=list[SearchHit], tags=["search"])
+    def search_text(
+        q: str = Query(..., min_length=1, max_length=500, description="What the images show, in words."),
+        kind: Literal["products", "frames", "all"] = "all",
+        model: str | None = Query(None, description="Model whose vectors to search; default DEEPLENS_MODEL."),
+        video: str | None = None,
+        product: str | None = None,
+        since: datetime | None = None,
+        min_score: float | None = Query(None, ge=-1.0, le=1.0),
+        limit: int = Query(10, ge=1, le=100),
+        offset: int = Query(0, ge=0, le=MAX_WINDOW),
+    ) -> list[SearchHit]:
+        """Items that show what the text describes, best first.
+
+        open_clip models: cosine similarity of the text tower's embedding. Classifier models
+        (mobilenet_v2): the query is mapped to ImageNet classes (`GET /search/text/classes`)
+        and images are ranked by those classes' probabilities; each hit's `classes` says
+        which it shows. A query that names no class is a 422 `no_matching_class`.
+        """
+        return engine.by_text(q, options(kind, model, video, product, since, min_score, limit, offset))
+
+    @app.get("/search/text/classes", response_model=list[ClassInfo], tags=["search"])
+    def search_text_classes(
+        q: str = Query(..., min_length=1, max_length=500), model: str | None = None
+    ) -> list[ClassInfo]:
+        """The ImageNet classes a text query maps to on a classifier model, best first, with their weights."""
+        return engine.text_classes(q, model)
+
+    @app.get("/search/similar", response_model=list[SearchHit], tags=["search"])
+    def search_similar(
+        id: int = Query(..., description="Id of the indexed item."),  # noqa: A002  (the API's name)
+        kind: Literal["product_image", "frame"] = Query("product_image", description="What the id names."),
+        within: Literal["products", "frames", "all"] = Query("all", description="What to search among."),
+        model: str | None = None,
+        video: str | None = None,
+        product: str | None = None,
+        since: datetime | None = None,
+        min_score: float | None = Query(None, ge=-1.0, le=1.0),
+        limit: int = Query(10, ge=1, le=100),
+        offset: int = Query(0, ge=0, le=MAX_WINDOW),
+    ) -> list[SearchHit]:
+        """More like this: items most similar to an indexed product photo or keyframe (itself excluded)."""
+        return engine.similar(kind, id, options(within, model, video, product, since, min_score, limit, offset))
+
+    @app.get("/duplicates", response_model=Page, tags=["search"])
+    def duplicates(
+        threshold: float = Query(0.95, gt=0.0, le=1.0, description="Lowest cosine similarity of a pair."),
+        kind: Literal["products", "frames", "all"] = "all",
+        model: str | None = None,
+        video: str | None = None,
+        product: str | None = None,
+        since: datetime | None = None,
+        limit: int = Query(100, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0),
+    ) -> Page:
+        """Near-duplicate pairs `{a, b, score}` (a and b are search hits), most similar first; paginated."""
+        opts = options(kind, model, video, product, since, None, limit, offset)
+        return engine.duplicates(threshold, opts)
+
+    @app.get("/models", response_model=list[ModelInfo], tags=["search"])
+    def models() -> list[ModelInfo]:
+        """Models search can use: dimension, text support, availability and how many items each has indexed."""
+        return list_models(services)
+
+    @app.get("/images/{kind}/{item_id}", tags=["search"],
+             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 304: {"description": "not modified"},
+                        404: {"description": "no such item"}})
+    def image(
+        request: Request,
+        kind: Literal["product_image", "frame"],
+        item_id: int,
+        thumb: bool = Query(False, description="A JPEG at most 256 px on its longer side."),
+    ) -> Response:
+        """The stored image of a product photo or keyframe (`image_url` / `thumb_url` of a hit)."""
+        media = item_image(services, kind, item_id, thumb=thumb, cache=engine.cache)
+        # Private: images belong to a tenant; revalidation by ETag makes repeat views cheap.
+        headers = {"ETag": media.etag, "Cache-Control": "private, max-age=3600"}
+        if media.etag in _etags(request.headers.get("if-none-match")):
+            return Response(status_code=304, headers=headers)
+        return Response(media.data, media_type=media.content_type, headers=headers)
 
     @app.get("/failures", response_model=Page, tags=["operations"])
     def list_failures(limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> Page:
@@ -129,4 +231,12 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
             """Deliveries per status."""
             return queue.counts(tenant)
 
+    mount_gallery(app, services)  # the web gallery at / (deeplens/api/static)
     return app
+
+
+def _etags(header: str | None) -> set[str]:
+    """Entity tags of an If-None-Match header (weak ones compared by their value)."""
+    if not header:
+        return set()
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}

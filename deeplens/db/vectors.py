@@ -68,6 +68,9 @@ def nearest(
     dim = int(query.shape[0])
     conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
     conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    # Out-of-line (TOASTed) vectors make a sequential scan look cheap to the planner;
+    # measured at 100k vectors it was 0.65 s per query against 3 ms through HNSW.
+    conn.execute("SET LOCAL enable_seqscan = off")
     rows = conn.execute(
         f"SELECT item_id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) AS similarity FROM embeddings"
         " WHERE model = %s AND tenant_id = %s AND item_kind = %s"

@@ -8,7 +8,7 @@ images by those classes' stored probabilities (:mod:`deeplens.search.text`).
 """
 
 from deeplens.textsearch.classmap import ClassMapper, ClassMatch
-from deeplens.textsearch.encoder import SentenceEncoder
+from deeplens.textsearch.encoder import SentenceEncoder, shared_encoder
 from deeplens.textsearch.vocabulary import ClassEntry, imagenet_vocabulary, vocabulary_for
 
-__all__ = ["ClassEntry", "ClassMapper", "ClassMatch", "SentenceEncoder", "imagenet_vocabulary", "vocabulary_for"]
+__all__ = ["ClassEntry", "ClassMapper", "ClassMatch", "SentenceEncoder", "imagenet_vocabulary", "shared_encoder", "vocabulary_for"]

@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 TEMPERATURE = 0.1
 MAX_QUERY_CHARS = 500
 
+# Class-text embeddings by (encoder, texts): shared by every mapper in the process, so
+# mappers with other thresholds (or another app over the same process) never re-embed.
+_SHARED: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+_SHARED_LOCK = threading.Lock()
+
 
 @dataclass(frozen=True)
 class ClassMatch:
@@ -80,25 +85,10 @@ class ClassMapper:
 
     def _load_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         with self._lock:
-            if self._matrices is not None:
-                return self._matrices
-            names, owners, defs, def_owners = self._texts()
-            path = None
-            if self.cache_dir is not None:
-                path = self.cache_dir / f"classmap-{digest(self.encoder.fingerprint, names, defs)}.npz"
-                if path.is_file():
-                    try:
-                        with np.load(path) as saved:
-                            self._matrices = (saved["names"], owners, saved["defs"], def_owners)
-                        return self._matrices
-                    except (OSError, ValueError, KeyError) as exc:
-                        log.warning("ignoring unreadable class-text cache %s: %s", path, exc)
-            # ~3k short texts: several seconds on two cores, hence the disk cache.
-            name_vectors = self.encoder.encode(names)
-            def_vectors = self.encoder.encode(defs) if defs else np.zeros((0, name_vectors.shape[1]), np.float32)
-            if path is not None:
-                _save_atomically(path, names=name_vectors, defs=def_vectors)
-            self._matrices = (name_vectors, owners, def_vectors, def_owners)
+            if self._matrices is None:
+                names, owners, defs, def_owners = self._texts()
+                name_vectors, def_vectors = _embedded_texts(self.encoder, names, defs, self.cache_dir)
+                self._matrices = (name_vectors, owners, def_vectors, def_owners)
             return self._matrices
 
     def warm(self) -> "ClassMapper":
@@ -152,6 +142,31 @@ class ClassMapper:
             ClassMatch(int(i), self.vocabulary[i].name, round(float(sims[i]), 4), round(float(np.exp((sims[i] - best) / TEMPERATURE)), 4))
             for i in chosen
         ]
+
+
+def _embedded_texts(
+    encoder: SentenceEncoder, names: list[str], defs: list[str], cache_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings of the class names and definitions: from this process, the disk cache, or computed."""
+    key = digest(encoder.fingerprint, names, defs)
+    with _SHARED_LOCK:
+        if key in _SHARED:
+            return _SHARED[key]
+        path = cache_dir / f"classmap-{key}.npz" if cache_dir is not None else None
+        if path is not None and path.is_file():
+            try:
+                with np.load(path) as saved:
+                    _SHARED[key] = (saved["names"], saved["defs"])
+                return _SHARED[key]
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ignoring unreadable class-text cache %s: %s", path, exc)
+        # ~3k short texts: several seconds on two cores, hence the caches.
+        name_vectors = encoder.encode(names)
+        def_vectors = encoder.encode(defs) if defs else np.zeros((0, name_vectors.shape[1]), np.float32)
+        if path is not None:
+            _save_atomically(path, names=name_vectors, defs=def_vectors)
+        _SHARED[key] = (name_vectors, def_vectors)
+        return _SHARED[key]
 
 
 def _clean(query: str) -> str:

@@ -93,3 +93,16 @@ class SentenceEncoder:
             pooled = torch.nn.functional.normalize(pooled, dim=1)
             out[idx] = pooled.float().numpy()
         return out
+
+
+_SHARED_LOCK = threading.Lock()
+_SHARED: SentenceEncoder | None = None
+
+
+def shared_encoder() -> SentenceEncoder:
+    """The process's one encoder of the bundled model (its weights are ~90 MB: load them once)."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = SentenceEncoder()
+        return _SHARED

