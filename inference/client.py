@@ -41,6 +41,7 @@ import httpx
 import numpy as np
 
 from deeplens.errors import BadInput, DeepLensError, NotFound, Unsupported
+from inference.inputs import check_images, check_texts
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +59,6 @@ IMAGE_FORMATS = ("bmp", "png", "jpeg")
 
 class PredictorUnavailable(DeepLensError):
     """The model server could not be reached or kept failing (transient: retry later)."""
-
-
-def _check_image(i: int, image: Any) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise BadInput("bad_image", f"image {i} is a {type(image).__name__}, not a numpy array")
-    if image.dtype != np.uint8:
-        raise BadInput("bad_image", f"image {i} has dtype {image.dtype}, expected uint8")
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
-        raise BadInput("bad_image", f"image {i} has shape {image.shape}, expected (H, W, 3) BGR")
-    return image
 
 
 def encode_image(image: np.ndarray, image_format: str = "bmp", jpeg_quality: int = 95) -> bytes:
@@ -251,11 +242,7 @@ class RemotePredictor:
 
     def embed_images(self, images: Iterable[np.ndarray]) -> np.ndarray:
         """BGR uint8 images → ``(N, dim)`` float32 unit vectors, computed by the model server."""
-        if isinstance(images, np.ndarray) and images.ndim == 3:
-            raise BadInput("bad_image", "expected a sequence of images, got one (H, W, 3) array; wrap it in a list")
-        if isinstance(images, (str, bytes)) or not isinstance(images, Iterable):
-            raise BadInput("bad_image", f"expected a sequence of images, got {type(images).__name__}")
-        checked = [_check_image(i, image) for i, image in enumerate(images)]
+        checked = check_images(images)
         if not checked:
             return self._empty()
 
@@ -286,12 +273,7 @@ class RemotePredictor:
 
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:
         """Texts → ``(N, dim)`` float32 unit vectors; :class:`Unsupported` for image-only models."""
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
-            raise BadInput("bad_text", f"expected a sequence of strings, got {type(texts).__name__}")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise BadInput("bad_text", f"text {i} is a {type(text).__name__}, not a string")
+        texts = check_texts(texts)
         if not texts:
             if not self.supports_text:
                 raise Unsupported(f"model {self._model_name} has no text tower")

@@ -22,7 +22,8 @@ import torch
 from deeplens.errors import BadInput, Unsupported
 
 from .backends import Backend, create_backend
-from .preprocessing import RESIZE_MODES, check_images, to_tensor
+from .inputs import check_images, check_texts
+from .preprocessing import RESIZE_MODES, to_tensor
 from .registry import DEFAULT_MODEL, ModelSpec, get_spec
 from .settings import InferenceSettings
 
@@ -211,12 +212,7 @@ class Predictor:
         """Texts → ``(N, dim)`` float32 unit vectors in the image space; :class:`Unsupported` for image-only models."""
         if not self.spec.supports_text:
             raise Unsupported(f"model {self.spec.name} has no text tower")
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
-            raise BadInput("bad_text", f"expected a sequence of strings, got {type(texts).__name__}")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise BadInput("bad_text", f"text {i} is a {type(text).__name__}, not a string")
+        texts = check_texts(texts)
         if not texts:
             return self._empty()
         backend = self.load()._backend

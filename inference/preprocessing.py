@@ -18,37 +18,16 @@ Shrinking uses area interpolation (anti-aliased), enlarging uses bicubic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 import torch
 
-from deeplens.errors import BadInput
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RESIZE_MODES = ("squash", "shortest", "longest")
-
-
-def check_images(images: Iterable[np.ndarray]) -> list[np.ndarray]:
-    """The images as a list, each checked to be a BGR ``uint8`` ``(H, W, 3)`` array; else :class:`BadInput`."""
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        raise BadInput("bad_image", "expected a sequence of images, got a single (H, W, 3) array; wrap it in a list")
-    if isinstance(images, (str, bytes)) or not isinstance(images, Iterable):
-        raise BadInput("bad_image", f"expected a sequence of images, got {type(images).__name__}")
-    checked = []
-    for i, image in enumerate(images):
-        if not isinstance(image, np.ndarray):
-            raise BadInput("bad_image", f"image {i} is a {type(image).__name__}, not a numpy array")
-        if image.dtype != np.uint8:
-            raise BadInput("bad_image", f"image {i} has dtype {image.dtype}, expected uint8")
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise BadInput("bad_image", f"image {i} has shape {image.shape}, expected (H, W, 3) BGR")
-        if image.shape[0] < 1 or image.shape[1] < 1:
-            raise BadInput("bad_image", f"image {i} is empty: shape {image.shape}")
-        checked.append(image)
-    return checked
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
