@@ -100,8 +100,9 @@ def frame_candidates(
     settings = services.settings
     votes = services.catalog_indexes.get(conn, tenant).vote(frame)
     voted = [v for v in votes if v.votes >= settings.match_min_votes][: settings.match_max_candidates]
-    nearest_photos = _nearest_products(conn, tenant, model, query, settings.match_top_k) if settings.match_top_k else []
-    ids = list(dict.fromkeys([v.product_image_id for v in voted] + [image_id for image_id, _, _ in nearest_photos]))
+    nearest_photos = nearest(conn, tenant, "product_image", model, query, settings.match_top_k) if settings.match_top_k else []
+    # The query below looks up sku and similarity of every candidate at once, voted or nearest.
+    ids = list(dict.fromkeys([v.product_image_id for v in voted] + [image_id for image_id, _ in nearest_photos]))
     if not ids:
         return []
     rows = conn.execute(
@@ -143,19 +144,6 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
             changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(kept + list(best.values())))
         pairs.update((frame["video_id"], sku) for sku in changed)
     return pairs
-
-
-def _nearest_products(conn: psycopg.Connection, tenant: str, model: str, query: np.ndarray, k: int) -> list[tuple[int, str, float]]:
-    hits = nearest(conn, tenant, "product_image", model, query, k)
-    if not hits:
-        return []
-    skus = {
-        row["id"]: row["sku"]
-        for row in conn.execute(
-            "SELECT id, sku FROM product_images WHERE tenant_id = %s AND id = ANY(%s)", (tenant, [i for i, _ in hits])
-        ).fetchall()
-    }
-    return [(image_id, skus[image_id], similarity) for image_id, similarity in hits if image_id in skus]
 
 
 def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
