@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import psycopg
 from pydantic import BaseModel
 
 from deeplens.db import Database
@@ -156,19 +157,7 @@ class Results:
     def status(self, key: str) -> ObjectStatus | None:
         """Processing status of one uploaded object (None if never seen)."""
         with self.db.pool.connection() as conn:
-            obj = conn.execute("SELECT key, kind FROM objects WHERE tenant_id = %s AND key = %s", (self.tenant, key)).fetchone()
-            fails = conn.execute(
-                "SELECT * FROM failures WHERE tenant_id = %s AND object_key = %s ORDER BY id", (self.tenant, key)
-            ).fetchall()
-            pending = conn.execute(
-                "SELECT count(*) AS n FROM deliveries WHERE tenant_id = %s AND root_key = %s AND status IN ('pending', 'running')",
-                (self.tenant, key),
-            ).fetchone()["n"]
-        if obj is None and not fails:
-            return None
-        state = "processing" if pending else ("failed" if fails else "done")
-        return ObjectStatus(key=key, kind=obj["kind"] if obj else "unknown", status=state, in_flight=pending,
-                            failures=[_failure(f) for f in fails])
+            return self._statuses(conn, [key]).get(key)
 
     def statuses(self, *, limit: int = 100, offset: int = 0) -> Page:
         """Status of every uploaded object, by key."""
@@ -177,4 +166,35 @@ class Results:
                 "SELECT key FROM objects WHERE tenant_id = %s ORDER BY key LIMIT %s OFFSET %s", (self.tenant, limit, offset)
             ).fetchall()]
             total = conn.execute("SELECT count(*) AS n FROM objects WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
-        return Page(items=[self.status(key) for key in keys], total=total, limit=limit, offset=offset)
+            found = self._statuses(conn, keys)
+        return Page(items=[found[key] for key in keys], total=total, limit=limit, offset=offset)
+
+    def _statuses(self, conn: psycopg.Connection, keys: list[str]) -> dict[str, ObjectStatus]:
+        """Statuses of several keys in three queries, whatever their number (keys never seen are left out)."""
+        kinds = {
+            r["key"]: r["kind"]
+            for r in conn.execute("SELECT key, kind FROM objects WHERE tenant_id = %s AND key = ANY(%s)", (self.tenant, keys))
+        }
+        fails: dict[str, list[Failure]] = {}
+        for row in conn.execute(
+            "SELECT * FROM failures WHERE tenant_id = %s AND object_key = ANY(%s) ORDER BY id", (self.tenant, keys)
+        ):
+            fails.setdefault(row["object_key"], []).append(_failure(row))
+        pending = {
+            r["root_key"]: r["n"]
+            for r in conn.execute(
+                "SELECT root_key, count(*) AS n FROM deliveries WHERE tenant_id = %s AND root_key = ANY(%s)"
+                " AND status IN ('pending', 'running') GROUP BY root_key",
+                (self.tenant, keys),
+            )
+        }
+        statuses = {}
+        for key in keys:
+            if key not in kinds and key not in fails:
+                continue
+            in_flight = pending.get(key, 0)
+            state = "processing" if in_flight else ("failed" if key in fails else "done")
+            statuses[key] = ObjectStatus(
+                key=key, kind=kinds.get(key, "unknown"), status=state, in_flight=in_flight, failures=fails.get(key, [])
+            )
+        return statuses
