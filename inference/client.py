@@ -16,9 +16,13 @@ with :mod:`inference.server`:
   as JSON numbers or, when the request has ``"parameters": {"binary_data_output": true}``,
   as raw little-endian float32 after the JSON header (binary tensor extension; the header
   length is in ``Inference-Header-Content-Length``);
+- a request that names ``"outputs": [{"name": "embedding"}, {"name": "probabilities"}]``
+  to a model with a classifier (its metadata lists a ``probabilities`` output) gets both,
+  the class probabilities (``FP32``, ``[N, classes]``) from the same forward pass;
 - errors: ``400 {"error": "<reason>: <message>"}`` for bad input (reason e.g.
   ``bad_base64``, ``not_an_image``, ``corrupt_image``, ``unsupported`` for text on an
-  image-only model), ``404`` for an unknown model, ``5xx`` for faults on the server.
+  image-only model or probabilities from a model without a classifier), ``404`` for an
+  unknown model, ``5xx`` for faults on the server.
 
 This module imports neither torch nor kserve.
 """
@@ -31,7 +35,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 IMAGE_INPUT = "image"
 TEXT_INPUT = "text"
 EMBEDDING_OUTPUT = "embedding"
+PROBABILITIES_OUTPUT = "probabilities"
 #: The v2 binary tensor extension's header.
 HEADER_LENGTH = "inference-header-content-length"
 #: Reason code of the 400 a text request to an image-only model gets.
@@ -76,18 +81,22 @@ def encode_image(image: np.ndarray, image_format: str = "bmp", jpeg_quality: int
     return buf.tobytes()
 
 
-def infer_request_body(input_name: str, values: Sequence[str], *, binary_output: bool = True) -> dict[str, Any]:
-    """A v2 infer request carrying one ``BYTES`` input of strings."""
+def infer_request_body(
+    input_name: str, values: Sequence[str], *, binary_output: bool = True, outputs: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """A v2 infer request carrying one ``BYTES`` input of strings; ``outputs`` None asks for the server's default."""
     body: dict[str, Any] = {
         "inputs": [{"name": input_name, "shape": [len(values)], "datatype": "BYTES", "data": list(values)}],
     }
+    if outputs is not None:
+        body["outputs"] = [{"name": name} for name in outputs]
     if binary_output:
         body["parameters"] = {"binary_data_output": True}
     return body
 
 
-def parse_infer_response(response: httpx.Response, output_name: str = EMBEDDING_OUTPUT) -> np.ndarray:
-    """The ``output_name`` tensor of a v2 infer response (JSON or binary) as a float32 array."""
+def parse_infer_outputs(response: httpx.Response, names: Sequence[str] = (EMBEDDING_OUTPUT,)) -> list[np.ndarray]:
+    """The ``names`` tensors of a v2 infer response (JSON or binary), as float32 arrays in that order."""
     content = response.content
     header_len = response.headers.get(HEADER_LENGTH)
     raw = None
@@ -96,6 +105,7 @@ def parse_infer_response(response: httpx.Response, output_name: str = EMBEDDING_
         head, raw = json.loads(content[:n]), content[n:]
     else:
         head = json.loads(content)
+    found: dict[str, np.ndarray] = {}
     offset = 0
     for out in head.get("outputs", []):
         shape = [int(s) for s in out["shape"]]
@@ -104,14 +114,17 @@ def parse_infer_response(response: httpx.Response, output_name: str = EMBEDDING_
         binary_size = params.get("binary_data_size")
         if binary_size is not None and raw is not None:
             chunk, offset = raw[offset : offset + int(binary_size)], offset + int(binary_size)
-            if out["name"] == output_name:
+            if out["name"] in names:
                 if out.get("datatype") != "FP32":
-                    raise PredictorUnavailable(f"output {output_name!r} has datatype {out.get('datatype')}, not FP32")
-                return np.frombuffer(chunk, dtype="<f4", count=size).astype(np.float32).reshape(shape)
-        elif out["name"] == output_name:
-            return np.asarray(out["data"], dtype=np.float32).reshape(shape)
-    names = sorted(str(o.get("name")) for o in head.get("outputs", []))
-    raise PredictorUnavailable(f"the response has no {output_name!r} output: {names}")
+                    raise PredictorUnavailable(f"output {out['name']!r} has datatype {out.get('datatype')}, not FP32")
+                found[out["name"]] = np.frombuffer(chunk, dtype="<f4", count=size).astype(np.float32).reshape(shape)
+        elif out["name"] in names:
+            found[out["name"]] = np.asarray(out["data"], dtype=np.float32).reshape(shape)
+    missing = [name for name in names if name not in found]
+    if missing:
+        present = sorted(str(o.get("name")) for o in head.get("outputs", []))
+        raise PredictorUnavailable(f"the response has no {missing[0]!r} output: {present}")
+    return [found[name] for name in names]
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -135,7 +148,9 @@ def _split_reason(text: str, default: str) -> tuple[str, str]:
 class RemotePredictor:
     """Embeds images and texts with a model served by ``python -m inference`` (KServe, v2 protocol).
 
-    Same calls as the in-process predictor: ``model_name``, ``embed_images``, ``embed_texts``.
+    Same calls as the in-process predictor: ``model_name``, ``embed_images``, ``embed_texts``,
+    ``supports_classify`` and ``embed_and_classify`` (class probabilities computed by the
+    server from the forward pass that gives the embeddings).
 
     - Large lists are sent as several requests of ``batch_size`` items (``concurrency`` at once).
     - Connection errors, timeouts, 429 and 5xx are retried ``retries`` times with exponential
@@ -218,13 +233,25 @@ class RemotePredictor:
                 self._metadata = self._send("GET", self.model_url).json()
             return self._metadata
 
+    def _declared_width(self, output_name: str) -> int | None:
+        """The last dimension of output ``output_name`` in the model's metadata; None where it has no such output."""
+        for out in self.metadata().get("outputs", []):
+            if out.get("name") == output_name:
+                return int(out["shape"][-1])
+        return None
+
     @property
     def dim(self) -> int:
         """The embedding dimension, from the model's metadata."""
-        for out in self.metadata().get("outputs", []):
-            if out.get("name") == EMBEDDING_OUTPUT:
-                return int(out["shape"][-1])
-        raise PredictorUnavailable(f"model {self._model_name} does not declare an {EMBEDDING_OUTPUT!r} output")
+        dim = self._declared_width(EMBEDDING_OUTPUT)
+        if dim is None:
+            raise PredictorUnavailable(f"model {self._model_name} does not declare an {EMBEDDING_OUTPUT!r} output")
+        return dim
+
+    @property
+    def supports_classify(self) -> bool:
+        """Whether the served model has a classifier: its metadata declares a ``probabilities`` output."""
+        return self._declared_width(PROBABILITIES_OUTPUT) is not None
 
     @property
     def supports_text(self) -> bool:
@@ -245,14 +272,28 @@ class RemotePredictor:
         checked = check_images(images)
         if not checked:
             return self._empty()
+        (vectors,) = self._infer(IMAGE_INPUT, checked, self._encode_arrays)
+        return vectors
 
-        def encode(chunk: Sequence[np.ndarray]) -> list[str]:
-            return [
-                base64.b64encode(encode_image(img, self.image_format, self.jpeg_quality)).decode("ascii")
-                for img in chunk
-            ]
+    def embed_and_classify(self, images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """BGR uint8 images → unit vectors ``(N, dim)`` and class probabilities ``(N, C)``, from one forward pass.
 
-        return self._embed(IMAGE_INPUT, checked, encode)
+        :class:`Unsupported` for a model without a classifier.
+        """
+        if not self.supports_classify:
+            raise Unsupported(f"model {self._model_name} has no classifier")
+        checked = check_images(images)
+        if not checked:
+            return self._empty(), np.zeros((0, self._declared_width(PROBABILITIES_OUTPUT)), dtype=np.float32)
+        vectors, probs = self._infer(
+            IMAGE_INPUT, checked, self._encode_arrays, (EMBEDDING_OUTPUT, PROBABILITIES_OUTPUT)
+        )
+        return vectors, probs
+
+    def _encode_arrays(self, chunk: Sequence[np.ndarray]) -> list[str]:
+        return [
+            base64.b64encode(encode_image(img, self.image_format, self.jpeg_quality)).decode("ascii") for img in chunk
+        ]
 
     def embed_image_bytes(self, datas: Iterable[bytes]) -> np.ndarray:
         """Encoded images (JPEG, PNG, ... as stored) → ``(N, dim)`` float32 unit vectors.
@@ -269,7 +310,8 @@ class RemotePredictor:
                 raise BadInput("bad_image", f"image {i} is a {type(data).__name__}, not bytes")
         if not datas:
             return self._empty()
-        return self._embed(IMAGE_INPUT, datas, lambda chunk: [base64.b64encode(d).decode("ascii") for d in chunk])
+        (vectors,) = self._infer(IMAGE_INPUT, datas, lambda chunk: [base64.b64encode(d).decode("ascii") for d in chunk])
+        return vectors
 
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:
         """Texts → ``(N, dim)`` float32 unit vectors; :class:`Unsupported` for image-only models."""
@@ -278,27 +320,37 @@ class RemotePredictor:
             if not self.supports_text:
                 raise Unsupported(f"model {self._model_name} has no text tower")
             return self._empty()
-        return self._embed(TEXT_INPUT, texts, list)
+        (vectors,) = self._infer(TEXT_INPUT, texts, list)
+        return vectors
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.dim), dtype=np.float32)
 
-    def _embed(self, input_name: str, items: Sequence[Any], encode) -> np.ndarray:
+    def _infer(
+        self,
+        input_name: str,
+        items: Sequence[Any],
+        encode: Callable[[Sequence[Any]], list[str]],
+        outputs: Sequence[str] | None = None,
+    ) -> list[np.ndarray]:
+        """The ``outputs`` tensors (None: the default, ``embedding``) of ``items``, in requests of ``batch_size``."""
+        names = outputs or (EMBEDDING_OUTPUT,)
         chunks = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
 
-        def one(chunk: Sequence[Any]) -> np.ndarray:
-            body = infer_request_body(input_name, encode(chunk), binary_output=self.binary_output)
-            out = parse_infer_response(self._send("POST", self.infer_url, json=body))
-            if out.ndim != 2 or out.shape[0] != len(chunk):
-                raise PredictorUnavailable(f"expected {len(chunk)} embeddings, got shape {out.shape}")
-            return out
+        def one(chunk: Sequence[Any]) -> list[np.ndarray]:
+            body = infer_request_body(input_name, encode(chunk), binary_output=self.binary_output, outputs=outputs)
+            tensors = parse_infer_outputs(self._send("POST", self.infer_url, json=body), names)
+            for name, out in zip(names, tensors):
+                if out.ndim != 2 or out.shape[0] != len(chunk):
+                    raise PredictorUnavailable(f"expected {len(chunk)} rows of {name!r}, got shape {out.shape}")
+            return tensors
 
         if self.concurrency == 1 or len(chunks) == 1:
             parts = [one(c) for c in chunks]
         else:
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chunks))) as pool:
                 parts = list(pool.map(one, chunks))
-        return np.concatenate(parts, axis=0)
+        return [np.concatenate(columns, axis=0) for columns in zip(*parts)]
 
     # --- HTTP with retries -----------------------------------------------------------------
 

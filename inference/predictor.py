@@ -52,6 +52,11 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def _probabilities(logits: torch.Tensor) -> np.ndarray:
+    """Class logits → float32 numpy probabilities (softmax in float32, also after fp16)."""
+    return logits.float().softmax(dim=1).cpu().numpy().astype(np.float32, copy=False)
+
+
 class Predictor:
     """Embeds images (and texts, for models with a text tower) into L2-normalised float32 vectors.
 
@@ -223,9 +228,30 @@ class Predictor:
             parts.append(self.postprocess(raw))
         return np.concatenate(parts, axis=0)
 
-    def _classify_batches(self, images: Iterable[np.ndarray], with_embeddings: bool):
+    @property
+    def supports_classify(self) -> bool:
+        """Whether the model has a classifier (:meth:`classify`, :meth:`embed_and_classify`)."""
+        return self.spec.supports_classify
+
+    def _check_classifier(self) -> None:
         if not self.spec.supports_classify:
             raise Unsupported(f"model {self.spec.name} has no classifier")
+
+    def embed_and_classify_pixels(self, pixels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Preprocessed pixels → unit embeddings ``(N, dim)`` and class probabilities ``(N, C)``, one trunk pass.
+
+        What :meth:`embed_and_classify` runs on each batch; public so that the model server,
+        which preprocesses in its own threads, gives exactly the in-process numbers.
+        """
+        self._check_classifier()
+        self.load()
+        x = self._to_device(pixels)
+        with torch.inference_mode():
+            raw, logits = self._backend.encode_and_classify(x)
+            return self.postprocess(raw), _probabilities(logits)
+
+    def _classify_batches(self, images: Iterable[np.ndarray], with_embeddings: bool):
+        self._check_classifier()
         checked = check_images(images)
         backend = self.load()._backend
         n_classes = len(backend.class_names)
@@ -233,14 +259,14 @@ class Predictor:
             return self._empty(), np.zeros((0, n_classes), dtype=np.float32)
         embs, probs = [], []
         for chunk in _chunks(checked, self.batch_size):
-            x = self._to_device(self.preprocess(chunk))
-            with torch.inference_mode():
-                if with_embeddings:
-                    raw, logits = backend.encode_and_classify(x)
-                    embs.append(self.postprocess(raw))
-                else:
-                    logits = backend.classify_logits(x)
-                probs.append(logits.float().softmax(dim=1).cpu().numpy().astype(np.float32, copy=False))
+            pixels = self.preprocess(chunk)
+            if with_embeddings:
+                emb, prob = self.embed_and_classify_pixels(pixels)
+                embs.append(emb)
+            else:
+                with torch.inference_mode():
+                    prob = _probabilities(backend.classify_logits(self._to_device(pixels)))
+            probs.append(prob)
         emb = np.concatenate(embs, axis=0) if embs else None
         return emb, np.concatenate(probs, axis=0)
 
@@ -255,8 +281,7 @@ class Predictor:
     @property
     def class_names(self) -> list[str]:
         """Names of the classes :meth:`classify` scores (in column order)."""
-        if not self.spec.supports_classify:
-            raise Unsupported(f"model {self.spec.name} has no classifier")
+        self._check_classifier()
         return self.load()._backend.class_names
 
     def __repr__(self) -> str:

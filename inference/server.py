@@ -11,12 +11,17 @@
 - Inputs: ``image`` (BYTES, ``[N]``; each element an encoded image, base64 in JSON — raw
   bytes are also accepted where the transport carries bytes, e.g. gRPC) or ``text``
   (BYTES, ``[N]``; UTF-8 strings; models with a text tower only). One of them per request.
-- Output: ``embedding`` (FP32, ``[N, dim]``, rows L2-normalised). Add
-  ``"parameters": {"binary_data_output": true}`` to get it as raw float32 (binary tensor
-  extension) instead of JSON numbers.
-- Bad input (not base64, not an image, truncated image, unknown input name, text to an
-  image-only model) → ``400 {"error": "<reason>: <message>"}``; unknown model → 404
-  (kserve); request body that is not a v2 request → 422 (kserve/FastAPI).
+- Output: ``embedding`` (FP32, ``[N, dim]``, rows L2-normalised). Models with a classifier
+  (mobilenet_v2's ImageNet head) also give ``probabilities`` (FP32, ``[N, classes]``, rows
+  sum to 1) for images, from the same forward pass, to requests that name it in
+  ``"outputs"``: ``[{"name": "embedding"}, {"name": "probabilities"}]``. A request that names
+  outputs gets those, in that order; one that names none gets ``embedding`` alone. Add
+  ``"parameters": {"binary_data_output": true}`` to get them as raw float32 (binary tensor
+  extension) instead of JSON numbers (an output's own ``"binary_data"`` overrides it).
+- Bad input (not base64, not an image, truncated image, unknown input or output name, text
+  to an image-only model, ``probabilities`` from a model without a classifier) →
+  ``400 {"error": "<reason>: <message>"}``; unknown model → 404 (kserve); request body that
+  is not a v2 request → 422 (kserve/FastAPI).
 - Health: ``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/<name>/ready`` (kserve);
   the model is ready once its weights are loaded and one warm-up forward pass has run.
 - Batching: images are decoded and preprocessed in worker threads (one per image), then
@@ -36,21 +41,21 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import kserve
 import numpy as np
 import torch
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse, RequestedOutput
 from prometheus_client import Counter, Histogram
 
 from deeplens.errors import BadInput, Unsupported
 from deeplens.vision.images import decode_image
 
 from .batching import MicroBatcher
-from .client import EMBEDDING_OUTPUT, IMAGE_INPUT, TEXT_INPUT, UNSUPPORTED_REASON
+from .client import EMBEDDING_OUTPUT, IMAGE_INPUT, PROBABILITIES_OUTPUT, TEXT_INPUT, UNSUPPORTED_REASON
 from .predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -147,13 +152,38 @@ def decode_request_image(data: bytes) -> np.ndarray:
     return image
 
 
+def with_binary_default(request: InferRequest) -> list[RequestedOutput] | None:
+    """The outputs a request names, the request's ``binary_data_output`` given to each that sets no ``binary_data``.
+
+    That is the binary tensor extension's rule; kserve 0.21 reads only the per-output flag
+    once a request names outputs (kserve/kserve#5907), which would send JSON to a client
+    that asked for binary.
+    """
+    if not request.request_outputs:
+        return None
+    return [
+        out
+        if out.binary_data is not None
+        else RequestedOutput(out.name, {**(out.parameters or {}), "binary_data": request.use_binary_outputs})
+        for out in request.request_outputs
+    ]
+
+
+class PixelRow(NamedTuple):
+    """One preprocessed image the image batcher embeds, and whether its request wants class probabilities."""
+
+    pixels: torch.Tensor  # (3, S, S)
+    classify: bool
+
+
 @dataclass
 class EmbeddingJob:
-    """What ``preprocess`` hands to ``predict``: the request and its rows."""
+    """What ``preprocess`` hands to ``predict``: the request, its rows and the outputs it asks for."""
 
     request: InferRequest
     kind: str  # IMAGE_INPUT | TEXT_INPUT
-    rows: Sequence[Any]  # preprocessed image tensors (3, S, S) or texts
+    rows: Sequence[Any]  # PixelRow or texts
+    outputs: tuple[str, ...]
 
 
 class EmbeddingModel(kserve.Model):
@@ -182,7 +212,11 @@ class EmbeddingModel(kserve.Model):
         """Load the weights, run one warm-up pass, and create the batchers."""
         p = self.predictor.load()
         size = p.spec.image_size
-        p.embed_images([np.zeros((size, size, 3), dtype=np.uint8)])
+        blank = [np.zeros((size, size, 3), dtype=np.uint8)]
+        if p.spec.supports_classify:
+            p.embed_and_classify(blank)  # the trunk and the head, so no request pays for the head's first call
+        else:
+            p.embed_images(blank)
         if p.spec.supports_text:
             p.embed_texts(["warm-up"])
         self.image_batcher = MicroBatcher(
@@ -228,16 +262,39 @@ class EmbeddingModel(kserve.Model):
         return types
 
     def get_output_types(self) -> list[dict[str, Any]]:
-        return [{"name": EMBEDDING_OUTPUT, "datatype": "FP32", "shape": [-1, self.predictor.spec.dim]}]
+        types = [{"name": EMBEDDING_OUTPUT, "datatype": "FP32", "shape": [-1, self.predictor.spec.dim]}]
+        if self.predictor.spec.supports_classify:
+            types.append({"name": PROBABILITIES_OUTPUT, "datatype": "FP32", "shape": [-1, self._n_classes]})
+        return types
+
+    @property
+    def _n_classes(self) -> int:
+        return len(self.predictor.class_names)
+
+    def _output_names(self, kind: str) -> list[str]:
+        """The outputs a request with input ``kind`` may ask for."""
+        if kind == IMAGE_INPUT and self.predictor.spec.supports_classify:
+            return [EMBEDDING_OUTPUT, PROBABILITIES_OUTPUT]
+        return [EMBEDDING_OUTPUT]
 
     # --- the forward pass the batcher runs -------------------------------------------------
 
-    def _embed_pixels(self, rows: list[torch.Tensor]) -> np.ndarray:
+    def _embed_pixels(self, rows: list[PixelRow]) -> np.ndarray:
+        """Rows → ``(N, dim)`` unit embeddings, followed by ``classes`` columns of probabilities
+        when any row asks for them.
+
+        Requests that share a batch share its forward passes whatever outputs each asked for;
+        only a batch holding a request for probabilities pays for the classifier.
+        """
         p = self.predictor
+        classify = any(row.classify for row in rows)
         parts = []
         for start in range(0, len(rows), p.batch_size):
-            pixels = torch.stack(rows[start : start + p.batch_size])
-            parts.append(p.postprocess(p.predict(pixels)))
+            pixels = torch.stack([row.pixels for row in rows[start : start + p.batch_size]])
+            if classify:
+                parts.append(np.hstack(p.embed_and_classify_pixels(pixels)))
+            else:
+                parts.append(p.postprocess(p.predict(pixels)))
         return np.concatenate(parts, axis=0)
 
     # --- request handling ------------------------------------------------------------------
@@ -250,6 +307,25 @@ class EmbeddingModel(kserve.Model):
         except BadInput as exc:
             raise _invalid(exc.reason, f"input 'image' element {i}: {exc.message}") from exc
         return self.predictor.preprocess([image])[0]
+
+    def _requested_outputs(self, request: InferRequest, kind: str) -> tuple[str, ...]:
+        """The outputs the request names (``embedding`` alone when it names none), checked."""
+        if not request.request_outputs:
+            return (EMBEDDING_OUTPUT,)
+        names = tuple(out.name for out in request.request_outputs)
+        if PROBABILITIES_OUTPUT in names and not self.predictor.spec.supports_classify:
+            raise _invalid(
+                UNSUPPORTED_REASON,
+                f"model {self.name} has no classifier; ask for the {EMBEDDING_OUTPUT!r} output only",
+            )
+        available = self._output_names(kind)
+        if any(n not in available for n in names) or len(set(names)) != len(names):
+            raise _invalid(
+                "bad_outputs",
+                f"model {self.name} answers an input {kind!r} with the outputs {available}, each asked for "
+                f"at most once; got {list(names)}",
+            )
+        return names
 
     def validate(self, payload: Any) -> Any:
         return payload  # preprocess already checked it
@@ -273,45 +349,60 @@ class EmbeddingModel(kserve.Model):
         inp = payload.inputs[0]
         if inp.name == TEXT_INPUT and not self.predictor.spec.supports_text:
             raise _invalid(UNSUPPORTED_REASON, f"model {self.name} has no text tower; send an {IMAGE_INPUT!r} input")
+        outputs = self._requested_outputs(payload, inp.name)
         values = bytes_elements(inp)
         if len(values) > self.max_items:
             raise _invalid("too_many", f"input {inp.name!r} has {len(values)} elements; the limit is {self.max_items}")
         if inp.name == TEXT_INPUT:
             texts = [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in values]
-            return EmbeddingJob(payload, TEXT_INPUT, texts)
+            return EmbeddingJob(payload, TEXT_INPUT, texts, outputs)
         # Decode and resize each image in its own worker thread (cv2 and PIL release the GIL).
-        rows = await asyncio.gather(*(asyncio.to_thread(self._decode_one, i, v) for i, v in enumerate(values)))
-        return EmbeddingJob(payload, IMAGE_INPUT, list(rows))
+        pixels = await asyncio.gather(*(asyncio.to_thread(self._decode_one, i, v) for i, v in enumerate(values)))
+        classify = PROBABILITIES_OUTPUT in outputs
+        return EmbeddingJob(payload, IMAGE_INPUT, [PixelRow(p, classify) for p in pixels], outputs)
 
     async def predict(
         self, payload: EmbeddingJob, headers: dict[str, str] | None = None
-    ) -> tuple[EmbeddingJob, np.ndarray]:
+    ) -> tuple[EmbeddingJob, dict[str, np.ndarray]]:
+        dim = self.predictor.spec.dim
         if not payload.rows:
-            return payload, np.zeros((0, self.predictor.spec.dim), dtype=np.float32)
-        batcher = self.text_batcher if payload.kind == TEXT_INPUT else self.image_batcher
-        try:
-            embeddings = await batcher.submit(payload.rows)
-        except (BadInput, Unsupported) as exc:
-            reason = exc.reason if isinstance(exc, BadInput) else UNSUPPORTED_REASON
-            raise _invalid(reason, str(exc.message if isinstance(exc, BadInput) else exc)) from exc
-        return payload, np.ascontiguousarray(embeddings, dtype=np.float32)
+            width = dim + (self._n_classes if PROBABILITIES_OUTPUT in payload.outputs else 0)
+            rows = np.zeros((0, width), dtype=np.float32)
+        else:
+            batcher = self.text_batcher if payload.kind == TEXT_INPUT else self.image_batcher
+            try:
+                rows = await batcher.submit(payload.rows)
+            except (BadInput, Unsupported) as exc:
+                reason = exc.reason if isinstance(exc, BadInput) else UNSUPPORTED_REASON
+                raise _invalid(reason, str(exc.message if isinstance(exc, BadInput) else exc)) from exc
+        # Sliced even for embeddings alone: a batch shared with a request for probabilities has their columns too.
+        columns = {EMBEDDING_OUTPUT: slice(None, dim), PROBABILITIES_OUTPUT: slice(dim, None)}
+        tensors = {name: np.ascontiguousarray(rows[:, columns[name]], dtype=np.float32) for name in payload.outputs}
+        return payload, tensors
 
     async def postprocess(
-        self, result: tuple[EmbeddingJob, np.ndarray], headers: dict[str, str] | None = None, response_headers=None
+        self,
+        result: tuple[EmbeddingJob, dict[str, np.ndarray]],
+        headers: dict[str, str] | None = None,
+        response_headers=None,
     ) -> InferResponse:
-        job, embeddings = result
+        job, tensors = result
         request = job.request
-        output = InferOutput(name=EMBEDDING_OUTPUT, shape=list(embeddings.shape), datatype="FP32", data=embeddings)
-        if request.from_grpc:
-            # kserve 0.21's to_grpc tests an ndarray's truth value when the request had raw
-            # inputs (ValueError → 500); serialise here, as raw bytes or a list as asked.
-            output.set_data_from_numpy(embeddings, binary_data=request.use_binary_outputs)
+        outputs = []
+        for name in job.outputs:  # only those asked for: kserve 0.21's to_grpc sends every output it is given
+            data = tensors[name]
+            output = InferOutput(name=name, shape=list(data.shape), datatype="FP32", data=data)
+            if request.from_grpc:
+                # kserve 0.21's to_grpc tests an ndarray's truth value when the request had raw
+                # inputs (ValueError → 500); serialise here, as raw bytes or a list as asked.
+                output.set_data_from_numpy(data, binary_data=request.use_binary_outputs)
+            outputs.append(output)
         return InferResponse(
             response_id=request.id or str(uuid.uuid4()),
             model_name=request.model_name or self.name,
-            infer_outputs=[output],
+            infer_outputs=outputs,
             use_binary_outputs=request.use_binary_outputs,
-            requested_outputs=request.request_outputs,
+            requested_outputs=with_binary_default(request),
         )
 
 

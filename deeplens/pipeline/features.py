@@ -59,16 +59,14 @@ def _index_frames(event: Event, services: Services) -> list[Event]:
 
 
 def can_classify(embedder: Embedder) -> bool:
-    """Whether the embedder gives class probabilities too (the in-process predictor of a classifier
-    model; the KServe client does not)."""
-    spec = getattr(embedder, "spec", None)
-    return bool(getattr(spec, "supports_classify", False)) and callable(getattr(embedder, "embed_and_classify", None))
+    """Whether the embedder gives class probabilities too (a classifier model, in process or behind KServe)."""
+    return embedder.supports_classify
 
 
 def embed_and_maybe_classify(embedder: Embedder, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
     """Embeddings, plus class probabilities from the same forward pass where the model has a classifier."""
     if can_classify(embedder):
-        return embedder.embed_and_classify(images)  # type: ignore[attr-defined]
+        return embedder.embed_and_classify(images)
     return embedder.embed_images(images), None
 
 

@@ -20,7 +20,14 @@ class Embedder(Protocol):
     @property
     def model_name(self) -> str: ...
 
+    @property
+    def supports_classify(self) -> bool:
+        """Whether ``embed_and_classify`` also gives class probabilities (classifier models)."""
+        ...
+
     def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+    def embed_and_classify(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def make_embedder(settings: Settings) -> Embedder:

@@ -248,8 +248,7 @@ class SearchEngine:
                 if not has_class_scores(conn, self.tenant, model):
                     raise Unsupported(
                         f"no class scores are stored for model {model}: the images were indexed by a predictor that "
-                        f"does not classify (the KServe client). `deeplens reindex --model {model}` stores them "
-                        "with the in-process predictor."
+                        f"does not classify. `deeplens reindex --model {model}` stores them."
                     )
                 rows = class_ranked_items(
                     conn, self.tenant, model, [c.index for c in classes], [c.weight for c in classes], opts.filters(),

@@ -60,7 +60,7 @@ def reindex(
 ) -> ReindexReport:
     """Embed every item of ``kinds`` that lacks ``model``'s vector; returns what was done.
 
-    Where the model classifies (the in-process mobilenet_v2), items lacking its class
+    Where the model classifies (mobilenet_v2, in-process or served), items lacking its class
     scores are included and get them. An image that cannot be read or decoded is recorded
     as a failure of step ``reindex`` and skipped. ``stop`` ends the run after the current batch.
     """

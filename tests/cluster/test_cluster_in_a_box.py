@@ -124,6 +124,21 @@ def test_an_uploaded_product_and_video_yield_an_appearance_in_the_results_api(cl
     assert abs(found[0]["start"] - video.appearances[0].start) <= 1.0
 
 
+def test_text_search_ranks_photos_by_the_class_probabilities_the_model_server_gave(cluster):
+    pytest.importorskip("skimage", reason="scikit-image provides the sample photo")
+    from deeplens.search.evaluation import encode, photo
+
+    key = "products/chelsea/chelsea.png"
+    cluster["s3"].put_object(Bucket=BUCKET, Key=key, Body=encode(photo("chelsea")))
+    wait_for(
+        lambda: (r := httpx.get(f"{cluster['results'].url}/status/{key}")).status_code == 200 and r.json()["status"] == "done",
+        120, f"{key} processed", cluster["components"].values(),
+    )
+    response = httpx.get(f"{cluster['results'].url}/search/text", params={"q": "cat"}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json()[0]["product"] == "chelsea"
+
+
 def test_a_killed_step_is_restarted_and_the_event_is_retried_without_loss(cluster, dataset):
     root, truth = dataset
     features = cluster["components"]["features"]

@@ -1,8 +1,8 @@
 """The KServe predictor: a real ``python -m inference`` model server process, real v2 requests.
 
-The server's vectors must equal the in-process predictor's (the pipeline may use either),
-bad input must get a clear 4xx, and :class:`inference.client.RemotePredictor` must give the
-pipeline the same calls over HTTP.
+The server's vectors and class probabilities must equal the in-process predictor's (the
+pipeline may use either), bad input must get a clear 4xx, and
+:class:`inference.client.RemotePredictor` must give the pipeline the same calls over HTTP.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ import httpx
 import numpy as np
 import pytest
 
+from deeplens.db import Database
 from deeplens.errors import BadInput, NotFound, Unsupported
+from deeplens.pipeline.services import Services
+from deeplens.runtime import LocalRuntime
+from deeplens.search import SearchEngine, SearchOptions
+from deeplens.storage.factory import open_store
 from deeplens.vision.images import decode_image
 from inference.checkpoints import save_open_clip_checkpoint
 from inference.client import PredictorUnavailable, RemotePredictor
@@ -39,6 +44,7 @@ TINY_CLIP = dict(
     text_cfg={"context_length": 16, "width": 32, "heads": 2, "layers": 1},
 )
 TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
+BOTH = [{"name": "embedding"}, {"name": "probabilities"}]  # the v2 "outputs" of a request for class probabilities too
 
 
 def free_port() -> int:
@@ -88,10 +94,14 @@ def model_server(log_dir: Path, env: dict[str, str], *args: str) -> Iterator[str
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
-    with model_server(
-        tmp_path_factory.mktemp("kserve"), {"DEEPLENS_MODEL": "mobilenet_v2"}, "--max_items", str(MAX_ITEMS)
-    ) as url:
+def grpc_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, grpc_port) -> Iterator[str]:
+    args = ("--max_items", str(MAX_ITEMS), "--enable_grpc", "true", "--grpc_port", str(grpc_port))
+    with model_server(tmp_path_factory.mktemp("kserve"), {"DEEPLENS_MODEL": "mobilenet_v2"}, *args) as url:
         yield url
 
 
@@ -120,11 +130,19 @@ def infer(url: str, model: str, name: str, data: list, **extra) -> httpx.Respons
     return httpx.post(f"{url}/v2/models/{model}/infer", json=body, timeout=60)
 
 
-def embeddings(response: httpx.Response) -> np.ndarray:
+def outputs(response: httpx.Response) -> dict[str, np.ndarray]:
+    """A JSON infer response's FP32 outputs by name."""
     assert response.status_code == 200, response.text
-    (out,) = response.json()["outputs"]
-    assert out["name"] == "embedding" and out["datatype"] == "FP32"
-    return np.asarray(out["data"], dtype=np.float32).reshape(out["shape"])
+    found = {}
+    for out in response.json()["outputs"]:
+        assert out["datatype"] == "FP32"
+        found[out["name"]] = np.asarray(out["data"], dtype=np.float32).reshape(out["shape"])
+    return found
+
+
+def embeddings(response: httpx.Response) -> np.ndarray:
+    (vectors,) = outputs(response).values()
+    return vectors
 
 
 def metric(url: str, name: str) -> float:
@@ -194,10 +212,97 @@ def test_concurrent_requests_are_each_answered_with_their_own_vectors_and_share_
     assert metric(server, "deeplens_predictor_batches_total") - batches_before < n_requests
 
 
-def test_model_metadata_declares_the_image_input_and_embedding_output(server):
+def test_model_metadata_declares_the_image_input_and_the_embedding_and_probabilities_outputs(server):
     meta = httpx.get(f"{server}/v2/models/mobilenet_v2").json()
     assert meta["inputs"] == [{"name": "image", "datatype": "BYTES", "shape": [-1]}]
-    assert meta["outputs"] == [{"name": "embedding", "datatype": "FP32", "shape": [-1, 1280]}]
+    assert meta["outputs"] == [
+        {"name": "embedding", "datatype": "FP32", "shape": [-1, 1280]},
+        {"name": "probabilities", "datatype": "FP32", "shape": [-1, 1000]},
+    ]
+
+
+# --- class probabilities ----------------------------------------------------------------------
+
+
+def test_a_request_naming_probabilities_gets_the_in_process_embeddings_and_probabilities(server, images, predictor):
+    got = outputs(infer(server, "mobilenet_v2", "image", [b64(png(im)) for im in images], outputs=BOTH))
+    vectors, probs = predictor.embed_and_classify(images)
+    assert list(got) == ["embedding", "probabilities"] and got["probabilities"].shape == (6, 1000)
+    np.testing.assert_allclose(got["embedding"], vectors, atol=1e-4)
+    np.testing.assert_allclose(got["probabilities"], probs, atol=1e-5)
+
+
+def test_a_request_naming_no_outputs_gets_the_embedding_alone(server, images):
+    response = infer(server, "mobilenet_v2", "image", [b64(png(images[0]))])
+    assert [out["name"] for out in response.json()["outputs"]] == ["embedding"]
+
+
+def test_a_request_naming_only_probabilities_gets_only_probabilities(server, images, predictor):
+    got = outputs(infer(server, "mobilenet_v2", "image", [b64(png(images[0]))], outputs=[{"name": "probabilities"}]))
+    assert list(got) == ["probabilities"]
+    np.testing.assert_allclose(got["probabilities"], predictor.classify(images[:1]), atol=1e-5)
+
+
+def test_binary_output_covers_every_named_output(server, images):
+    data = [b64(png(im)) for im in images[:2]]
+    as_json = outputs(infer(server, "mobilenet_v2", "image", data, outputs=BOTH))
+    binary = infer(server, "mobilenet_v2", "image", data, outputs=BOTH, parameters={"binary_data_output": True})
+    n = int(binary.headers["inference-header-content-length"])
+    raw = np.frombuffer(binary.content[n:], dtype="<f4")
+    np.testing.assert_array_equal(raw[: 2 * 1280].reshape(2, 1280), as_json["embedding"])
+    np.testing.assert_array_equal(raw[2 * 1280 :].reshape(2, 1000), as_json["probabilities"])
+
+
+def test_concurrent_requests_with_and_without_probabilities_share_forward_passes_and_get_what_each_asked(
+    server, images, predictor
+):
+    vectors, probs = predictor.embed_and_classify(images)
+    n_requests = 18
+    results: dict[int, dict[str, np.ndarray]] = {}
+    start = threading.Barrier(n_requests)
+    batches_before = metric(server, "deeplens_predictor_batches_total")
+
+    def one(i: int) -> None:
+        extra = {"outputs": BOTH} if i % 2 else {}
+        start.wait()
+        results[i] = outputs(infer(server, "mobilenet_v2", "image", [b64(png(images[i % len(images)]))], **extra))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n_requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(n_requests))
+    for i, got in results.items():
+        assert list(got) == (["embedding", "probabilities"] if i % 2 else ["embedding"])
+        np.testing.assert_allclose(got["embedding"][0], vectors[i % len(images)], atol=1e-4)
+        if i % 2:
+            np.testing.assert_allclose(got["probabilities"][0], probs[i % len(images)], atol=1e-5)
+    assert metric(server, "deeplens_predictor_batches_total") - batches_before < n_requests
+
+
+def test_grpc_clients_get_the_outputs_they_name(server, grpc_port, images, predictor):
+    import asyncio
+
+    from kserve import InferenceGRPCClient, InferInput, InferRequest
+    from kserve.protocol.infer_type import RequestedOutput
+
+    async def over_grpc(names: list[str]) -> dict[str, np.ndarray]:
+        image = InferInput("image", [2], "BYTES")
+        image.set_data_from_numpy(np.array([png(im) for im in images[:2]], dtype=np.object_), binary_data=True)
+        request = InferRequest(
+            model_name="mobilenet_v2", infer_inputs=[image], request_outputs=[RequestedOutput(n) for n in names]
+        )
+        client = InferenceGRPCClient(f"127.0.0.1:{grpc_port}")
+        try:
+            response = await client.infer(request)
+        finally:
+            await client.close()
+        return {out.name: out.as_numpy() for out in response.outputs}
+
+    got = asyncio.run(over_grpc(["probabilities"]))
+    assert list(got) == ["probabilities"]
+    np.testing.assert_allclose(got["probabilities"], predictor.classify(images[:2]), atol=1e-5)
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -235,6 +340,12 @@ def test_text_to_an_image_only_model_gets_400_unsupported(server):
     assert response.json()["error"] == "unsupported: model mobilenet_v2 has no text tower; send an 'image' input"
 
 
+def test_an_output_with_another_name_gets_400_saying_which_outputs_exist(server, images):
+    response = infer(server, "mobilenet_v2", "image", [b64(png(images[0]))], outputs=[{"name": "logits"}])
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("bad_outputs: ") and "'probabilities'" in response.json()["error"]
+
+
 def test_unknown_model_gets_404(server, images):
     assert infer(server, "no-such-model", "image", [b64(png(images[0]))]).status_code == 404
 
@@ -248,6 +359,34 @@ def test_remote_predictor_gives_the_in_process_vectors_over_several_requests(ser
         assert remote.model_name == "mobilenet_v2" and remote.dim == 1280
     assert vectors.dtype == np.float32 and vectors.shape == (6, 1280)
     np.testing.assert_allclose(vectors, predictor.embed_images(images), atol=1e-4)
+
+
+def test_remote_predictor_embeds_and_classifies_like_the_in_process_predictor(server, images, predictor):
+    with RemotePredictor(server, "mobilenet_v2", batch_size=4) as remote:
+        assert remote.supports_classify
+        vectors, probs = remote.embed_and_classify(images)  # 6 images → requests of 4 and 2
+    expected_vectors, expected_probs = predictor.embed_and_classify(images)
+    np.testing.assert_allclose(vectors, expected_vectors, atol=1e-4)
+    np.testing.assert_allclose(probs, expected_probs, atol=1e-5)
+
+
+def test_remote_predictor_classifies_an_empty_list_into_empty_matrices(server):
+    with RemotePredictor(server, "mobilenet_v2") as remote:
+        vectors, probs = remote.embed_and_classify([])
+    assert vectors.shape == (0, 1280) and probs.shape == (0, 1000)
+
+
+def test_a_features_step_on_the_model_server_stores_class_scores_so_text_search_finds_the_photo(server, settings):
+    pytest.importorskip("skimage", reason="scikit-image provides the sample photo")
+    from deeplens.search.evaluation import encode, photo
+
+    with RemotePredictor(server, "mobilenet_v2") as remote:
+        services = Services(settings, Database(settings.database_url, max_size=4), open_store(settings), _embedder=remote)
+        with LocalRuntime(settings, services=services) as runtime:
+            services.store.put("products/chelsea/chelsea.png", encode(photo("chelsea")))
+            assert runtime.broker.run_until_idle(tenant=settings.tenant, timeout=300)
+            hits = SearchEngine(services).by_text("cat", SearchOptions())
+    assert [h.product for h in hits] == ["chelsea"]
 
 
 def test_remote_predictor_sends_encoded_images_as_they_are_and_gets_the_vectors_of_their_decoding(
@@ -313,6 +452,21 @@ def test_open_clip_server_declares_image_and_text_inputs(clip_server):
     meta = httpx.get(f"{clip_server}/v2/models/open_clip:tiny-test").json()
     assert [i["name"] for i in meta["inputs"]] == ["image", "text"]
     assert meta["outputs"][0]["shape"] == [-1, 32]
+
+
+def test_probabilities_from_a_model_without_a_classifier_get_400_unsupported(clip_server, images):
+    response = infer(clip_server, "open_clip:tiny-test", "image", [b64(png(images[0]))], outputs=BOTH)
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "unsupported: model open_clip:tiny-test has no classifier; ask for the 'embedding' output only"
+    )
+
+
+def test_remote_predictor_of_a_model_without_a_classifier_says_it_cannot_classify(clip_server, images):
+    with RemotePredictor(clip_server, "open_clip:tiny-test") as remote:
+        assert not remote.supports_classify
+        with pytest.raises(Unsupported, match="no classifier"):
+            remote.embed_and_classify(images[:1])
 
 
 def test_open_clip_image_embeddings_over_http_equal_the_in_process_ones(clip_server, clip_predictor, images):

@@ -44,7 +44,7 @@ def product_ids(runtime: LocalRuntime) -> dict[str, int]:
 
 
 class ImageOnlyEmbedder:
-    """The shape of the KServe client: embeddings, no classifier."""
+    """An embedder with no classifier: embeddings only."""
 
     def __init__(self, predictor: Predictor) -> None:
         self._predictor = predictor
@@ -53,8 +53,13 @@ class ImageOnlyEmbedder:
     def model_name(self) -> str:
         return self._predictor.model_name
 
+    supports_classify = False
+
     def embed_images(self, images):
         return self._predictor.embed_images(images)
+
+    def embed_and_classify(self, images):
+        raise AssertionError("an embedder without a classifier is never asked for classes")
 
 
 @pytest.fixture(scope="module")
