@@ -10,7 +10,7 @@ What it does:
    sub-clusters each, Gaussian noise: cosine ≈ 0.84 within a sub-cluster — one product's
    photos and frames —, ≈ 0.62 within a cluster — a kind of product —, ≈ 0 across) as the
    embeddings of product photos and keyframes of one tenant, under a model of their own,
-   with bulk COPY, then builds the model's partial HNSW index (the schema's parameters:
+   with bulk COPY, then builds the model's partial HNSW index (the schema's: halfvec,
    m = 16, ef_construction = 64).
 2. recall@10 of the index against exact search (numpy, brute force) for ``--queries``
    fresh vectors from the same distribution, at several ``hnsw.ef_search`` values, with the
@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from deeplens.config import Settings  # noqa: E402
 from deeplens.db import Database  # noqa: E402
 from deeplens.db.search import Filters, nearest_items  # noqa: E402
-from deeplens.db.vectors import ensure_model_index  # noqa: E402
+from deeplens.db.vectors import ensure_model_index, index_distance  # noqa: E402
 
 EF_SEARCH_VALUES = (10, 20, 32, 40, 48, 64, 100, 200)
 
@@ -153,14 +153,14 @@ def recall_sweep(db: Database, tenant: str, model: str, items: list[tuple[str, i
     for ef in EF_SEARCH_VALUES:
         hits, latencies, slow_plan = 0, [], None
         for q, expected in zip(queries, truth):
-            with db.transaction() as conn:
+            with db.pool.connection() as conn:
                 t0 = time.perf_counter()
                 rows = nearest_items(conn, tenant, model, q, Filters(), limit=10, ef_search=ef)
                 latencies.append(time.perf_counter() - t0)
                 if latencies[-1] > 0.1 and slow_plan is None:  # keep the evidence of an outlier
                     slow_plan = [r["QUERY PLAN"][:160] for r in conn.execute(
                         f"EXPLAIN SELECT item_id FROM embeddings e WHERE e.model = %s AND e.tenant_id = %s"
-                        f" ORDER BY e.embedding::vector({q.shape[0]}) <=> %s::vector({q.shape[0]}) LIMIT 10",
+                        f" ORDER BY {index_distance('e.embedding', '%s', q.shape[0])} LIMIT 10",
                         (model, tenant, q)).fetchall()]
             got = {index_of[(r.item_kind, r.item_id)] for r in rows}
             hits += len(got & set(expected.tolist()))
@@ -293,7 +293,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="deeplens-bench-search-"))
     server = None
     result: dict = {"n": args.n, "dim": args.dim, "clusters": args.clusters, "cores": len(os.sched_getaffinity(0)),
-                    "hnsw": {"m": 16, "ef_construction": 64}}
+                    "hnsw": {"m": 16, "ef_construction": 64, "type": "halfvec"}}
     try:
         url = os.environ.get("DATABASE_URL")
         if not url:
@@ -347,7 +347,7 @@ def main() -> None:
         return
     print(f"{result['n']} vectors × {result['dim']} d in {result['clusters']} clusters, {result['cores']} cores, "
           f"shared_buffers {result['shared_buffers']}")
-    print(f"HNSW m=16 ef_construction=64: load {result['load_s']} s, build {result['index_build_s']} s, {result['index_mb']} MB")
+    print(f"HNSW (halfvec) m=16 ef_construction=64: load {result['load_s']} s, build {result['index_build_s']} s, {result['index_mb']} MB")
     print("ef_search  recall@10  SQL p50 ms")
     for r in result["recall"]:
         print(f"{r['ef_search']:9}  {r['recall_at_10']:9.4f}  {r['sql_p50_ms']:10.2f}")

@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 import psycopg
 
+from deeplens.db.vectors import exact_distance, index_distance
+
 ITEM_KINDS = ("product_image", "frame")
 
 
@@ -126,11 +128,12 @@ def nearest_items(
 
     ``query`` is a vector, or an indexed item ``(item_kind, item_id)`` whose stored vector
     is used without leaving the database (``dim`` then gives the model's dimension; no
-    rows when the item has no vector). Runs inside the caller's transaction
-    (``SET LOCAL``-style settings). The inner query has the shape of the model's partial
-    expression HNSW index (``::vector(dim)`` cast, ``model`` predicate) so the planner
-    uses it; its results come in relaxed order, so they are re-sorted outside (pgvector's
-    documented pattern for iterative scans).
+    rows when the item has no vector). Runs in a transaction of its own (a savepoint when
+    the caller has one open), since its settings are transaction-local. The inner query has the shape of the model's partial
+    expression HNSW index (:func:`index_distance`, ``model`` predicate) so the planner
+    uses it; its results come in relaxed order and by half-precision distance, so they are
+    scored at full precision and re-sorted outside (pgvector's documented pattern for
+    iterative scans).
     """
     window = offset + limit
     params: dict[str, Any] = {
@@ -139,7 +142,7 @@ def nearest_items(
     if isinstance(query, np.ndarray):
         dim = int(query.shape[0])
         params["q"] = query.astype(np.float32)
-        head, target, gate = "WITH ", f"%(q)s::vector({dim})", ""
+        head, target, gate = "WITH ", "%(q)s", ""
     else:
         if dim is None:
             raise ValueError("an item query needs the model's dimension")
@@ -155,15 +158,16 @@ def nearest_items(
         exclude_sql = " AND NOT (e.item_kind = %(ex_kind)s AND e.item_id = %(ex_id)s)"
     sql = (
         head + "nearest AS MATERIALIZED ("
-        f" SELECT e.item_kind, e.item_id, e.embedding::vector({dim}) <=> {target} AS distance"
+        f" SELECT e.item_kind, e.item_id, {exact_distance('e.embedding', target, dim)} AS distance"
         " FROM embeddings e WHERE e.model = %(model)s AND e.tenant_id = %(tenant)s"
         + filters.sql("e", params) + exclude_sql + gate +
-        f" ORDER BY e.embedding::vector({dim}) <=> {target} LIMIT %(window)s),"
+        f" ORDER BY {index_distance('e.embedding', target, dim)} LIMIT %(window)s),"
         " ranked AS (SELECT item_kind, item_id, 1 - distance AS score, NULL::smallint[] AS classes FROM nearest)"
         + _HYDRATE
     )
-    # Pipelined: the settings and the query travel together, one round trip instead of two.
-    with conn.pipeline():
+    # Pipelined: BEGIN, the settings, the query and COMMIT travel together, one round trip
+    # instead of three (bench/search.py: the API's throughput is bound by per-query CPU).
+    with conn.pipeline(), conn.transaction():
         set_ef_search(conn, max(ef_search, window))
         cursor = conn.execute(sql, params)
     return _rows(cursor.fetchall())
@@ -251,10 +255,10 @@ def duplicate_pairs(
     rows = conn.execute(
         "SELECT a.item_kind AS a_kind, a.item_id AS a_id, n.item_kind AS b_kind, n.item_id AS b_id, 1 - n.distance AS score"
         " FROM embeddings a CROSS JOIN LATERAL ("
-        f"  SELECT b.item_kind, b.item_id, b.embedding::vector({dim}) <=> a.embedding::vector({dim}) AS distance"
+        f"  SELECT b.item_kind, b.item_id, {exact_distance('b.embedding', 'a.embedding', dim)} AS distance"
         "   FROM embeddings b WHERE b.model = %(model)s AND b.tenant_id = %(tenant)s" + filters_b +
         "   AND NOT (b.item_kind = a.item_kind AND b.item_id = a.item_id)"
-        f"  ORDER BY b.embedding::vector({dim}) <=> a.embedding::vector({dim}) LIMIT %(k)s) n"
+        f"  ORDER BY {index_distance('b.embedding', 'a.embedding', dim)} LIMIT %(k)s) n"
         " WHERE a.model = %(model)s AND a.tenant_id = %(tenant)s" + filters_a +
         " AND n.distance <= %(max_distance)s",
         params,
