@@ -153,7 +153,7 @@ def recall_sweep(db: Database, tenant: str, model: str, items: list[tuple[str, i
     for ef in EF_SEARCH_VALUES:
         hits, latencies, slow_plan = 0, [], None
         for q, expected in zip(queries, truth):
-            with db.pool.connection() as conn:
+            with db.search_connection() as conn:
                 t0 = time.perf_counter()
                 rows = nearest_items(conn, tenant, model, q, Filters(), limit=10, ef_search=ef)
                 latencies.append(time.perf_counter() - t0)

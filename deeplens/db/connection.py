@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -20,6 +21,9 @@ class Database:
     def __init__(self, url: str, *, server: Any = None, max_size: int = 8) -> None:
         self.url = url
         self._server = server  # keeps the embedded server alive while this object lives
+        self._max_size = max_size
+        self._search_pool: ConnectionPool | None = None
+        self._search_pool_lock = threading.Lock()
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
         self.pool = ConnectionPool(
@@ -48,7 +52,26 @@ class Database:
             with conn.transaction():
                 yield conn
 
+    @contextmanager
+    def search_connection(self) -> Iterator[psycopg.Connection]:
+        """An autocommit connection reserved for vector searches (opened on first use).
+
+        Searches change session settings (``hnsw.*``, ``enable_seqscan``) and run as one
+        statement with no transaction around it, so they get connections of their own
+        rather than borrowing the pipeline's.
+        """
+        with self._search_pool_lock:
+            if self._search_pool is None:
+                self._search_pool = ConnectionPool(
+                    self.url, min_size=1, max_size=self._max_size,
+                    kwargs={"row_factory": dict_row, "autocommit": True}, configure=register_vector, open=True,
+                )
+        with self._search_pool.connection() as conn:
+            yield conn
+
     def close(self) -> None:
-        """Close the pool; the embedded server stops when its last user is gone."""
+        """Close the pools; the embedded server stops when its last user is gone."""
+        if self._search_pool is not None:
+            self._search_pool.close()
         self.pool.close()
         self._server = None

@@ -92,8 +92,9 @@ def _rows(records: list[dict[str, Any]]) -> list[Row]:
     ]
 
 
-def set_ef_search(conn: psycopg.Connection, ef_search: int) -> None:
-    """HNSW search breadth for this transaction; iterative scans keep filters from starving results.
+def set_ef_search(conn: psycopg.Connection, ef_search: int, *, session: bool = False) -> None:
+    """HNSW search breadth for this transaction (or, with ``session``, for the connection's
+    session); iterative scans keep filters from starving results.
 
     The planner must not trade the index for an exact scan: it prices a scan of vectors
     stored out of line (TOAST, rows written before migration 002) as nearly free, and was
@@ -104,9 +105,9 @@ def set_ef_search(conn: psycopg.Connection, ef_search: int) -> None:
     cannot see the query vector.
     """
     conn.execute(
-        "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-        " set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)",
-        (str(int(ef_search)),),
+        "SELECT set_config('hnsw.ef_search', %(ef)s, %(local)s), set_config('hnsw.iterative_scan', 'relaxed_order', %(local)s),"
+        " set_config('enable_seqscan', 'off', %(local)s), set_config('plan_cache_mode', 'force_custom_plan', %(local)s)",
+        {"ef": str(int(ef_search)), "local": not session},
     )
 
 
@@ -128,8 +129,9 @@ def nearest_items(
 
     ``query`` is a vector, or an indexed item ``(item_kind, item_id)`` whose stored vector
     is used without leaving the database (``dim`` then gives the model's dimension; no
-    rows when the item has no vector). Runs in a transaction of its own (a savepoint when
-    the caller has one open), since its settings are transaction-local. The inner query has the shape of the model's partial
+    rows when the item has no vector). ``conn`` is a search connection
+    (:meth:`Database.search_connection`: autocommit, its session settings are the search's).
+    The inner query has the shape of the model's partial
     expression HNSW index (:func:`index_distance`, ``model`` predicate) so the planner
     uses it; its results come in relaxed order and by half-precision distance, so they are
     scored at full precision and re-sorted outside (pgvector's documented pattern for
@@ -165,10 +167,11 @@ def nearest_items(
         " ranked AS (SELECT item_kind, item_id, 1 - distance AS score, NULL::smallint[] AS classes FROM nearest)"
         + _HYDRATE
     )
-    # Pipelined: BEGIN, the settings, the query and COMMIT travel together, one round trip
-    # instead of three (bench/search.py: the API's throughput is bound by per-query CPU).
-    with conn.pipeline(), conn.transaction():
-        set_ef_search(conn, max(ef_search, window))
+    # Two statements, one round trip, no transaction around them: the API's throughput is
+    # bound by CPU per query (bench/search.py), and BEGIN/COMMIT in pipeline mode doubled
+    # the client's share of it.
+    with conn.pipeline():
+        set_ef_search(conn, max(ef_search, window), session=True)
         cursor = conn.execute(sql, params)
     return _rows(cursor.fetchall())
 

@@ -132,7 +132,7 @@ class SearchEngine:
 
     def _nearest(self, model: str, query: np.ndarray | tuple[str, int], opts: SearchOptions,
                  exclude: tuple[str, int] | None = None, dim: int | None = None) -> list[SearchHit]:
-        with self.services.db.pool.connection() as conn:
+        with self.services.db.search_connection() as conn:
             rows = nearest_items(
                 conn, self.tenant, model, query, opts.filters(), limit=opts.limit, offset=opts.offset,
                 min_score=-1.0 if opts.min_score is None else opts.min_score,
