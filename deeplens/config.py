@@ -71,13 +71,13 @@ class Settings(BaseSettings):
     match_max_candidates: int = Field(8, ge=1, description="Voted candidates verified per frame at most.")
     match_min_inliers: int = Field(20, ge=4, description="RANSAC inliers a frame match needs at least.")
     match_threshold: float = Field(
-        0.37, ge=0, le=1,
+        0.45, ge=0, le=1,
         description="Fused score (0-1) a frame match needs at least: the one knob for precision vs recall.",
     )
     match_product_frames: int = Field(500, ge=1, description="Indexed frames verified against a newly added product photo.")
     appearance_max_gap: float = Field(1.5, description="Seconds of absence bridged inside one appearance.")
     appearance_min_frames: int = Field(2, ge=1, description="Verified keyframes an appearance needs, unless ...")
-    appearance_strong_score: float = Field(0.6, ge=0, le=1, description="... one of them scores at least this.")
+    appearance_strong_score: float = Field(0.65, ge=0, le=1, description="... one of them scores at least this.")
 
     # --- search ------------------------------------------------------------------------------
     hnsw_ef_search: int = Field(

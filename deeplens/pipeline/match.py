@@ -6,6 +6,9 @@ against indexed product photos, a new product photo against indexed keyframes.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,7 +17,11 @@ import numpy as np
 import psycopg
 
 from deeplens.db.catalog import get_frame, video_frame_times
-from deeplens.db.local_features import frames_indexed_before, get_local_features, indexed_at
+from deeplens.db.local_features import (
+    frames_indexed_before,
+    get_local_features,
+    indexed_at,
+)
 from deeplens.db.matches import (
     frame_hits,
     frame_match_records,
@@ -24,16 +31,20 @@ from deeplens.db.matches import (
     replace_frame_matches,
 )
 from deeplens.db.vectors import get_embedding, nearest
+from deeplens.errors import NotFound
 from deeplens.matching.appearances import segment_hits, widen_to_neighbours
 from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.matching.scoring import fused_score
 from deeplens.pipeline.services import Services
+from deeplens.vision.appearance import appearance_agreement
+from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import LocalFeatures, from_bytes
 from deeplens.vision.verify import Verification, verify_pair
 from eventing import types
 from eventing.events import Event
 
 SOURCE = "deeplens/match"
+LOG = logging.getLogger(__name__)
 # Features are written in short transactions; a keyframe written up to this long after a
 # photo is still checked from the photo's side, in case its own match step ran first.
 COMMIT_MARGIN = timedelta(seconds=5)
@@ -47,6 +58,12 @@ class Candidate:
     sku: str
     frame_id: int  # -1 until paired with a frame
     similarity: float
+    photo_key: str
+    photo_sha256: str
+
+
+FramePixels = Callable[[], "np.ndarray | None"]
+"""Loads a keyframe's pixels on first call (only pairs that pass geometry need them); None when gone."""
 
 
 def handle(event: Event, services: Services) -> list[Event]:
@@ -65,15 +82,52 @@ def handle(event: Event, services: Services) -> list[Event]:
     return [event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject)]
 
 
-def verify(services: Services, product: LocalFeatures, frame: LocalFeatures, similarity: float) -> tuple[Verification, float] | None:
-    """Geometric verification plus the fused score; None unless both pass."""
+def verify(
+    services: Services, tenant: str, candidate: Candidate, product: LocalFeatures, frame: LocalFeatures, load_pixels: FramePixels
+) -> tuple[Verification, float] | None:
+    """Geometric verification, photometric agreement and the fused score; None unless it passes.
+
+    A pair whose pixels are gone from the store (deleted meanwhile) cannot be confirmed
+    and is not matched.
+    """
     verification = verify_pair(product, frame, min_inliers=services.settings.match_min_inliers)
     if verification is None:
         return None
-    score = fused_score(verification.score, similarity)
+    try:
+        template = services.product_templates.get(services.store, tenant, candidate.product_image_id, candidate.photo_key, candidate.photo_sha256)
+    except NotFound:
+        LOG.warning("product photo %s is gone from the store; not matched", candidate.photo_key)
+        return None
+    pixels = load_pixels()
+    if pixels is None:
+        return None
+    # Features may describe a differently sized copy than the stored pixels: map the homography over.
+    to_pixels = np.diag([pixels.shape[1] / frame.width, pixels.shape[0] / frame.height, 1.0])
+    from_template = np.diag([product.width / template.width, product.height / template.height, 1.0])
+    agreement = appearance_agreement(
+        template,
+        pixels,
+        to_pixels @ verification.homography @ from_template,
+        verification.inlier_points[:, :2] * [template.width / product.width, template.height / product.height],
+    )
+    score = fused_score(verification.score, agreement)
     if score < services.settings.match_threshold:
         return None
     return verification, score
+
+
+def frame_pixels(services: Services, object_key: str) -> FramePixels:
+    """A loader of one keyframe's pixels, reading the store at most once."""
+
+    @functools.cache
+    def load() -> np.ndarray | None:
+        try:
+            return decode_image(services.store.get(object_key))
+        except NotFound:
+            LOG.warning("keyframe %s is gone from the store; not matched", object_key)
+            return None
+
+    return load
 
 
 def _match_record(candidate: Candidate, verification: Verification, score: float) -> dict[str, Any]:
@@ -106,13 +160,15 @@ def frame_candidates(
     if not ids:
         return []
     rows = conn.execute(
-        "SELECT e.item_id, i.sku, 1 - (e.embedding <=> %s::vector) AS similarity FROM embeddings e"
+        "SELECT e.item_id, i.sku, i.object_key, i.sha256, 1 - (e.embedding <=> %s::vector) AS similarity FROM embeddings e"
         " JOIN product_images i ON i.tenant_id = e.tenant_id AND i.id = e.item_id"
         " WHERE e.tenant_id = %s AND e.item_kind = 'product_image' AND e.model = %s AND e.item_id = ANY(%s)",
         (query.astype(np.float32), tenant, model, ids),
     ).fetchall()
-    found = {row["item_id"]: (row["sku"], float(row["similarity"])) for row in rows}
-    return [Candidate(i, found[i][0], -1, found[i][1]) for i in ids if i in found]
+    found = {row["item_id"]: row for row in rows}
+    return [
+        Candidate(i, found[i]["sku"], -1, float(found[i]["similarity"]), found[i]["object_key"], found[i]["sha256"]) for i in ids if i in found
+    ]
 
 
 def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
@@ -130,9 +186,10 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
             missing = [c.product_image_id for c in candidates if c.product_image_id not in product_features]
             product_features.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
         best: dict[str, dict[str, Any]] = {}
+        pixels = frame_pixels(services, frame["object_key"])
         for candidate in candidates:
             features = product_features.get(candidate.product_image_id)
-            result = None if features is None else verify(services, features, frame_features[frame_id], candidate.similarity)
+            result = None if features is None else verify(services, tenant, candidate, features, frame_features[frame_id], pixels)
             if result is not None and result[1] > best.get(candidate.sku, {}).get("score", -1.0):
                 best[candidate.sku] = _match_record(candidate, *result)
         checked = {candidate.sku for candidate in candidates}
@@ -151,7 +208,9 @@ def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services
     pairs: set[tuple[str, str]] = set()
     for image_id in indexed.item_ids:
         with services.db.transaction() as conn:
-            image = conn.execute("SELECT sku FROM product_images WHERE tenant_id = %s AND id = %s", (tenant, image_id)).fetchone()
+            image = conn.execute(
+                "SELECT sku, object_key, sha256 FROM product_images WHERE tenant_id = %s AND id = %s", (tenant, image_id)
+            ).fetchone()
             query = get_embedding(conn, tenant, "product_image", image_id, indexed.model)
             product_blob = get_local_features(conn, tenant, "product_image", [image_id]).get(image_id)
             if image is None or query is None or product_blob is None:
@@ -168,8 +227,8 @@ def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services
             for frame_id, similarity in chunk:
                 if frame_id not in frames:
                     continue
-                candidate = Candidate(image_id, image["sku"], frame_id, similarity)
-                result = verify(services, product, from_bytes(frames[frame_id]), similarity)
+                candidate = Candidate(image_id, image["sku"], frame_id, similarity, image["object_key"], image["sha256"])
+                result = verify(services, tenant, candidate, product, from_bytes(frames[frame_id]), _stored_frame_pixels(services, tenant, frame_id))
                 if result is None:
                     continue
                 with services.db.transaction() as conn:
@@ -182,6 +241,18 @@ def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services
                     changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(current.values())))
                 pairs.update((frame["video_id"], sku) for sku in changed)
     return pairs
+
+
+def _stored_frame_pixels(services: Services, tenant: str, frame_id: int) -> FramePixels:
+    """Like :func:`frame_pixels`, looking the keyframe's object key up first."""
+
+    @functools.cache
+    def load() -> np.ndarray | None:
+        with services.db.pool.connection() as conn:
+            frame = get_frame(conn, tenant, frame_id)
+        return None if frame is None else frame_pixels(services, frame["object_key"])()
+
+    return load
 
 
 def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str]:

@@ -11,6 +11,7 @@ import numpy as np
 from deeplens.config import Settings
 from deeplens.db import Database
 from deeplens.matching.index_cache import CatalogIndexCache
+from deeplens.matching.templates import ProductTemplateCache
 from deeplens.storage import ObjectStore, open_store
 
 
@@ -43,13 +44,15 @@ def make_embedder(settings: Settings) -> Embedder:
 
 @dataclass
 class Services:
-    """Settings, database, object store, the embedder (loaded on first use) and per-tenant catalog indexes."""
+    """Settings, database, object store, the embedder (loaded on first use), per-tenant catalog
+    indexes and product photo templates."""
 
     settings: Settings
     db: Database
     store: ObjectStore
     _embedder: Embedder | None = field(default=None, repr=False)
     catalog_indexes: CatalogIndexCache = field(default_factory=CatalogIndexCache, repr=False)
+    product_templates: ProductTemplateCache = field(default_factory=ProductTemplateCache, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod

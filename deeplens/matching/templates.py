@@ -1,0 +1,41 @@
+"""Product photos reduced for photometric agreement, loaded once per process."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from deeplens.storage.base import ObjectStore
+from deeplens.vision.appearance import ProductTemplate, product_template
+from deeplens.vision.images import decode_image
+
+
+class ProductTemplateCache:
+    """Hands out a product photo's :class:`ProductTemplate`, reading the photo from the store once.
+
+    Keyed by the photo's content hash as well as its id, so a photo replaced under the
+    same key is read again. A template is a few KB; ``max_entries`` bounds the memory.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._templates: OrderedDict[tuple[str, int, str], ProductTemplate] = OrderedDict()
+        self._max_entries = max_entries
+
+    def get(self, store: ObjectStore, tenant: str, image_id: int, object_key: str, sha256: str) -> ProductTemplate:
+        """The template of one product photo.
+
+        Raises:
+            NotFound: the photo is no longer in the store.
+        """
+        key = (tenant, image_id, sha256)
+        with self._lock:
+            if key in self._templates:
+                self._templates.move_to_end(key)
+                return self._templates[key]
+        template = product_template(decode_image(store.get(object_key)))
+        with self._lock:
+            self._templates[key] = template
+            while len(self._templates) > self._max_entries:
+                self._templates.popitem(last=False)
+        return template
