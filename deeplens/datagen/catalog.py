@@ -112,6 +112,15 @@ def lookalike_spec(rng: np.random.Generator, source: ArtSpec, kind: str, names: 
     raise ValueError(f"unknown look-alike kind {kind!r}")
 
 
+def brand_sibling_spec(rng: np.random.Generator, source: ArtSpec, name: str) -> ArtSpec:
+    """Another product of ``source``'s brand, drawn the same way: same brand word, fonts, logo
+    and layout; its own colours, name, pattern, fine print and barcode. Harder than any
+    look-alike kind, since geometry alone verifies it: the shared parts sit in the same places."""
+    fresh = random_spec(rng, source.height, source.brand, name)
+    return replace(fresh, layout=source.layout, width=source.width, brand_font=source.brand_font,
+                   name_font=source.name_font, italic=source.italic, logo=source.logo, logo_sides=source.logo_sides)  # fmt: skip
+
+
 def build_catalog(rng: np.random.Generator, preset: Preset) -> tuple[list[CatalogItem], list[CatalogItem]]:
     """Products sorted by SKU, and distractors; deterministic in ``rng``."""
     names = _Names(rng)

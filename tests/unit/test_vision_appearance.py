@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import cv2
 import numpy as np
 import pytest
 
 from deeplens.datagen.artwork import ArtSpec, render_artwork
-from deeplens.datagen.catalog import random_spec
+from deeplens.datagen.catalog import brand_sibling_spec, random_spec
 from deeplens.datagen.photos import angled_photo
 from deeplens.vision.appearance import appearance_agreement, product_template
 from deeplens.vision.local_features import extract_local_features
@@ -31,14 +29,8 @@ def art(spec: ArtSpec) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def lookalike(spec: ArtSpec) -> np.ndarray:
-    """Another product of the same brand: same brand word, fonts, logo and layout; its own
-    colours, name, pattern, fine print and barcode (the distractor that fooled geometry)."""
-    other = random_spec(np.random.default_rng(8), spec.height, spec.brand, "Zesty Sponges")
-    shared = {
-        "layout": spec.layout, "width": spec.width, "brand_font": spec.brand_font, "name_font": spec.name_font,
-        "italic": spec.italic, "logo": spec.logo, "logo_sides": spec.logo_sides,
-    }  # fmt: skip
-    return render_artwork(replace(other, **shared))
+    """The distractor that fooled geometry: same brand, fonts, logo and layout, other colours and artwork."""
+    return render_artwork(brand_sibling_spec(np.random.default_rng(8), spec, "Zesty Sponges"))
 
 
 def corners(img: np.ndarray) -> np.ndarray:
