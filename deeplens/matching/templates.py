@@ -22,8 +22,10 @@ class ProductTemplateCache:
         self._templates: OrderedDict[tuple[str, int, str], ProductTemplate] = OrderedDict()
         self._max_entries = max_entries
 
-    def get(self, store: ObjectStore, tenant: str, image_id: int, object_key: str, sha256: str) -> ProductTemplate:
-        """The template of one product photo.
+    def get(
+        self, store: ObjectStore, tenant: str, image_id: int, object_key: str, sha256: str, *, max_bytes: int
+    ) -> ProductTemplate:
+        """The template of one product photo, decoded under the same size limit as the features step's.
 
         Raises:
             NotFound: the photo is no longer in the store.
@@ -33,7 +35,7 @@ class ProductTemplateCache:
             if key in self._templates:
                 self._templates.move_to_end(key)
                 return self._templates[key]
-        template = product_template(decode_image(store.get(object_key)))
+        template = product_template(decode_image(store.get(object_key), max_bytes=max_bytes))
         with self._lock:
             self._templates[key] = template
             while len(self._templates) > self._max_entries:

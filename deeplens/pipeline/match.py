@@ -94,22 +94,19 @@ def verify(
     if verification is None:
         return None
     try:
-        template = services.product_templates.get(services.store, tenant, candidate.product_image_id, candidate.photo_key, candidate.photo_sha256)
+        template = services.product_templates.get(
+            services.store, tenant, candidate.product_image_id, candidate.photo_key, candidate.photo_sha256,
+            max_bytes=services.settings.max_image_bytes,
+        )
     except NotFound:
         LOG.warning("product photo %s is gone from the store; not matched", candidate.photo_key)
         return None
     pixels = load_pixels()
     if pixels is None:
         return None
-    # Features may describe a differently sized copy than the stored pixels: map the homography over.
-    to_pixels = np.diag([pixels.shape[1] / frame.width, pixels.shape[0] / frame.height, 1.0])
-    from_template = np.diag([product.width / template.width, product.height / template.height, 1.0])
-    agreement = appearance_agreement(
-        template,
-        pixels,
-        to_pixels @ verification.homography @ from_template,
-        verification.inlier_points[:, :2] * [template.width / product.width, template.height / product.height],
-    )
+    # Features were extracted from these very stored images (in their pixel coordinates), so
+    # the homography and inliers apply to the decoded pixels as they are.
+    agreement = appearance_agreement(template, pixels, verification.homography, verification.inlier_points[:, :2])
     score = fused_score(verification.score, agreement)
     if score < services.settings.match_threshold:
         return None

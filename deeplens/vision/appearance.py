@@ -9,8 +9,8 @@ frame after frame. Its colours and the rest of its artwork differ, which the ali
 pixels show at once.
 
 The comparison is deliberately coarse (the photo scaled so its longer side is
-:data:`COMPARE_SIDE` pixels, a light blur) so motion blur, noise and small alignment
-errors barely matter, and it uses zero-mean normalised cross-correlation per colour
+:data:`COMPARE_SIDE` pixels) so motion blur, noise and small alignment errors barely
+matter, and it uses zero-mean normalised cross-correlation per colour
 channel, so exposure and white-balance changes (lighting drift, a colour-shifted
 catalog photo) cancel out. Only the area inside the convex hull of the inliers is
 compared: an angled catalog photo shows the product on a studio backdrop, and the
@@ -38,7 +38,7 @@ class ProductTemplate:
     """A product photo reduced for photometric comparison."""
 
     pixels: np.ndarray
-    """``(h, w, 3)`` float32 BGR, longer side :data:`COMPARE_SIDE`, lightly blurred."""
+    """``(h, w, 3)`` float32 BGR, area-reduced so its longer side is :data:`COMPARE_SIDE`."""
     width: int
     """Width of the original photo (the coordinate frame of homographies and inliers)."""
     height: int
