@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a pipeline setting for this run, e.g. --set keyframe_max_interval=0.7 (DEEPLENS_NAME)")
+                        help="a pipeline setting for this run, e.g. --set keyframe_max_interval=1.5 (DEEPLENS_NAME)")
     args = parser.parse_args(argv)
     settings = dict(item.split("=", 1) for item in args.set)
     if not (args.dataset / "truth.json").exists():

@@ -61,7 +61,9 @@ class Settings(BaseSettings):
 
     # --- keyframes ---------------------------------------------------------------------------
     keyframe_min_interval: float = Field(0.2, description="Seconds between keyframes at least.")
-    keyframe_max_interval: float = Field(0.5, description="Seconds between keyframes at most.")
+    keyframe_max_interval: float = Field(
+        1.0, description="Seconds between keyframes at most; appearance edges between keyframes are refined by probing."
+    )
     keyframe_scene_threshold: float = Field(0.35, description="Scene-change score that forces a keyframe.")
     frames_per_event: int = Field(16, ge=1, description="Frames carried by one frames.extracted event (a batch).")
 
@@ -75,8 +77,13 @@ class Settings(BaseSettings):
         description="Fused score (0-1) a frame match needs at least: the one knob for precision vs recall.",
     )
     match_product_frames: int = Field(500, ge=1, description="Indexed frames verified against a newly added product photo.")
-    appearance_max_gap: float = Field(1.5, description="Seconds of absence bridged inside one appearance.")
-    appearance_min_frames: int = Field(2, ge=1, description="Verified keyframes an appearance needs, unless ...")
+    appearance_max_gap: float = Field(0.5, description="Seconds of absence bridged inside one appearance.")
+    appearance_edge_resolution: float = Field(
+        0.2, ge=0,
+        description="Appearance edges are refined by verifying the product in frames between keyframes until "
+        "the edge is bracketed this closely (seconds; 0 = to the frame).",
+    )
+    appearance_min_frames: int = Field(2, ge=1, description="Verified frames (keyframes and probed ones) an appearance needs, unless ...")
     appearance_strong_score: float = Field(0.65, ge=0, le=1, description="... one of them scores at least this.")
 
     # --- search ------------------------------------------------------------------------------

@@ -113,7 +113,14 @@ def list_videos(conn: psycopg.Connection, tenant: str, *, limit: int, offset: in
     ).fetchall()
 
 
-def video_frame_times(conn: psycopg.Connection, tenant: str, video_id: str) -> list[float]:
-    """Timestamps of a video's keyframes, in order."""
-    rows = conn.execute("SELECT t FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY t", (tenant, video_id)).fetchall()
-    return [row["t"] for row in rows]
+def get_video(conn: psycopg.Connection, tenant: str, video_id: str) -> dict[str, Any] | None:
+    """A video's row (object key, sha256, fps, size, ...), or None."""
+    return conn.execute("SELECT * FROM videos WHERE tenant_id = %s AND video_id = %s", (tenant, video_id)).fetchone()
+
+
+def video_keyframe_indexes(conn: psycopg.Connection, tenant: str, video_id: str) -> list[int]:
+    """Frame indexes of a video's keyframes, in order."""
+    rows = conn.execute(
+        "SELECT frame_index FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY frame_index", (tenant, video_id)
+    ).fetchall()
+    return [row["frame_index"] for row in rows]

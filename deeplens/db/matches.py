@@ -48,11 +48,14 @@ def replace_frame_matches(conn: psycopg.Connection, tenant: str, frame: dict[str
 def frame_hits(conn: psycopg.Connection, tenant: str, video_id: str, sku: str, min_score: float) -> list[FrameHit]:
     """The verified matches of a product in a video, in time order."""
     rows = conn.execute(
-        "SELECT frame_id, t, score, box, product_image_id FROM frame_matches"
-        " WHERE tenant_id = %s AND video_id = %s AND sku = %s AND score >= %s ORDER BY t",
+        "SELECT m.frame_id, f.frame_index, m.t, m.score, m.box, m.product_image_id FROM frame_matches m"
+        " JOIN frames f ON f.tenant_id = m.tenant_id AND f.id = m.frame_id"
+        " WHERE m.tenant_id = %s AND m.video_id = %s AND m.sku = %s AND m.score >= %s ORDER BY m.t",
         (tenant, video_id, sku, min_score),
     ).fetchall()
-    return [FrameHit(r["frame_id"], r["t"], float(r["score"]), tuple(r["box"]), r["product_image_id"]) for r in rows]
+    return [
+        FrameHit(r["frame_id"], r["frame_index"], r["t"], float(r["score"]), tuple(r["box"]), r["product_image_id"]) for r in rows
+    ]
 
 
 def lock_pair(conn: psycopg.Connection, tenant: str, video_id: str, sku: str) -> None:

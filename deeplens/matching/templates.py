@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
+from deeplens.lru import Lru
 from deeplens.storage.base import ObjectStore
 from deeplens.vision.appearance import ProductTemplate, product_template
 from deeplens.vision.images import decode_image
@@ -18,9 +16,7 @@ class ProductTemplateCache:
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._lock = threading.Lock()
-        self._templates: OrderedDict[tuple[str, int, str], ProductTemplate] = OrderedDict()
-        self._max_entries = max_entries
+        self._templates: Lru[tuple[str, int, str], ProductTemplate] = Lru(max_entries)
 
     def get(
         self, store: ObjectStore, tenant: str, image_id: int, object_key: str, sha256: str, *, max_bytes: int
@@ -31,13 +27,8 @@ class ProductTemplateCache:
             NotFound: the photo is no longer in the store.
         """
         key = (tenant, image_id, sha256)
-        with self._lock:
-            if key in self._templates:
-                self._templates.move_to_end(key)
-                return self._templates[key]
-        template = product_template(decode_image(store.get(object_key), max_bytes=max_bytes))
-        with self._lock:
-            self._templates[key] = template
-            while len(self._templates) > self._max_entries:
-                self._templates.popitem(last=False)
+        template = self._templates.get(key)
+        if template is None:
+            template = product_template(decode_image(store.get(object_key), max_bytes=max_bytes))
+            self._templates.put(key, template)
         return template

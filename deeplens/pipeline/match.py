@@ -7,63 +7,37 @@ against indexed product photos, a new product photo against indexed keyframes.
 from __future__ import annotations
 
 import functools
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import psycopg
 
-from deeplens.db.catalog import get_frame, video_frame_times
+from deeplens.db.catalog import get_frame
 from deeplens.db.local_features import (
     frames_indexed_before,
     get_local_features,
     indexed_at,
 )
 from deeplens.db.matches import (
-    frame_hits,
     frame_match_records,
     lock_frame,
-    lock_pair,
-    replace_appearances,
     replace_frame_matches,
 )
 from deeplens.db.vectors import get_embedding, nearest
-from deeplens.errors import NotFound
-from deeplens.matching.appearances import segment_hits, widen_to_neighbours
 from deeplens.matching.overlaps import suppress_overlaps
-from deeplens.matching.scoring import fused_score
+from deeplens.pipeline.rollup import rollup
 from deeplens.pipeline.services import Services
-from deeplens.vision.appearance import appearance_agreement
-from deeplens.vision.images import decode_image
+from deeplens.pipeline.verification import Candidate, FramePixels, frame_pixels, verify
 from deeplens.vision.local_features import LocalFeatures, from_bytes
-from deeplens.vision.verify import Verification, verify_pair
+from deeplens.vision.verify import Verification
 from eventing import types
 from eventing.events import Event
 
 SOURCE = "deeplens/match"
-LOG = logging.getLogger(__name__)
 # Features are written in short transactions; a keyframe written up to this long after a
 # photo is still checked from the photo's side, in case its own match step ran first.
 COMMIT_MARGIN = timedelta(seconds=5)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A product photo / keyframe pair worth verifying, with its embedding similarity."""
-
-    product_image_id: int
-    sku: str
-    frame_id: int  # -1 until paired with a frame
-    similarity: float
-    photo_key: str
-    photo_sha256: str
-
-
-FramePixels = Callable[[], "np.ndarray | None"]
-"""Loads a keyframe's pixels on first call (only pairs that pass geometry need them); None when gone."""
 
 
 def handle(event: Event, services: Services) -> list[Event]:
@@ -80,51 +54,6 @@ def handle(event: Event, services: Services) -> list[Event]:
         return []
     found = types.MatchFound(appearance_ids=changed)
     return [event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject)]
-
-
-def verify(
-    services: Services, tenant: str, candidate: Candidate, product: LocalFeatures, frame: LocalFeatures, load_pixels: FramePixels
-) -> tuple[Verification, float] | None:
-    """Geometric verification, photometric agreement and the fused score; None unless it passes.
-
-    A pair whose pixels are gone from the store (deleted meanwhile) cannot be confirmed
-    and is not matched.
-    """
-    verification = verify_pair(product, frame, min_inliers=services.settings.match_min_inliers)
-    if verification is None:
-        return None
-    try:
-        template = services.product_templates.get(
-            services.store, tenant, candidate.product_image_id, candidate.photo_key, candidate.photo_sha256,
-            max_bytes=services.settings.max_image_bytes,
-        )
-    except NotFound:
-        LOG.warning("product photo %s is gone from the store; not matched", candidate.photo_key)
-        return None
-    pixels = load_pixels()
-    if pixels is None:
-        return None
-    # Features were extracted from these very stored images (in their pixel coordinates), so
-    # the homography and inliers apply to the decoded pixels as they are.
-    agreement = appearance_agreement(template, pixels, verification.homography, verification.inlier_points[:, :2])
-    score = fused_score(verification.score, agreement)
-    if score < services.settings.match_threshold:
-        return None
-    return verification, score
-
-
-def frame_pixels(services: Services, object_key: str) -> FramePixels:
-    """A loader of one keyframe's pixels, reading the store at most once."""
-
-    @functools.cache
-    def load() -> np.ndarray | None:
-        try:
-            return decode_image(services.store.get(object_key))
-        except NotFound:
-            LOG.warning("keyframe %s is gone from the store; not matched", object_key)
-            return None
-
-    return load
 
 
 def _match_record(candidate: Candidate, verification: Verification, score: float) -> dict[str, Any]:
@@ -250,19 +179,3 @@ def _stored_frame_pixels(services: Services, tenant: str, frame_id: int) -> Fram
         return None if frame is None else frame_pixels(services, frame["object_key"])()
 
     return load
-
-
-def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str]:
-    """Recompute a (video, product) pair's appearances; returns ids needing new evidence."""
-    settings = services.settings
-    with services.db.transaction() as conn:
-        lock_pair(conn, tenant, video_id, sku)
-        hits = frame_hits(conn, tenant, video_id, sku, settings.match_threshold)
-        segments = segment_hits(
-            hits,
-            max_gap=settings.appearance_max_gap,
-            min_hits=settings.appearance_min_frames,
-            strong_score=settings.appearance_strong_score,
-        )
-        keyframe_times = video_frame_times(conn, tenant, video_id)
-        return replace_appearances(conn, tenant, video_id, sku, [widen_to_neighbours(s, keyframe_times) for s in segments])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from deeplens.config import Settings
 from deeplens.db import Database
+from deeplens.lru import Lru
 from deeplens.matching.index_cache import CatalogIndexCache
 from deeplens.matching.templates import ProductTemplateCache
 from deeplens.storage import ObjectStore, open_store
@@ -45,7 +47,7 @@ def make_embedder(settings: Settings) -> Embedder:
 @dataclass
 class Services:
     """Settings, database, object store, the embedder (loaded on first use), per-tenant catalog
-    indexes and product photo templates."""
+    indexes, product photo templates and the outcomes of edge probes."""
 
     settings: Settings
     db: Database
@@ -53,6 +55,9 @@ class Services:
     _embedder: Embedder | None = field(default=None, repr=False)
     catalog_indexes: CatalogIndexCache = field(default_factory=CatalogIndexCache, repr=False)
     product_templates: ProductTemplateCache = field(default_factory=ProductTemplateCache, repr=False)
+    edge_probes: Lru[tuple[str, str, str, int], bool] = field(default_factory=lambda: Lru(200_000), repr=False)
+    """Whether a product photo (by sha256) is visible in a video's frame (video sha256, index): a
+    video's edges are probed again each time its matches change, and probes cost a decode and SIFT."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -71,3 +76,13 @@ class Services:
     def close(self) -> None:
         """Release the database pool (and the embedded server with it)."""
         self.db.close()
+
+
+def scratch_dir(services: Services) -> Path | None:
+    """Where a step puts temporary files (a downloaded video): under DEEPLENS_HOME with the
+    local store, so the copy stays on its file system; the system default otherwise."""
+    if services.settings.store != "local":
+        return None
+    root = services.settings.home / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return root

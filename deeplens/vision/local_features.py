@@ -118,6 +118,33 @@ def extract_local_features(
     return LocalFeatures(points=points, descriptors=descriptors, width=width, height=height, kind=kind)
 
 
+def extract_region_features(
+    img: np.ndarray, region: tuple[int, int, int, int], *, kind: str = "sift", max_features: int = 1000
+) -> LocalFeatures:
+    """Features of the part of ``img`` inside ``region`` (``x, y, w, h``, clipped to the image),
+    in the whole image's pixel coordinates and size, so they verify like whole-frame features.
+
+    Used where a product is expected near a known place: a crop costs SIFT time in
+    proportion to its area.
+    """
+    height, width = img.shape[:2]
+    x, y, w, h = region
+    x0, y0 = max(0, int(x)), max(0, int(y))
+    x1, y1 = min(width, int(x + w)), min(height, int(y + h))
+    if x1 <= x0 or y1 <= y0:
+        return _empty(kind, width, height)
+    crop = extract_local_features(
+        np.ascontiguousarray(img[y0:y1, x0:x1]), kind=kind, max_features=max_features, max_side=max(x1 - x0, y1 - y0)
+    )
+    return LocalFeatures(
+        points=crop.points + np.array([x0, y0], np.float32),
+        descriptors=crop.descriptors,
+        width=width,
+        height=height,
+        kind=kind,
+    )
+
+
 # Bytes layout (little endian): magic "DLLF", version u8, kind u8, width u32, height u32,
 # count u32, dims u16, then zlib(points float32 [N*2] + descriptors uint8 [N*D]).
 _MAGIC = b"DLLF"

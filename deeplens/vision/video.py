@@ -130,32 +130,53 @@ def probe_video(path: str | Path) -> VideoInfo:
     return info
 
 
-def read_frame_at(path: str | Path, index: int) -> np.ndarray:
-    """Decode the frame with 0-based ``index`` (BGR ``uint8``), e.g. to refine an edge.
+class FrameReader:
+    """Frames of one video by index, in any order, with one open decoder.
 
-    Seeks with OpenCV (which decodes forward from the previous keyframe), so it is exact
-    for constant-frame-rate files but costs up to one GOP of decoding per call.
-
-    Raises:
-        BadInput: ``frame_out_of_range`` for an index outside ``[0, frame_count)``;
-            ``corrupt_video`` when the frame exists in the header but cannot be decoded
-            (e.g. past the point where a truncated file ends); plus :func:`open_video`'s.
+    A frame a little ahead of the decoder's position is reached by decoding forward; any
+    other by seeking (OpenCV decodes forward from the previous keyframe, exact for
+    constant-frame-rate files, up to one GOP of decoding per seek). Use it as a context
+    manager, or call :meth:`close`.
     """
-    cap, info, first = open_video(path)
-    try:
-        if index < 0 or index >= info.frame_count:
-            raise BadInput(
-                "frame_out_of_range",
-                f"frame {index} is outside the video's {info.frame_count} frames",
-            )
+
+    def __init__(self, path: str | Path, *, max_forward: int = 30) -> None:
+        """Open ``path``; raises :func:`open_video`'s errors. Frames up to ``max_forward``
+        ahead are decoded forward rather than sought."""
+        self._cap, self.info, self._first = open_video(path)
+        self._next = 1  # the index the decoder gives next
+        self._max_forward = max_forward
+
+    def read(self, index: int) -> np.ndarray:
+        """The frame with 0-based ``index`` (BGR ``uint8``).
+
+        Raises:
+            BadInput: ``frame_out_of_range`` for an index outside ``[0, frame_count)``;
+                ``corrupt_video`` when the frame exists in the header but cannot be
+                decoded (e.g. past the point where a truncated file ends).
+        """
+        if index < 0 or index >= self.info.frame_count:
+            raise BadInput("frame_out_of_range", f"frame {index} is outside the video's {self.info.frame_count} frames")
         if index == 0:
-            return first
-        cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
-        ok, frame = cap.read()
+            return self._first
+        if not self._next <= index <= self._next + self._max_forward:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
+            self._next = index
+        while self._next < index:
+            if not self._cap.grab():
+                raise BadInput("corrupt_video", f"frame {self._next} cannot be decoded")
+            self._next += 1
+        ok, frame = self._cap.read()
         if not ok or frame is None:
             raise BadInput("corrupt_video", f"frame {index} cannot be decoded")
-        if frame.ndim == 2:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        return frame
-    finally:
-        cap.release()
+        self._next = index + 1
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
+
+    def close(self) -> None:
+        """Release the decoder."""
+        self._cap.release()
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,53 +1,131 @@
-"""Rolling frame matches up into appearances."""
+"""Rolling keyframe hits up into appearances, with edges refined by probing frames in between."""
 
-from deeplens.matching.appearances import FrameHit, segment_hits, widen_to_neighbours
+from collections.abc import Sequence
 
+from deeplens.matching.appearances import FrameHit, Segment, edge_time, find_appearances, refine_edge
 
-def hit(t: float, score: float = 0.5, frame_id: int | None = None) -> FrameHit:
-    return FrameHit(frame_id=frame_id if frame_id is not None else int(t * 100), t=t, score=score, box=(0, 0, 1, 1), product_image_id=1)
-
-
-def test_consecutive_hits_form_one_appearance_from_first_to_last():
-    [segment] = segment_hits([hit(1.0), hit(1.5), hit(2.0)], max_gap=1.0)
-    assert (segment.start, segment.end, len(segment.hits)) == (1.0, 2.0, 3)
+FPS = 10.0
+KEYFRAMES = list(range(0, 201, 10))  # a keyframe every second for 20 s
 
 
-def test_a_short_gap_is_bridged():
-    assert len(segment_hits([hit(1.0), hit(1.9)], max_gap=1.0)) == 1
+def hit(index: int, score: float = 0.5) -> FrameHit:
+    return FrameHit(frame_id=1000 + index, index=index, t=index / FPS, score=score, box=(0, 0, 1, 1), product_image_id=1)
 
 
-def test_a_product_that_leaves_for_longer_than_the_gap_starts_a_new_appearance():
-    segments = segment_hits([hit(1.0), hit(1.5), hit(4.0), hit(4.5)], max_gap=1.0)
-    assert [(s.start, s.end) for s in segments] == [(1.0, 1.5), (4.0, 4.5)]
+class Truth:
+    """A fake probe: the product is on screen in the given frame ranges (inclusive); records what it was asked."""
+
+    def __init__(self, *stays: tuple[int, int]) -> None:
+        self.stays = stays
+        self.asked: list[int] = []
+
+    def visible(self, index: int) -> bool:
+        return any(first <= index <= last for first, last in self.stays)
+
+    def __call__(self, index: int, guide: FrameHit) -> bool:
+        self.asked.append(index)
+        return self.visible(index)
+
+    def hits(self) -> list[FrameHit]:
+        return [hit(k) for k in KEYFRAMES if self.visible(k)]
 
 
-def test_hits_out_of_order_are_sorted_by_time():
-    [segment] = segment_hits([hit(2.0), hit(1.0), hit(1.5)], max_gap=1.0)
-    assert segment.start == 1.0
+def appearances(hits: Sequence[FrameHit], probe, **kw) -> list[Segment]:  # type: ignore[no-untyped-def]
+    settings = {"fps": FPS, "probe": probe, "resolution": 1, "max_gap": 0.5, "min_hits": 2, "strong_score": 0.9} | kw
+    return find_appearances(hits, KEYFRAMES, **settings)
 
 
-def test_best_frame_is_the_highest_scoring_hit():
-    [segment] = segment_hits([hit(1.0, 0.4), hit(1.5, 0.9, frame_id=7), hit(2.0, 0.6)], max_gap=1.0)
-    assert segment.best.frame_id == 7
+def test_bisection_finds_the_first_visible_frame_in_log2_probes():
+    truth = Truth((37, 200))
+    assert refine_edge(30, 40, lambda index: truth(index, hit(40)), 1) == (36, 37, 1)
+    assert truth.asked == [35, 37, 36]
 
 
-def test_runs_shorter_than_the_minimum_are_dropped():
-    segments = segment_hits([hit(1.0), hit(5.0), hit(5.5)], max_gap=1.0, min_hits=2)
-    assert [(s.start, s.end) for s in segments] == [(5.0, 5.5)]
+def test_bisection_works_towards_an_end_edge_too():
+    truth = Truth((0, 44))
+    absent, present, _ = refine_edge(50, 40, truth.visible, 1)
+    assert (absent, present) == (45, 44)
 
 
-def test_a_single_weak_hit_is_not_an_appearance_but_a_single_strong_one_is():
-    weak = segment_hits([hit(1.0, 0.4)], max_gap=1.0, min_hits=2, strong_score=0.6)
-    strong = segment_hits([hit(1.0, 0.7)], max_gap=1.0, min_hits=2, strong_score=0.6)
-    assert (len(weak), len(strong)) == (0, 1)
+def test_bisection_stops_at_the_resolution():
+    truth = Truth((37, 200))
+    absent, present, _ = refine_edge(30, 40, truth.visible, 3)
+    assert absent < 37 <= present and present - absent <= 3
 
 
-def test_edges_move_halfway_to_the_neighbouring_keyframes_without_the_product():
-    [segment] = segment_hits([hit(1.0), hit(1.5)], max_gap=1.0)
-    widened = widen_to_neighbours(segment, [0.0, 0.5, 1.0, 1.5, 2.0])
-    assert (widened.start, widened.end) == (0.75, 1.75)
+def test_bisection_stops_when_the_probe_cannot_tell():
+    assert refine_edge(30, 40, lambda index: None, 1) == (30, 40, 0)
 
 
-def test_edges_at_the_ends_of_the_video_stay_put():
-    [segment] = segment_hits([hit(0.0), hit(0.5)], max_gap=1.0)
-    assert widen_to_neighbours(segment, [0.0, 0.5]) == segment
+def test_an_edge_is_the_visible_frame_once_adjacent_else_the_midpoint():
+    assert edge_time(36, 37, FPS) == 3.7
+    assert edge_time(45, 44, FPS) == 4.4
+    assert edge_time(30, 40, FPS) == 3.5
+
+
+def test_a_stay_between_keyframes_is_reported_to_the_frame():
+    truth = Truth((37, 94))
+    [segment] = appearances(truth.hits(), truth)
+    assert (segment.start, segment.end) == (3.7, 9.4)
+    assert [h.index for h in segment.hits] == [40, 50, 60, 70, 80, 90]
+
+
+def test_each_edge_costs_a_few_probes_not_a_frame_each():
+    truth = Truth((37, 94))
+    appearances(truth.hits(), truth)
+    assert len(truth.asked) <= 2 * 4
+
+
+def test_without_a_probe_edges_are_midpoints_between_keyframes():
+    truth = Truth((37, 94))
+    [segment] = appearances(truth.hits(), None)
+    assert (segment.start, segment.end) == (3.5, 9.5)
+
+
+def test_an_appearance_from_the_first_keyframe_starts_there_without_probing():
+    truth = Truth((0, 25))
+    [segment] = appearances(truth.hits(), truth)
+    assert segment.start == 0.0 and min(truth.asked) > 20
+
+
+def test_a_product_that_leaves_and_returns_gives_two_appearances():
+    truth = Truth((37, 94), (112, 160))
+    first, second = appearances(truth.hits(), truth)
+    assert (first.start, first.end, second.start, second.end) == (3.7, 9.4, 11.2, 16.0)
+
+
+def test_a_missed_keyframe_inside_a_stay_is_bridged_when_the_frames_around_it_show_the_product():
+    truth = Truth((37, 94))
+    hits = [h for h in truth.hits() if h.index != 60]  # e.g. an occluder covered it in that keyframe
+    [segment] = appearances(hits, truth)
+    assert (segment.start, segment.end) == (3.7, 9.4)
+
+
+def test_an_absence_longer_than_the_gap_splits_even_when_keyframes_straddle_it():
+    truth = Truth((37, 92), (99, 160))  # gone 0.6 s, both edges between the same two keyframes' neighbours
+    hits = [h for h in truth.hits() if h.index != 90]
+    segments = appearances(hits, truth, max_gap=0.5)
+    assert len(segments) == 2
+
+
+def test_a_single_keyframe_is_confirmed_by_probed_frames_around_it():
+    truth = Truth((75, 88))
+    [segment] = appearances(truth.hits(), truth)
+    assert len(segment.hits) == 1 and segment.probed >= 1
+    assert (segment.start, segment.end) == (7.5, 8.8)
+
+
+def test_a_lone_weak_hit_that_the_frames_around_it_do_not_confirm_is_dropped():
+    probe = Truth()  # nothing is really there: a look-alike verified in one keyframe only
+    assert appearances([hit(80)], probe) == []
+
+
+def test_a_lone_strong_hit_is_kept():
+    [segment] = appearances([hit(80, score=0.95)], Truth())
+    assert len(segment.hits) == 1
+
+
+def test_the_best_hit_is_the_highest_score_earliest_on_ties():
+    hits = [hit(40, 0.6), hit(50, 0.8), hit(60, 0.8)]
+    [segment] = appearances(hits, Truth((40, 60)))
+    assert segment.best.index == 50

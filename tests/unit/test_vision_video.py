@@ -12,7 +12,7 @@ import pytest
 from deeplens.errors import BadInput
 from deeplens.vision.keyframes import select_keyframes
 from deeplens.vision.synthetic import shot_frames, write_video
-from deeplens.vision.video import probe_video, read_frame_at
+from deeplens.vision.video import FrameReader, probe_video
 
 FPS = 25.0
 
@@ -194,11 +194,13 @@ def test_mp4_cut_in_half_without_a_leading_index_is_rejected_before_iteration(
     assert _reason(select_keyframes, cut) == "corrupt_video"
 
 
-def test_read_frame_at_returns_the_frame_with_that_index(numbered: Path) -> None:
+def test_frame_reader_returns_the_frame_with_each_index_in_any_order(numbered: Path) -> None:
     truth = _decode_all(numbered)
-    for index in (0, 17, 59):
-        assert np.array_equal(read_frame_at(numbered, index), truth[index])
+    with FrameReader(numbered, max_forward=5) as reader:
+        for index in (0, 17, 59, 3, 4, 12, 11, 40, 41, 0):
+            assert np.array_equal(reader.read(index), truth[index])
 
 
-def test_read_frame_at_rejects_an_index_past_the_end(numbered: Path) -> None:
-    assert _reason(read_frame_at, numbered, 60) == "frame_out_of_range"
+def test_frame_reader_rejects_an_index_past_the_end(numbered: Path) -> None:
+    with FrameReader(numbered) as reader:
+        assert _reason(reader.read, 60) == "frame_out_of_range"

@@ -1,0 +1,136 @@
+"""Roll-up: a (video, product) pair's verified keyframes become appearances with refined edges.
+
+Runs in the match step each time a pair's frame matches change. Edges between a keyframe
+with the product and one without are refined by probing frames in between (see
+:mod:`deeplens.matching.appearances`): the video is fetched and decoded only when a probe
+is needed, and probe outcomes are kept per process, so a pair rolled up again probes
+only what is new.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from deeplens.db.catalog import get_product_image, get_video, video_keyframe_indexes
+from deeplens.db.local_features import get_local_features
+from deeplens.db.matches import frame_hits, lock_pair, replace_appearances
+from deeplens.errors import BadInput, NotFound
+from deeplens.matching.appearances import FrameHit, find_appearances
+from deeplens.pipeline.services import Services, scratch_dir
+from deeplens.pipeline.verification import Candidate, verify
+from deeplens.vision.local_features import LocalFeatures, extract_region_features, from_bytes
+from deeplens.vision.video import FrameReader
+
+LOG = logging.getLogger(__name__)
+
+
+def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str]:
+    """Recompute a (video, product) pair's appearances; returns ids needing new evidence."""
+    settings = services.settings
+    with services.db.transaction() as conn:
+        lock_pair(conn, tenant, video_id, sku)
+        hits = frame_hits(conn, tenant, video_id, sku, settings.match_threshold)
+        video = get_video(conn, tenant, video_id)
+        segments = []
+        if hits and video is not None:
+            with EdgeProbe(services, conn, tenant, video, sku) as probe:
+                segments = find_appearances(
+                    hits,
+                    video_keyframe_indexes(conn, tenant, video_id),
+                    fps=video["fps"],
+                    probe=probe,
+                    resolution=max(1, round(settings.appearance_edge_resolution * video["fps"])),
+                    max_gap=settings.appearance_max_gap,
+                    min_hits=settings.appearance_min_frames,
+                    strong_score=settings.appearance_strong_score,
+                )
+        return replace_appearances(conn, tenant, video_id, sku, segments)
+
+
+def probe_region(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Where to look for a product near a keyframe that showed it in ``box``: the box grown
+    by a quarter of its longer side plus 24 px each way. That leaves room for the motion
+    of a second or so (products drift, cameras pan slowly) and for SIFT's border, and
+    keeps the crop, whose area the SIFT time follows, about twice the box."""
+    x, y, w, h = box
+    margin = max(w, h) // 4 + 24
+    return x - margin, y - margin, w + 2 * margin, h + 2 * margin
+
+
+class EdgeProbe:
+    """Whether one product is visible in a given frame of one video (a :data:`Probe`).
+
+    The frame is decoded from the stored video, its features are extracted around the
+    product's place in the guiding keyframe, and the guiding hit's photo is verified
+    there exactly as in a keyframe (geometry, photometric agreement, fused score). Answers
+    None when the video or the photo cannot be read; the edge then keeps its midpoint.
+    """
+
+    def __init__(self, services: Services, conn: psycopg.Connection, tenant: str, video: dict[str, Any], sku: str) -> None:
+        self._services, self._conn, self._tenant, self._video, self._sku = services, conn, tenant, video, sku
+        self._photos: dict[int, tuple[Candidate, LocalFeatures] | None] = {}
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._reader: FrameReader | None = None
+        self._broken = False
+
+    def __call__(self, index: int, hit: FrameHit) -> bool | None:
+        photo = self._photo(hit.product_image_id)
+        if photo is None:
+            return None
+        candidate, product = photo
+        key = (self._tenant, self._video["sha256"], candidate.photo_sha256, index)
+        known = self._services.edge_probes.get(key)
+        if known is not None:
+            return known
+        frame = self._frame(index)
+        if frame is None:
+            return None
+        features = extract_region_features(frame, probe_region(hit.box))
+        visible = verify(self._services, self._tenant, candidate, product, features, lambda: frame) is not None
+        self._services.edge_probes.put(key, visible)
+        return visible
+
+    def _photo(self, image_id: int) -> tuple[Candidate, LocalFeatures] | None:
+        if image_id not in self._photos:
+            row = get_product_image(self._conn, self._tenant, image_id)
+            blob = get_local_features(self._conn, self._tenant, "product_image", [image_id]).get(image_id)
+            self._photos[image_id] = None if row is None or blob is None else (
+                Candidate(image_id, self._sku, -1, 0.0, row["object_key"], row["sha256"]), from_bytes(blob)
+            )
+        return self._photos[image_id]
+
+    def _frame(self, index: int) -> np.ndarray | None:
+        if self._broken:
+            return None
+        try:
+            if self._reader is None:
+                self._scratch = tempfile.TemporaryDirectory(dir=scratch_dir(self._services))
+                key = self._video["object_key"]
+                path = Path(self._scratch.name) / f"video{PurePosixPath(key).suffix or '.mp4'}"
+                self._services.store.download(key, path)
+                self._reader = FrameReader(path)
+            return self._reader.read(index)
+        except (NotFound, BadInput) as exc:
+            LOG.warning("cannot probe frame %d of video %s (%s); its appearance edges stay at keyframe midpoints",
+                        index, self._video["video_id"], exc)
+            self._broken = True
+            return None
+
+    def close(self) -> None:
+        """Release the decoder and delete the downloaded video."""
+        if self._reader is not None:
+            self._reader.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+    def __enter__(self) -> EdgeProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
