@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deeplens.config import default_cache_dir, usable_cores
 from deeplens.errors import BadInput, Unsupported
 
 from .backends import Backend, create_backend
@@ -30,13 +31,7 @@ from .settings import InferenceSettings
 log = logging.getLogger(__name__)
 
 KSERVE_MODEL_DIR = Path("/mnt/models")
-
-
-def usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+ENGINES = ("auto", "torch", "onnxruntime")
 
 
 def default_model_dir() -> Path | None:
@@ -75,6 +70,8 @@ class Predictor:
         half: bool | None = None,
         num_threads: int | None = None,
         resize_mode: str = "squash",
+        engine: str = "auto",
+        cache_dir: str | Path | None = None,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -82,6 +79,10 @@ class Predictor:
             raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, got {resize_mode!r}")
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        self.engine = engine
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.model_name = model_name
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.spec: ModelSpec = get_spec(model_name, model_dir=self.model_dir)  # NotFound for unknown names
@@ -107,6 +108,8 @@ class Predictor:
             half=s.half,
             num_threads=s.torch_threads,
             resize_mode=s.resize_mode,
+            engine=s.inference_engine,
+            cache_dir=s.model_cache_dir,
         )
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -145,14 +148,32 @@ class Predictor:
                 return self
             device = self._resolve_device()
             half = self._requested_half if self._requested_half is not None else device.type == "cuda"
-            torch.set_num_threads(self.num_threads or usable_cores())
+            threads = self.num_threads or usable_cores()
+            torch.set_num_threads(threads)
             backend = create_backend(self.spec, model_dir=self.model_dir, pretrained=self.pretrained)
             backend.load(device, half)
+            self._use_onnxruntime(backend, device, half, threads)
             self._backend = backend
             log.info(
-                "loaded %s on %s (%s, %d threads)", self.spec.name, device, backend.dtype, torch.get_num_threads()
+                "loaded %s on %s (%s, %s, %d threads)", self.spec.name, device, backend.dtype, backend.engine, threads
             )
         return self
+
+    def _use_onnxruntime(self, backend: Backend, device: torch.device, half: bool, threads: int) -> None:
+        """Switch the back end to ONNX Runtime where the engine setting and the model allow it."""
+        if self.engine == "torch":
+            return
+        possible = backend.supports_onnxruntime and device.type == "cpu" and not half
+        if not possible:
+            if self.engine == "onnxruntime":
+                raise Unsupported(f"model {self.spec.name} on {device} ({'fp16' if half else 'fp32'}) has no ONNX Runtime path")
+            return
+        try:
+            backend.use_onnxruntime(self.cache_dir, threads)
+        except ImportError as exc:
+            if self.engine == "onnxruntime":
+                raise Unsupported(f"ONNX Runtime is not installed: {exc}") from exc
+            log.warning("ONNX Runtime is not installed (%s); %s runs on torch", exc, self.spec.name)
 
     def describe(self) -> dict[str, Any]:
         """What a model server reports as metadata."""
@@ -165,6 +186,7 @@ class Predictor:
             "ready": self.ready,
             "device": str(self.device) if self.ready else None,
             "dtype": str(self._backend.dtype).removeprefix("torch.") if self.ready else None,
+            "engine": self._backend.engine if self.ready else None,
             "batch_size": self.batch_size,
             "resize_mode": self.resize_mode,
         }

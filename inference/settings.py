@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deeplens.config import InferenceEngine
+
 ResizeMode = Literal["squash", "shortest", "longest"]
 
 
@@ -31,7 +33,15 @@ class InferenceSettings(BaseSettings):
     device: str | None = Field(None, description="torch device ('cpu', 'cuda', 'cuda:1'); unset = cuda if available.")
     half: bool | None = Field(None, description="fp16 weights/activations; unset = on for CUDA, off for CPU.")
     batch_size: int = Field(16, ge=1, description="Images or texts per forward pass.")
-    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; unset = all usable cores.")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch (or ONNX Runtime) intra-op threads; unset = all usable cores."
+    )
+    inference_engine: InferenceEngine = Field(
+        "auto", description="'auto' = ONNX Runtime for models with an export on CPU in fp32, else torch; or 'torch', 'onnxruntime'."
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Where exported ONNX models are kept; unset = $XDG_CACHE_HOME/deeplens or ~/.cache/deeplens."
+    )
     resize_mode: ResizeMode = Field(
         "squash",
         description="How images become the model's square input: 'squash' (resize, no crop), "

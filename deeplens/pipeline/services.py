@@ -41,7 +41,9 @@ def make_embedder(settings: Settings) -> Embedder:
         return RemotePredictor(settings.predictor_url, settings.model)
     from inference.predictor import Predictor  # noqa: PLC0415  (torch is imported only when embedding)
 
-    return Predictor(settings.model).load()
+    return Predictor(
+        settings.model, engine=settings.inference_engine, cache_dir=settings.cache_dir, num_threads=settings.threads_per_worker
+    ).load()
 
 
 @dataclass

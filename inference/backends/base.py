@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -20,10 +21,19 @@ class Backend(ABC):
     std: Sequence[float]
     image_size: int
 
+    #: whether :meth:`use_onnxruntime` can run the image tower from an ONNX export
+    supports_onnxruntime = False
+
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.device = torch.device("cpu")
         self.dtype = torch.float32
+        self.engine = "torch"
+
+    def use_onnxruntime(self, cache_dir: Path, threads: int) -> None:
+        """After :meth:`load`: run the image tower with ONNX Runtime from an export kept in ``cache_dir``
+        (CPU, fp32). Raises ImportError when onnxruntime is missing."""
+        raise Unsupported(f"model {self.spec.name} has no ONNX Runtime path")
 
     @abstractmethod
     def load(self, device: torch.device, half: bool) -> None:

@@ -3,12 +3,22 @@
 Embedding: the global-average-pooled output of ``features`` (1280-d, the input of the
 classifier); the Predictor L2-normalises it. ``classify_logits`` runs the ImageNet
 classifier on the same pooled vector, so one trunk pass gives both.
+
+On the CPU in fp32 the trunk can run on ONNX Runtime instead of eager torch: exported
+once (TorchScript exporter, about a second) into the model cache, keyed by the weights'
+hash, it gives the same outputs within 2e-5 for about 21 ms of CPU per image here
+against 53 ms (batch 16, 2 cores).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 
@@ -35,14 +45,62 @@ def weights_path() -> Path:
     return path
 
 
+ONNX_OPSET = 17
+
+
+class _Trunk(torch.nn.Module):
+    """What is exported: pixels → (pooled embedding, class logits)."""
+
+    def __init__(self, model: torchvision.models.MobileNetV2) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.model.features(pixels).mean(dim=(2, 3))
+        return pooled, self.model.classifier(pooled)
+
+
+def export_onnx(model: torchvision.models.MobileNetV2, cache_dir: Path) -> Path:
+    """The ONNX file of ``model`` in ``cache_dir``, exported on first use.
+
+    Keyed by the weights' sha256; written under a temporary name and renamed, so
+    processes exporting at once never read a half-written file.
+    """
+    digest = hashlib.sha256(weights_path().read_bytes()).hexdigest()[:16]
+    path = cache_dir / f"mobilenet_v2-{digest}-opset{ONNX_OPSET}.onnx"
+    if path.is_file():
+        return path
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(2, 3, MobileNetBackend.image_size, MobileNetBackend.image_size)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            # The TorchScript exporter is deprecated but exports this plain CNN in a second and
+            # needs only `onnx`; the torch.export-based one takes ~20 s and needs onnxscript.
+            # torch is pinned (2.14.1), where it works; the tests compare both engines' outputs.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                _Trunk(model).eval(), (example,), tmp, dynamo=False, opset_version=ONNX_OPSET,
+                input_names=["pixels"], output_names=["pooled", "logits"],
+                dynamic_axes={"pixels": {0: "n"}, "pooled": {0: "n"}, "logits": {0: "n"}},
+            )
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
 class MobileNetBackend(Backend):
     mean = IMAGENET_MEAN
     std = IMAGENET_STD
     image_size = 224
+    supports_onnxruntime = True
 
     def __init__(self, spec) -> None:
         super().__init__(spec)
         self.model: torchvision.models.MobileNetV2 | None = None
+        self._session = None  # an onnxruntime.InferenceSession once use_onnxruntime() ran
 
     def load(self, device: torch.device, half: bool) -> None:
         model = torchvision.models.mobilenet_v2(weights=None)
@@ -54,17 +112,33 @@ class MobileNetBackend(Backend):
         # channels_last: ~25% faster on CPU (oneDNN) here, and the layout tensor cores want on GPU.
         self.model = model.to(device=device, dtype=self.dtype, memory_format=torch.channels_last)
 
+    def use_onnxruntime(self, cache_dir: Path, threads: int) -> None:
+        import onnxruntime  # noqa: PLC0415  (optional: ImportError means "stay on torch")
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        self._session = onnxruntime.InferenceSession(
+            str(export_onnx(self.model, cache_dir)), options, providers=["CPUExecutionProvider"]
+        )
+        self.engine = "onnxruntime"
+
     def _pooled(self, pixels: torch.Tensor) -> torch.Tensor:
         pixels = pixels.contiguous(memory_format=torch.channels_last)
         return self.model.features(pixels).mean(dim=(2, 3))  # == adaptive_avg_pool2d(…, 1).flatten(1)
 
+    def _onnx(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled, logits = self._session.run(None, {"pixels": np.ascontiguousarray(pixels.numpy(), dtype=np.float32)})
+        return torch.from_numpy(pooled), torch.from_numpy(logits)
+
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self._pooled(pixels)
+        return self.encode_and_classify(pixels)[0]
 
     def classify_logits(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model.classifier(self._pooled(pixels))
+        return self.encode_and_classify(pixels)[1]
 
     def encode_and_classify(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._session is not None:
+            return self._onnx(pixels)
         pooled = self._pooled(pixels)
         return pooled, self.model.classifier(pooled)
 

@@ -119,3 +119,30 @@ def test_lifecycle_steps_compose_to_embed_images(predictor, images):
 def test_load_is_idempotent(predictor):
     backend = predictor._backend
     assert predictor.load() is predictor and predictor._backend is backend and predictor.ready
+
+
+def test_by_default_the_cpu_runs_the_onnx_export(predictor):
+    assert predictor.describe()["engine"] == "onnxruntime"
+
+
+def test_onnxruntime_and_torch_give_the_same_embeddings_and_probabilities(predictor, images):
+    on_torch = Predictor("mobilenet_v2", device="cpu", batch_size=4, engine="torch").load()
+    assert on_torch.describe()["engine"] == "torch"
+    vectors, probabilities = predictor.embed_and_classify(images)
+    torch_vectors, torch_probabilities = on_torch.embed_and_classify(images)
+    assert np.abs(vectors - torch_vectors).max() < 1e-4
+    assert np.abs(probabilities - torch_probabilities).max() < 1e-4
+
+
+def test_the_onnx_export_is_made_once_and_reused(tmp_path, images):
+    first = Predictor("mobilenet_v2", device="cpu", cache_dir=tmp_path).load()
+    [export] = tmp_path.glob("*.onnx")
+    stamp = export.stat().st_mtime_ns
+    second = Predictor("mobilenet_v2", device="cpu", cache_dir=tmp_path).load()
+    assert [p.name for p in tmp_path.iterdir()] == [export.name] and export.stat().st_mtime_ns == stamp
+    assert np.array_equal(first.embed_images(images), second.embed_images(images))
+
+
+def test_asking_onnxruntime_for_a_half_precision_model_is_unsupported():
+    with pytest.raises(Unsupported, match="no ONNX Runtime path"):
+        Predictor("mobilenet_v2", device="cpu", half=True, engine="onnxruntime").load()
