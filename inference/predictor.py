@@ -170,10 +170,10 @@ class Predictor:
             return
         try:
             backend.use_onnxruntime(self.cache_dir, threads)
-        except ImportError as exc:
+        except (ImportError, OSError) as exc:  # not installed; a cache directory that cannot be written
             if self.engine == "onnxruntime":
-                raise Unsupported(f"ONNX Runtime is not installed: {exc}") from exc
-            log.warning("ONNX Runtime is not installed (%s); %s runs on torch", exc, self.spec.name)
+                raise Unsupported(f"ONNX Runtime cannot run {self.spec.name}: {exc}") from exc
+            log.warning("ONNX Runtime cannot run %s (%s); it runs on torch", self.spec.name, exc)
 
     def describe(self) -> dict[str, Any]:
         """What a model server reports as metadata."""

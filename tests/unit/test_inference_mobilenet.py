@@ -146,3 +146,11 @@ def test_the_onnx_export_is_made_once_and_reused(tmp_path, images):
 def test_asking_onnxruntime_for_a_half_precision_model_is_unsupported():
     with pytest.raises(Unsupported, match="no ONNX Runtime path"):
         Predictor("mobilenet_v2", device="cpu", half=True, engine="onnxruntime").load()
+
+
+def test_a_cache_directory_that_cannot_be_written_leaves_the_model_on_torch(tmp_path, images):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be")
+    predictor = Predictor("mobilenet_v2", device="cpu", cache_dir=blocked / "cache").load()
+    assert predictor.describe()["engine"] == "torch"
+    assert predictor.embed_images(images).shape == (len(images), 1280)
