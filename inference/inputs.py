@@ -5,11 +5,14 @@ Kept free of torch so the remote client (which must not import it) can use them 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from deeplens.errors import BadInput
+
+T = TypeVar("T")
 
 
 def check_images(images: Iterable[np.ndarray]) -> list[np.ndarray]:
@@ -41,3 +44,9 @@ def check_texts(texts: Iterable[str]) -> list[str]:
         if not isinstance(text, str):
             raise BadInput("bad_text", f"text {i} is a {type(text).__name__}, not a string")
     return texts
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -23,7 +23,7 @@ from deeplens.config import default_cache_dir, usable_cores
 from deeplens.errors import BadInput, Unsupported
 
 from .backends import Backend, create_backend
-from .inputs import check_images, check_texts
+from .inputs import batches, check_images, check_texts
 from .preprocessing import RESIZE_MODES, to_tensor
 from .registry import DEFAULT_MODEL, ModelSpec, get_spec
 from .settings import InferenceSettings
@@ -40,11 +40,6 @@ def default_model_dir() -> Path | None:
     if env:
         return Path(env)
     return KSERVE_MODEL_DIR if KSERVE_MODEL_DIR.is_dir() else None
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _probabilities(logits: torch.Tensor) -> np.ndarray:
@@ -232,7 +227,7 @@ class Predictor:
         if not checked:
             return self._empty()
         self.load()
-        parts = [self.postprocess(self.predict(self.preprocess(chunk))) for chunk in _chunks(checked, self.batch_size)]
+        parts = [self.postprocess(self.predict(self.preprocess(chunk))) for chunk in batches(checked, self.batch_size)]
         return np.concatenate(parts, axis=0)
 
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:
@@ -244,7 +239,7 @@ class Predictor:
             return self._empty()
         backend = self.load()._backend
         parts = []
-        for chunk in _chunks(texts, self.batch_size):
+        for chunk in batches(texts, self.batch_size):
             with torch.inference_mode():
                 raw = backend.encode_texts(list(chunk))
             parts.append(self.postprocess(raw))
@@ -280,7 +275,7 @@ class Predictor:
         if not checked:
             return self._empty(), np.zeros((0, n_classes), dtype=np.float32)
         embs, probs = [], []
-        for chunk in _chunks(checked, self.batch_size):
+        for chunk in batches(checked, self.batch_size):
             pixels = self.preprocess(chunk)
             if with_embeddings:
                 emb, prob = self.embed_and_classify_pixels(pixels)

@@ -1,4 +1,5 @@
-"""Image checks and preprocessing shared by all back ends (OpenCV + numpy + torch, no PIL).
+"""Image checks and preprocessing shared by all back ends (OpenCV + numpy, no PIL; torch
+only for :func:`to_tensor`, so the ONNX Runtime path never imports it).
 
 Images come in as OpenCV gives them: ``uint8`` arrays of shape ``(H, W, 3)`` in BGR
 order. Each becomes a normalised ``float32`` RGB tensor of the model's square input size.
@@ -20,9 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -57,6 +62,23 @@ def resize_image(image: np.ndarray, size: int, mode: str = "squash") -> np.ndarr
     raise ValueError(f"unknown resize mode {mode!r}; use one of {RESIZE_MODES}")
 
 
+def to_array(
+    images: Sequence[np.ndarray],
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    mode: str = "squash",
+) -> np.ndarray:
+    """Checked BGR images → normalised RGB ``float32`` array ``(N, 3, size, size)`` (C-contiguous)."""
+    if not images:
+        return np.empty((0, 3, size, size), dtype=np.float32)
+    batch = np.stack([resize_image(img, size, mode) for img in images])  # (N, S, S, 3) BGR uint8
+    rgb = batch[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
+    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
+    return np.ascontiguousarray((rgb - m) / s)
+
+
 def to_tensor(
     images: Sequence[np.ndarray],
     size: int,
@@ -64,12 +86,7 @@ def to_tensor(
     std: Sequence[float],
     mode: str = "squash",
 ) -> torch.Tensor:
-    """Checked BGR images → normalised RGB ``float32`` tensor ``(N, 3, size, size)`` (contiguous, CPU)."""
-    if not images:
-        return torch.empty((0, 3, size, size), dtype=torch.float32)
-    batch = np.stack([resize_image(img, size, mode) for img in images])  # (N, S, S, 3) BGR uint8
-    tensor = torch.from_numpy(batch[..., ::-1].copy())  # RGB
-    tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)
-    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-    return tensor.sub_(m).div_(s).contiguous()
+    """:func:`to_array` as a CPU torch tensor."""
+    import torch  # noqa: PLC0415  (kept out of the module: the ONNX Runtime path must not pay for it)
+
+    return torch.from_numpy(to_array(images, size, mean, std, mode))

@@ -39,8 +39,15 @@ def make_embedder(settings: Settings) -> Embedder:
         from inference.client import RemotePredictor  # noqa: PLC0415
 
         return RemotePredictor(settings.predictor_url, settings.model)
+    if settings.inference_engine != "torch":
+        from inference.onnx_runtime import open_export  # noqa: PLC0415
+
+        exported = open_export(settings.model, settings.cache_dir, threads=settings.threads_per_worker)
+        if exported is not None:
+            return exported
     from inference.predictor import Predictor  # noqa: PLC0415  (torch is imported only when embedding)
 
+    # With the ONNX Runtime engine this also makes the export the next process runs without torch.
     return Predictor(
         settings.model, engine=settings.inference_engine, cache_dir=settings.cache_dir, num_threads=settings.threads_per_worker
     ).load()

