@@ -2,16 +2,14 @@
 
 Runs in the match step each time a pair's frame matches change. Edges between a keyframe
 with the product and one without are refined by probing frames in between (see
-:mod:`deeplens.matching.appearances`): the video is fetched and decoded only when a probe
-is needed, and probe outcomes are kept per process, so a pair rolled up again probes
-only what is new.
+:mod:`deeplens.matching.appearances`): the video is opened in place (a file, or a
+presigned URL read by range) only when a probe is needed, and probe outcomes are kept per
+process, so a pair rolled up again probes only what is new.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -22,7 +20,7 @@ from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import frame_hits, lock_pair, replace_appearances
 from deeplens.errors import BadInput, NotFound
 from deeplens.matching.appearances import FrameHit, find_appearances
-from deeplens.pipeline.services import Services, scratch_dir
+from deeplens.pipeline.services import Services
 from deeplens.pipeline.verification import Candidate, verify
 from deeplens.vision.local_features import LocalFeatures, extract_region_features, from_bytes
 from deeplens.vision.video import FrameReader
@@ -75,7 +73,6 @@ class EdgeProbe:
     def __init__(self, services: Services, conn: psycopg.Connection, tenant: str, video: dict[str, Any], sku: str) -> None:
         self._services, self._conn, self._tenant, self._video, self._sku = services, conn, tenant, video, sku
         self._photos: dict[int, tuple[Candidate, LocalFeatures] | None] = {}
-        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._reader: FrameReader | None = None
         self._broken = False
 
@@ -110,11 +107,9 @@ class EdgeProbe:
             return None
         try:
             if self._reader is None:
-                self._scratch = tempfile.TemporaryDirectory(dir=scratch_dir(self._services))
-                key = self._video["object_key"]
-                path = Path(self._scratch.name) / f"video{PurePosixPath(key).suffix or '.mp4'}"
-                self._services.store.download(key, path)
-                self._reader = FrameReader(path)
+                # Read in place (a file, or a presigned URL read by range): a probe needs a few
+                # frames of what may be a long video.
+                self._reader = FrameReader(self._services.store.media_location(self._video["object_key"]))
             return self._reader.read(index)
         except (NotFound, BadInput) as exc:
             LOG.warning("cannot probe frame %d of video %s (%s); its appearance edges stay at keyframe midpoints",
@@ -123,11 +118,9 @@ class EdgeProbe:
             return None
 
     def close(self) -> None:
-        """Release the decoder and delete the downloaded video."""
+        """Release the decoder."""
         if self._reader is not None:
             self._reader.close()
-        if self._scratch is not None:
-            self._scratch.cleanup()
 
     def __enter__(self) -> EdgeProbe:
         return self

@@ -81,6 +81,11 @@ class ObjectStore(ABC):
         """Write the object to a local file (videos are decoded from files)."""
 
     @abstractmethod
+    def media_location(self, key: str) -> str:
+        """Where a decoder (OpenCV's FFmpeg) can read the object in place, seeking by range
+        rather than copying all of it: a file path, or a presigned URL. NotFound when absent."""
+
+    @abstractmethod
     def head(self, key: str) -> ObjectInfo | None:
         """The object's size and etag, or None when absent."""
 

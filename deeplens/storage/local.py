@@ -49,6 +49,12 @@ class LocalStore(ObjectStore):
             raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
         shutil.copyfile(source, path)
 
+    def media_location(self, key: str) -> str:
+        path = self._path(key)
+        if not path.is_file():
+            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+        return str(path)
+
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
         if not path.is_file():

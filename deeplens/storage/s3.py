@@ -67,6 +67,11 @@ class S3Store(ObjectStore):
     def download(self, key: str, path: Path) -> None:
         path.write_bytes(self.get(key))
 
+    def media_location(self, key: str, *, expires: int = 3600) -> str:
+        if self.head(key) is None:
+            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+        return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires)
+
     def head(self, key: str) -> ObjectInfo | None:
         try:
             response = self.client.head_object(Bucket=self.bucket, Key=key)

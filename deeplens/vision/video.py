@@ -62,6 +62,10 @@ def _read_head(path: Path, n: int = 512) -> bytes:
         return fh.read(n)
 
 
+def _is_url(location: str | Path) -> bool:
+    return isinstance(location, str) and location.startswith(("http://", "https://"))
+
+
 def _sane_fps(fps: float) -> float:
     if not math.isfinite(fps) or fps <= 0 or fps > _MAX_SANE_FPS:
         return FALLBACK_FPS
@@ -73,6 +77,8 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo, np.ndarra
 
     Returns the capture positioned after frame 0, the probed :class:`VideoInfo` and
     frame 0 itself (BGR ``uint8``), so a sequential reader decodes nothing twice.
+    ``path`` may also be an ``http(s)://`` URL (a presigned S3 URL), which FFmpeg reads by
+    range; its container cannot be sniffed first, so failures to open are ``not_a_video``.
 
     Raises:
         FileNotFoundError: the path does not exist.
@@ -81,11 +87,12 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo, np.ndarra
             ``corrupt_video`` (a known container whose header or frames cannot be read,
             e.g. an mp4 cut before its ``moov`` index).
     """
-    path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise BadInput("empty", "the video file has zero bytes")
-    container = sniff_video_container(_read_head(path))
+    container = None
+    if not _is_url(path):
+        path = Path(path)
+        if path.stat().st_size == 0:
+            raise BadInput("empty", "the video file has zero bytes")
+        container = sniff_video_container(_read_head(path))
 
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
@@ -140,8 +147,8 @@ class FrameReader:
     """
 
     def __init__(self, path: str | Path, *, max_forward: int = 30) -> None:
-        """Open ``path``; raises :func:`open_video`'s errors. Frames up to ``max_forward``
-        ahead are decoded forward rather than sought."""
+        """Open ``path`` (a file or an http(s) URL); raises :func:`open_video`'s errors.
+        Frames up to ``max_forward`` ahead are decoded forward rather than sought."""
         self._cap, self.info, self._first = open_video(path)
         self._next = 1  # the index the decoder gives next
         self._max_forward = max_forward

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from deeplens.errors import NotFound
 from deeplens.storage.keys import DERIVED_PREFIXES
 from deeplens.storage.notifications import parse_notification
 from deeplens.storage.s3 import S3Store
@@ -87,3 +88,21 @@ def test_an_s3_store_that_leaves_announcing_to_the_bucket_announces_nothing(s3_e
     store.subscribe(announced.append)
     store.put("videos/v.mp4", b"x")
     assert announced == []
+
+
+def test_a_video_is_read_in_place_by_range_through_its_media_location(store, tmp_path):
+    from deeplens.vision.synthetic import shot_frames, write_video
+    from deeplens.vision.video import FrameReader
+
+    path = write_video(tmp_path / "v.mp4", shot_frames(4, 60, size=(160, 96), pan=3), fps=15)
+    store.put_file("videos/v.mp4", path)
+    location = store.media_location("videos/v.mp4")
+    assert location.startswith("http")
+    with FrameReader(location) as remote, FrameReader(path) as local:
+        for index in (40, 7, 59):
+            assert (remote.read(index) == local.read(index)).all()
+
+
+def test_a_missing_object_has_no_media_location(store):
+    with pytest.raises(NotFound):
+        store.media_location("videos/none.mp4")

@@ -1,5 +1,7 @@
 """Bucket layout, notification records and the local directory store."""
 
+from pathlib import Path
+
 import pytest
 
 from deeplens.errors import BadInput, NotFound
@@ -85,3 +87,11 @@ def test_delete_records_are_skipped():
 def test_malformed_notifications_are_bad_input(payload):
     with pytest.raises(BadInput):
         parse_notification(payload)
+
+
+def test_the_local_store_reads_media_in_place_from_its_file(tmp_path):
+    store = LocalStore(tmp_path, "bucket")
+    store.put("videos/v.mp4", b"data")
+    assert Path(store.media_location("videos/v.mp4")).read_bytes() == b"data"
+    with pytest.raises(NotFound):
+        store.media_location("videos/none.mp4")
