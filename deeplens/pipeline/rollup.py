@@ -19,7 +19,7 @@ from deeplens.db.catalog import get_product_image, get_video, video_keyframe_ind
 from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import frame_hits, lock_pair, replace_appearances
 from deeplens.errors import BadInput, NotFound
-from deeplens.matching.appearances import FrameHit, find_appearances
+from deeplens.matching.appearances import FrameHit, Segment, find_appearances
 from deeplens.pipeline.services import Services
 from deeplens.pipeline.verification import Candidate, verify
 from deeplens.vision.local_features import LocalFeatures, extract_region_features, from_bytes
@@ -35,7 +35,7 @@ def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str
         lock_pair(conn, tenant, video_id, sku)
         hits = frame_hits(conn, tenant, video_id, sku, settings.match_threshold)
         video = get_video(conn, tenant, video_id)
-        segments = []
+        segments: list[Segment] = []
         if hits and video is not None:
             with EdgeProbe(services, conn, tenant, video, sku) as probe:
                 segments = find_appearances(
