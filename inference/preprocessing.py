@@ -20,7 +20,6 @@ Shrinking uses area interpolation (anti-aliased), enlarging uses bicubic.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 import cv2

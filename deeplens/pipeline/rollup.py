@@ -22,7 +22,11 @@ from deeplens.errors import BadInput, NotFound
 from deeplens.matching.appearances import FrameHit, Segment, find_appearances
 from deeplens.pipeline.services import Services
 from deeplens.pipeline.verification import Candidate, verify
-from deeplens.vision.local_features import LocalFeatures, extract_region_features, from_bytes
+from deeplens.vision.local_features import (
+    LocalFeatures,
+    extract_region_features,
+    from_bytes,
+)
 from deeplens.vision.video import FrameReader
 
 LOG = logging.getLogger(__name__)

@@ -2,7 +2,13 @@
 
 from collections.abc import Sequence
 
-from deeplens.matching.appearances import FrameHit, Segment, edge_time, find_appearances, refine_edge
+from deeplens.matching.appearances import (
+    FrameHit,
+    Segment,
+    edge_time,
+    find_appearances,
+    refine_edge,
+)
 
 FPS = 10.0
 KEYFRAMES = list(range(0, 201, 10))  # a keyframe every second for 20 s
