@@ -92,6 +92,7 @@ class OnnxEmbedder:
         self.spec = spec
         self.batch_size = batch_size
         self._session = open_session(path, threads)
+        self._classes = int(self._session.get_outputs()[1].shape[1])  # logits: ("n", classes)
 
     @property
     def model_name(self) -> str:
@@ -100,7 +101,7 @@ class OnnxEmbedder:
     def _run(self, images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         checked = check_images(images)
         if not checked:
-            return np.zeros((0, self.spec.dim), np.float32), np.zeros((0, 0), np.float32)
+            return np.zeros((0, self.spec.dim), np.float32), np.zeros((0, self._classes), np.float32)
         pooled, logits = [], []
         for chunk in batches(checked, self.batch_size):
             pixels = to_array(chunk, self.spec.image_size, IMAGENET_MEAN, IMAGENET_STD)

@@ -66,3 +66,9 @@ def test_bad_images_are_bad_input_and_no_images_an_empty_matrix(cache):
     with pytest.raises(BadInput):
         exported.embed_images([np.zeros((8, 8), np.float32)])
     assert exported.embed_images([]).shape == (0, 1280)
+
+
+def test_no_images_give_empty_embeddings_and_probabilities_with_the_class_count(cache):
+    exported = open_export("mobilenet_v2", cache, threads=1)
+    vectors, probabilities = exported.embed_and_classify([])
+    assert vectors.shape == (0, 1280) and probabilities.shape == (0, 1000)
