@@ -14,12 +14,12 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 
-from deeplens.config import default_cache_dir, usable_cores
+from deeplens.config import InferenceEngine, default_cache_dir, usable_cores
 from deeplens.errors import BadInput, Unsupported
 
 from .backends import Backend, create_backend
@@ -31,7 +31,7 @@ from .settings import InferenceSettings
 log = logging.getLogger(__name__)
 
 KSERVE_MODEL_DIR = Path("/mnt/models")
-ENGINES = ("auto", "torch", "onnxruntime")
+ENGINES = get_args(InferenceEngine)
 
 
 def default_model_dir() -> Path | None:

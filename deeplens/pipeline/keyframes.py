@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from deeplens.db.catalog import VideoRow, finish_video, upsert_frame, upsert_video
 from deeplens.db.failures import record_failure
-from deeplens.pipeline.services import Services, scratch_dir
+from deeplens.pipeline.services import Services
 from deeplens.storage.keys import frame_key
 from deeplens.vision.images import encode_jpeg
 from deeplens.vision.keyframes import select_keyframes
@@ -27,7 +27,7 @@ def handle(event: Event, services: Services) -> list[Event]:
     """
     video = types.parse_data(types.VideoUploaded, event.data)
     settings = services.settings
-    with tempfile.TemporaryDirectory(dir=scratch_dir(services)) as tmp:
+    with tempfile.TemporaryDirectory(dir=_temp_root(services)) as tmp:
         path = Path(tmp) / f"video{PurePosixPath(video.key).suffix or '.mp4'}"
         services.store.download(video.key, path)
         scan = select_keyframes(
@@ -73,3 +73,10 @@ def handle(event: Event, services: Services) -> list[Event]:
         for start in range(0, len(frames), size)
     ]
 
+
+def _temp_root(services: Services) -> Path | None:
+    if services.settings.store != "local":
+        return None
+    root = services.settings.home / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return root

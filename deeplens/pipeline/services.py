@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -86,12 +85,3 @@ class Services:
         """Release the database pool (and the embedded server with it)."""
         self.db.close()
 
-
-def scratch_dir(services: Services) -> Path | None:
-    """Where a step puts temporary files (a downloaded video): under DEEPLENS_HOME with the
-    local store, so the copy stays on its file system; the system default otherwise."""
-    if services.settings.store != "local":
-        return None
-    root = services.settings.home / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
-    return root

@@ -36,12 +36,12 @@ class _Trunk(torch.nn.Module):
         self.model = model
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = self.model.features(pixels).mean(dim=(2, 3))
+        pooled = self.model.features(pixels).mean(dim=(2, 3))  # == adaptive_avg_pool2d(…, 1).flatten(1)
         return pooled, self.model.classifier(pooled)
 
 
-def export_onnx(model: torchvision.models.MobileNetV2, cache_dir: Path) -> Path:
-    """The ONNX file of ``model`` in ``cache_dir``, exported on first use (see
+def export_onnx(trunk: _Trunk, cache_dir: Path) -> Path:
+    """The ONNX file of ``trunk`` in ``cache_dir``, exported on first use (see
     :func:`inference.onnx_runtime.export_path`).
 
     Written under a temporary name and renamed, so processes exporting at once never read
@@ -61,7 +61,7 @@ def export_onnx(model: torchvision.models.MobileNetV2, cache_dir: Path) -> Path:
             # torch is pinned (2.14.1), where it works; the tests compare both engines' outputs.
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
-                _Trunk(model).eval(), (example,), tmp, dynamo=False, opset_version=ONNX_OPSET,
+                trunk, (example,), tmp, dynamo=False, opset_version=ONNX_OPSET,
                 input_names=["pixels"], output_names=["pooled", "logits"],
                 dynamic_axes={"pixels": {0: "n"}, "pooled": {0: "n"}, "logits": {0: "n"}},
             )
@@ -79,7 +79,7 @@ class MobileNetBackend(Backend):
 
     def __init__(self, spec) -> None:
         super().__init__(spec)
-        self.model: torchvision.models.MobileNetV2 | None = None
+        self.trunk: _Trunk | None = None
         self._session = None  # an onnxruntime.InferenceSession once use_onnxruntime() ran
 
     def load(self, device: torch.device, half: bool) -> None:
@@ -90,15 +90,11 @@ class MobileNetBackend(Backend):
         self.dtype = torch.float16 if half else torch.float32
         self.device = device
         # channels_last: ~25% faster on CPU (oneDNN) here, and the layout tensor cores want on GPU.
-        self.model = model.to(device=device, dtype=self.dtype, memory_format=torch.channels_last)
+        self.trunk = _Trunk(model.to(device=device, dtype=self.dtype, memory_format=torch.channels_last)).eval()
 
     def use_onnxruntime(self, cache_dir: Path, threads: int) -> None:
-        self._session = open_session(export_onnx(self.model, cache_dir), threads)
+        self._session = open_session(export_onnx(self.trunk, cache_dir), threads)
         self.engine = "onnxruntime"
-
-    def _pooled(self, pixels: torch.Tensor) -> torch.Tensor:
-        pixels = pixels.contiguous(memory_format=torch.channels_last)
-        return self.model.features(pixels).mean(dim=(2, 3))  # == adaptive_avg_pool2d(…, 1).flatten(1)
 
     def _onnx(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pooled, logits = self._session.run(None, {"pixels": np.ascontiguousarray(pixels.numpy(), dtype=np.float32)})
@@ -113,8 +109,7 @@ class MobileNetBackend(Backend):
     def encode_and_classify(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self._session is not None:
             return self._onnx(pixels)
-        pooled = self._pooled(pixels)
-        return pooled, self.model.classifier(pooled)
+        return self.trunk(pixels.contiguous(memory_format=torch.channels_last))
 
     @property
     def class_names(self) -> list[str]:
