@@ -8,6 +8,7 @@ table to the same step functions the cluster runs behind functions-framework.
 from __future__ import annotations
 
 import cv2
+from threadpoolctl import threadpool_limits
 
 from deeplens.config import Settings
 from deeplens.pipeline.ingest import notification_event
@@ -22,9 +23,11 @@ class LocalRuntime:
     """Services, step runner, durable queue and broker for one process."""
 
     def __init__(self, settings: Settings, services: Services | None = None) -> None:
-        # Each broker worker runs its own SIFT and model calls; OpenCV's thread pool on top of
-        # that oversubscribes the cores (bench: 13% more CPU, 14% more wall time with 2 workers).
+        # Each broker worker runs its own SIFT, matching and model calls; the libraries' thread
+        # pools on top of that oversubscribe the cores. OpenCV's cost 13% more CPU with 2
+        # workers; OpenBLAS's (numpy's matmul) spin-waited through 14% of all CPU samples.
         cv2.setNumThreads(settings.threads_per_worker)
+        threadpool_limits(settings.threads_per_worker, user_api="blas")
         self.settings = settings
         self.services = services or Services.from_settings(settings)
         self.runner = StepRunner(self.services)

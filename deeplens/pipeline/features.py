@@ -37,7 +37,7 @@ def _index_product(event: Event, services: Services) -> list[Event]:
     upload = types.parse_data(types.ProductUploaded, event.data)
     image = decode_image(services.store.get(upload.key), max_bytes=services.settings.max_image_bytes)
     vectors, probs = embed_and_maybe_classify(services.embedder, [image])
-    local = extract_local_features(image, kind=LOCAL_FEATURE_KIND)
+    local = extract_local_features(image, kind=LOCAL_FEATURE_KIND, max_side=services.settings.product_feature_max_side)
     height, width = image.shape[:2]
     with services.db.transaction() as conn:
         image_id = upsert_product_image(conn, event.tenant, upload.sku, upload.key, upload.sha256, width, height)

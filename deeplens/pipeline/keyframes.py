@@ -35,6 +35,7 @@ def handle(event: Event, services: Services) -> list[Event]:
             min_interval=settings.keyframe_min_interval,
             max_interval=settings.keyframe_max_interval,
             scene_threshold=settings.keyframe_scene_threshold,
+            threads=settings.threads_per_worker,
         )
         info = scan.info
         with services.db.transaction() as conn:

@@ -113,7 +113,10 @@ class EdgeProbe:
             if self._reader is None:
                 # Read in place (a file, or a presigned URL read by range): a probe needs a few
                 # frames of what may be a long video.
-                self._reader = FrameReader(self._services.store.media_location(self._video["object_key"]))
+                self._reader = FrameReader(
+                    self._services.store.media_location(self._video["object_key"]),
+                    threads=self._services.settings.threads_per_worker,
+                )
             return self._reader.read(index)
         except (NotFound, BadInput) as exc:
             LOG.warning("cannot probe frame %d of video %s (%s); its appearance edges stay at keyframe midpoints",

@@ -197,20 +197,22 @@ def select_keyframes(
     min_interval: float = 0.2,
     max_interval: float = 0.5,
     scene_threshold: float = 0.35,
+    threads: int = 0,
 ) -> KeyframeScan:
     """Decode ``path`` sequentially and yield its keyframes (see the module docstring).
 
     Opens the video and decodes frame 0 immediately, so bad input fails here, before
     iteration, with ``BadInput`` (``empty``, ``not_a_video``, ``corrupt_video``).
     A file that decodes partly is not an error: iterate the returned
-    :class:`KeyframeScan` to the end, then check ``scan.truncated``.
+    :class:`KeyframeScan` to the end, then check ``scan.truncated``. ``threads`` caps the
+    decoder's threads (see :func:`~deeplens.vision.video.open_video`).
     """
     if not (0 <= min_interval <= max_interval and max_interval > 0):
         raise ValueError(
             f"need 0 <= min_interval <= max_interval and max_interval > 0, "
             f"got {min_interval}, {max_interval}"
         )
-    cap, info, first = open_video(path)
+    cap, info, first = open_video(path, threads=threads)
     return KeyframeScan(
         cap,
         info,

@@ -86,3 +86,12 @@ def test_videos_uploaded_before_their_products_are_still_matched(runtime, datase
     truth = GroundTruth.from_json(dataset / "truth.json")
     expected = {(video, a.product) for video, v in truth.videos.items() for a in v.appearances}
     assert {(video, product) for video, product, *_ in appearance_rows(runtime)} == expected
+
+
+def test_the_runtime_gives_each_worker_its_share_of_the_cores_in_opencv_and_blas(runtime):
+    import cv2
+    from threadpoolctl import threadpool_info
+
+    share = runtime.settings.threads_per_worker
+    assert cv2.getNumThreads() == share
+    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} <= {share}

@@ -201,6 +201,20 @@ def test_frame_reader_returns_the_frame_with_each_index_in_any_order(numbered: P
             assert np.array_equal(reader.read(index), truth[index])
 
 
+def test_frame_reader_with_one_decoder_thread_returns_the_same_frames(numbered: Path) -> None:
+    truth = _decode_all(numbered)
+    with FrameReader(numbered, threads=1) as reader:
+        for index in (0, 30, 7, 59):
+            assert np.array_equal(reader.read(index), truth[index])
+
+
+def test_keyframes_with_one_decoder_thread_are_the_same_frames(two_shots: Path) -> None:
+    default = [(k.index, k.image) for k in select_keyframes(two_shots)]
+    single = [(k.index, k.image) for k in select_keyframes(two_shots, threads=1)]
+    assert [i for i, _ in single] == [i for i, _ in default]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(single, default))
+
+
 def test_frame_reader_rejects_an_index_past_the_end(numbered: Path) -> None:
     with FrameReader(numbered) as reader:
         assert _reason(reader.read, 60) == "frame_out_of_range"
