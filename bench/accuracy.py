@@ -29,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from metrics import box_iou, presence, segments_per_truth, union_iou  # noqa: E402
+from metrics import box_iou, presence, segments_per_truth, union_iou
 
-from deeplens.datagen import GroundTruth, generate_dataset  # noqa: E402
+from deeplens.datagen import GroundTruth, generate_dataset
 
 BASELINE_FPS = 2.0
 GAP_S = 1.0

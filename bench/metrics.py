@@ -5,8 +5,8 @@ Pure functions over plain data, so the benchmark and its tests share one definit
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 Interval = tuple[float, float]
 Box = Sequence[float]

@@ -45,10 +45,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deeplens.config import Settings  # noqa: E402
-from deeplens.db import Database  # noqa: E402
-from deeplens.db.search import Filters, nearest_items  # noqa: E402
-from deeplens.db.vectors import ensure_model_index, index_distance  # noqa: E402
+from deeplens.config import Settings
+from deeplens.db import Database
+from deeplens.db.search import Filters, nearest_items
+from deeplens.db.vectors import ensure_model_index, index_distance
 
 EF_SEARCH_VALUES = (10, 20, 32, 40, 48, 64, 100, 200)
 
@@ -176,7 +176,7 @@ def recall_sweep(db: Database, tenant: str, model: str, items: list[tuple[str, i
 # --- the API -------------------------------------------------------------------------------------------
 
 
-def serve(database_url: str, home: str, tenant: str, port: int, ef: int, cache_entries: int) -> None:  # noqa: D103
+def serve(database_url: str, home: str, tenant: str, port: int, ef: int, cache_entries: int) -> None:
     """Child process: the results service (one uvicorn worker) over the bench tenant."""
     import logging
 

@@ -31,10 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deeplens.config import Settings  # noqa: E402
-from deeplens.runtime import LocalRuntime  # noqa: E402
-from deeplens.search import SearchEngine, SearchOptions  # noqa: E402
-from deeplens.search.evaluation import DISTRACTORS, EDITS, ORIGINALS, TEXT_QUERIES, encode, photo  # noqa: E402
+from deeplens.config import Settings
+from deeplens.runtime import LocalRuntime
+from deeplens.search import SearchEngine, SearchOptions
+from deeplens.search.evaluation import DISTRACTORS, EDITS, ORIGINALS, TEXT_QUERIES, encode, photo
 
 
 def index_photos(runtime: LocalRuntime, with_copies: bool) -> dict[str, int]:

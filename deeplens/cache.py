@@ -97,7 +97,7 @@ class RedisCache:
     """Redis-backed cache shared by every replica of the results service."""
 
     def __init__(self, url: str, *, ttl: float = 3600.0, prefix: str = "deeplens:", timeout: float = 0.5) -> None:
-        import redis  # noqa: PLC0415  (only the cluster path needs the client)
+        import redis  # only the cluster path needs the client
 
         # Short socket timeouts: a cache that answers slower than the search it saves is useless.
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)

@@ -22,10 +22,11 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, Literal
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import httpx

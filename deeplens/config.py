@@ -14,7 +14,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 InferenceEngine = Literal["auto", "torch", "onnxruntime"]
 
 

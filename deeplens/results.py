@@ -8,8 +8,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel
 
-from deeplens.db import Database
-from deeplens.db import catalog, failures, matches
+from deeplens.db import Database, catalog, failures, matches
 
 
 class Appearance(BaseModel):

@@ -7,6 +7,8 @@ table to the same step functions the cluster runs behind functions-framework.
 
 from __future__ import annotations
 
+from typing import Self
+
 import cv2
 from threadpoolctl import threadpool_limits
 
@@ -40,7 +42,7 @@ class LocalRuntime:
         self.broker.stop()
         self.services.close()
 
-    def __enter__(self) -> "LocalRuntime":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

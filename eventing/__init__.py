@@ -3,4 +3,4 @@
 from eventing.events import Event
 from eventing.routing import ROUTES, Route, subscribers_for
 
-__all__ = ["Event", "ROUTES", "Route", "subscribers_for"]
+__all__ = ["ROUTES", "Event", "Route", "subscribers_for"]

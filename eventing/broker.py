@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from eventing.events import Event
 from eventing.queue import Delivery, DeliveryQueue
@@ -65,7 +65,7 @@ class LocalBroker:
     def _deliver(self, delivery: Delivery) -> None:
         try:
             outputs = self.dispatch(delivery.subscriber, delivery.event)
-        except Exception as exc:  # noqa: BLE001  (any failure of a step is a failed delivery)
+        except Exception as exc:  # noqa: BLE001 - any failure of a step is a failed delivery
             error = describe_error(exc)
             dead = self.queue.fail(delivery, error)
             log.warning(
@@ -115,7 +115,7 @@ class LocalBroker:
                 try:
                     if not self.process_one():
                         stop.wait(self.poll_seconds)
-                except Exception:  # noqa: BLE001  (a lost database connection must not kill the worker)
+                except Exception:  # a lost database connection must not kill the worker
                     log.exception("broker worker error; retrying")
                     stop.wait(1.0)
 

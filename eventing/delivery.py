@@ -22,7 +22,7 @@ class DeliverySpec:
     backoff_delay: float = 0.5
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "DeliverySpec":
+    def from_settings(cls, settings: Settings) -> DeliverySpec:
         """The delivery spec the settings describe."""
         return cls(settings.retry, settings.backoff_policy, settings.backoff_delay)
 

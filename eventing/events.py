@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from deeplens.errors import BadInput
@@ -17,7 +17,7 @@ _REQUIRED = ("id", "source", "type", "specversion")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Event:
 
     def child(
         self, type: str, data: dict[str, Any], *, source: str, key: str, subject: str | None = None, rootkey: str | None = None
-    ) -> "Event":
+    ) -> Event:
         """An event caused by this one, with a deterministic id (``key`` tells siblings apart).
 
         It inherits tenant and root key; ``rootkey`` sets the root where this event starts one.
@@ -76,7 +76,7 @@ class Event:
         return {**self.attributes(), "data": self.data}
 
     @classmethod
-    def from_parts(cls, attributes: dict[str, Any], data: Any) -> "Event":
+    def from_parts(cls, attributes: dict[str, Any], data: Any) -> Event:
         """Build from CloudEvent attributes and data; :class:`BadInput` when malformed."""
         missing = [name for name in _REQUIRED if not attributes.get(name)]
         if missing:
@@ -97,7 +97,7 @@ class Event:
         )
 
     @classmethod
-    def from_json(cls, document: Any) -> "Event":
+    def from_json(cls, document: Any) -> Event:
         """Parse a structured-mode JSON document."""
         if not isinstance(document, dict):
             raise BadInput("malformed_event", "a CloudEvent must be a JSON object")

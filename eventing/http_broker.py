@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 from starlette.applications import Starlette
@@ -97,11 +97,11 @@ def parse_subscribers(pairs: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the HTTP broker until interrupted."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from deeplens.config import Settings  # noqa: PLC0415
-    from deeplens.db import Database  # noqa: PLC0415
-    from eventing.delivery import DeliverySpec  # noqa: PLC0415
+    from deeplens.config import Settings
+    from deeplens.db import Database
+    from eventing.delivery import DeliverySpec
 
     parser = argparse.ArgumentParser(prog="python -m eventing.http_broker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")

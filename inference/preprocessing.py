@@ -86,6 +86,6 @@ def to_tensor(
     mode: str = "squash",
 ) -> torch.Tensor:
     """:func:`to_array` as a CPU torch tensor."""
-    import torch  # noqa: PLC0415  (kept out of the module: the ONNX Runtime path must not pay for it)
+    import torch  # kept out of the module: the ONNX Runtime path must not pay for it
 
     return torch.from_numpy(to_array(images, size, mean, std, mode))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from deeplens.errors import NotFound
@@ -67,7 +67,7 @@ def _open_clip_config_dir() -> Path | None:
     return Path(next(iter(found.submodule_search_locations))) / "model_configs"
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_open_clip_config(arch: str) -> dict | None:
     """open_clip's built-in model config for ``arch`` (read without importing torch), or None."""
     if not arch or "/" in arch or "\\" in arch or arch.startswith("."):

@@ -155,7 +155,7 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
 
     @app.get("/search/similar", response_model=list[SearchHit], tags=["search"])
     def search_similar(
-        id: int = Query(..., description="Id of the indexed item."),  # noqa: A002  (the API's name)
+        id: int = Query(..., description="Id of the indexed item."),  # shadows a builtin, but it is the API's parameter name
         kind: Literal["product_image", "frame"] = Query("product_image", description="What the id names."),
         within: Literal["products", "frames", "all"] = Query("all", description="What to search among."),
         model: str | None = None,

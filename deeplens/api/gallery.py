@@ -51,7 +51,7 @@ class _Static(StaticFiles):
         return response
 
 
-def mount_gallery(app: FastAPI, services: "Services | None" = None) -> None:
+def mount_gallery(app: FastAPI, services: Services | None = None) -> None:
     """Serve the gallery at ``/`` and its files at ``/static/``; with ``services``, its look-ups under ``/gallery/``."""
     index = STATIC_DIR / "index.html"
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector
@@ -36,11 +37,11 @@ class Database:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Database":
+    def from_settings(cls, settings: Settings) -> Database:
         """Connect to ``DATABASE_URL``, or start the embedded server under ``DEEPLENS_HOME``."""
         if settings.database_url:
             return cls(settings.database_url)
-        from deeplens.db.embedded import start_embedded_server  # noqa: PLC0415  (only the laptop path needs it)
+        from deeplens.db.embedded import start_embedded_server  # only the laptop path needs it
 
         server = start_embedded_server(settings.pgdata)
         return cls(server.get_uri(), server=server)
@@ -48,9 +49,8 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A connection inside one transaction (committed on success, rolled back on error)."""
-        with self.pool.connection() as conn:
-            with conn.transaction():
-                yield conn
+        with self.pool.connection() as conn, conn.transaction():
+            yield conn
 
     @contextmanager
     def search_connection(self) -> Iterator[psycopg.Connection]:

@@ -21,6 +21,6 @@ def start_embedded_server(pgdata: Path) -> Any:
     # pgserver picks its socket/lock directory from XDG_RUNTIME_DIR when it is imported;
     # without one it falls back to a directory shared by every user of the machine.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-    import pgserver  # noqa: PLC0415  (import after the environment is prepared)
+    import pgserver  # import after the environment is prepared
 
     return pgserver.get_server(pgdata, cleanup_mode="stop")

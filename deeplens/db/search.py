@@ -6,9 +6,10 @@ keyframe they stand for, in one statement (one round trip per search).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import psycopg

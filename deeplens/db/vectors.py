@@ -8,7 +8,7 @@ by :func:`index_distance` and reports :func:`exact_distance`.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import psycopg

@@ -7,7 +7,8 @@ one of them can really be there, and it is the one with the stronger evidence.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 # Share of the smaller box covered by the larger one beyond which two matches compete.
 OVERLAP_LIMIT = 0.5

@@ -10,7 +10,7 @@ process, so a pair rolled up again probes only what is new.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import psycopg
@@ -129,7 +129,7 @@ class EdgeProbe:
         if self._reader is not None:
             self._reader.close()
 
-    def __enter__(self) -> EdgeProbe:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

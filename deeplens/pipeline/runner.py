@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from deeplens.db.failures import record_failure
 from deeplens.errors import BadInput

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -35,16 +36,16 @@ class Embedder(Protocol):
 def make_embedder(settings: Settings) -> Embedder:
     """The predictor the settings name: the KServe server at ``DEEPLENS_PREDICTOR_URL``, else in-process."""
     if settings.predictor_url:
-        from inference.client import RemotePredictor  # noqa: PLC0415
+        from inference.client import RemotePredictor
 
         return RemotePredictor(settings.predictor_url, settings.model)
     if settings.inference_engine != "torch":
-        from inference.onnx_runtime import open_export  # noqa: PLC0415
+        from inference.onnx_runtime import open_export
 
         exported = open_export(settings.model, settings.cache_dir, threads=settings.threads_per_worker)
         if exported is not None:
             return exported
-    from inference.predictor import Predictor  # noqa: PLC0415  (torch is imported only when embedding)
+    from inference.predictor import Predictor  # torch is imported only when embedding
 
     # With the ONNX Runtime engine this also makes the export the next process runs without torch.
     return Predictor(
@@ -69,7 +70,7 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Services":
+    def from_settings(cls, settings: Settings) -> Services:
         """Open the database and the store the settings describe."""
         return cls(settings, Database.from_settings(settings), open_store(settings))
 

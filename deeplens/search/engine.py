@@ -9,9 +9,10 @@ never served after the index changed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timezone
-from typing import Any, Callable
+from datetime import UTC, date, datetime, time
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class SearchOptions:
     limit: int = 10
     offset: int = 0
 
-    def checked(self) -> "SearchOptions":
+    def checked(self) -> SearchOptions:
         """Raise :class:`BadInput` for options that cannot hold together."""
         if self.limit < 1 or self.offset < 0:
             raise BadInput("bad_page", f"limit must be ≥ 1 and offset ≥ 0 (got {self.limit}, {self.offset})")
@@ -75,7 +76,7 @@ def _as_utc(value: date | datetime | None) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         value = datetime.combine(value, time.min)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _hit(row: Row, class_names: Callable[[int], str] | None = None) -> SearchHit:

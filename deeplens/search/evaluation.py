@@ -6,7 +6,7 @@ behaviour). scikit-image is a test/bench dependency only, imported when a photo 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -29,7 +29,7 @@ DISTRACTORS = (
 
 def photo(name: str) -> np.ndarray:
     """A scikit-image sample image as BGR uint8 (``motorcycle``: the left view of the stereo pair)."""
-    import skimage.data  # noqa: PLC0415  (test and bench dependency)
+    import skimage.data  # only tests and benchmarks need it
 
     image = skimage.data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skimage.data, name)()
     image = np.asarray(image)

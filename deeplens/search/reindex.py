@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from deeplens.db.backfill import Pending, count_missing, next_missing
 from deeplens.db.class_scores import upsert_class_scores

@@ -29,7 +29,7 @@ def vocabulary_of(spec: ModelSpec, embedder: Embedder | None) -> tuple[ClassEntr
         return imagenet_vocabulary()
     names = getattr(embedder, "class_names", None)
     if not names:
-        from deeplens.errors import Unsupported  # noqa: PLC0415
+        from deeplens.errors import Unsupported
 
         raise Unsupported(f"model {spec.name} does not say which classes it scores")
     return vocabulary_for(list(names))

@@ -10,7 +10,7 @@ from deeplens.storage.keys import DERIVED_PREFIXES
 def open_store(settings: Settings) -> ObjectStore:
     """The store ``DEEPLENS_STORE`` names; derived objects are not announced to ingest."""
     if settings.store == "s3":
-        from deeplens.storage.s3 import S3Store  # noqa: PLC0415  (boto3 only when used)
+        from deeplens.storage.s3 import S3Store  # boto3 only when used
 
         store = S3Store(
             settings.bucket,
@@ -21,6 +21,6 @@ def open_store(settings: Settings) -> ObjectStore:
         )
         store.ensure_bucket()
         return store
-    from deeplens.storage.local import LocalStore  # noqa: PLC0415
+    from deeplens.storage.local import LocalStore
 
     return LocalStore(settings.store_root, settings.bucket, quiet_prefixes=DERIVED_PREFIXES)

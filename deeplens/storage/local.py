@@ -6,8 +6,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from deeplens.errors import BadInput, NotFound
 from deeplens.storage.base import ObjectInfo, ObjectStore

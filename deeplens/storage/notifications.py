@@ -8,7 +8,7 @@ a bare S3 ``Records`` document (as S3 puts into SQS), or a single record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -30,7 +30,7 @@ class CreatedObject:
 
 def created_record(bucket: str, key: str, size: int, etag: str, content_type: str, *, source: str = "minio:s3") -> dict[str, Any]:
     """One S3 event record (eventVersion 2.0) for an ``ObjectCreated:Put``, keys URL-encoded as S3 sends them."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "eventVersion": "2.0",
         "eventSource": source,

@@ -15,9 +15,9 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class ClassMapper:
                 self._matrices = (name_vectors, owners, def_vectors, def_owners)
             return self._matrices
 
-    def warm(self) -> "ClassMapper":
+    def warm(self) -> ClassMapper:
         """Embed the class texts now rather than on the first query."""
         self._load_matrices()
         return self

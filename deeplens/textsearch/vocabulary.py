@@ -11,9 +11,9 @@ specific classes ImageNet has.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +42,24 @@ def _dedupe(names: Sequence[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def imagenet_vocabulary() -> tuple[ClassEntry, ...]:
     """The 1000 ImageNet-1k classes in classifier order (torchvision's names first)."""
-    import torchvision  # noqa: PLC0415
+    import torchvision
 
     names = list(torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
     lemmas: list[list[str]] = [[] for _ in names]
     definitions = ["" for _ in names]
     try:
-        from timm.data import ImageNetInfo  # noqa: PLC0415
+        from timm.data import ImageNetInfo
 
         info = ImageNetInfo("imagenet-1k")
         for i in range(len(names)):
             synset = info.index_to_label_name(i)
-            lemmas[i] = _split(info._lemmas.get(synset, ""))  # noqa: SLF001  (timm exposes no accessor for lemmas alone)
-            definitions[i] = info._definitions.get(synset, "")  # noqa: SLF001
+            lemmas[i] = _split(info._lemmas.get(synset, ""))  # timm exposes no accessor for lemmas alone
+            definitions[i] = info._definitions.get(synset, "")
     except (ImportError, AttributeError, AssertionError) as exc:
         log.warning("ImageNet lemmas and definitions unavailable (%s); text search uses class names only", exc)
     clean: Sequence[str] = ()
     try:
-        from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES  # noqa: PLC0415
+        from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
 
         clean = IMAGENET_CLASSNAMES
     except ImportError:

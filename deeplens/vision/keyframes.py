@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import cv2
 import numpy as np
@@ -137,7 +138,7 @@ class KeyframeScan(Iterator[Keyframe]):
         self._gen.close()
         self._cap.release()
 
-    def __enter__(self) -> KeyframeScan:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

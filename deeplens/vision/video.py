@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import cv2
 import numpy as np
@@ -186,7 +187,7 @@ class FrameReader:
         """Release the decoder."""
         self._cap.release()
 
-    def __enter__(self) -> FrameReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

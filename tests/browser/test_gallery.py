@@ -28,16 +28,16 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is missing (pip install playwright)")
 
-import uvicorn  # noqa: E402
+import uvicorn
 
-from deeplens.api import create_app  # noqa: E402
-from deeplens.api.gallery import mount_gallery  # noqa: E402
-from deeplens.cli.ingest import ingest_folder  # noqa: E402
-from deeplens.config import Settings  # noqa: E402
-from deeplens.db import Database  # noqa: E402
-from deeplens.pipeline.services import Services  # noqa: E402
-from deeplens.runtime import LocalRuntime  # noqa: E402
-from deeplens.storage.factory import open_store  # noqa: E402
+from deeplens.api import create_app
+from deeplens.api.gallery import mount_gallery
+from deeplens.cli.ingest import ingest_folder
+from deeplens.config import Settings
+from deeplens.db import Database
+from deeplens.pipeline.services import Services
+from deeplens.runtime import LocalRuntime
+from deeplens.storage.factory import open_store
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("helm_python", reason="helm-python-sdk is not installed (pip install helm-python-sdk)")
 
-from chartkit import CHART, CRDS, VALUE_SETS, Chart, Rendered, load_crd_schemas  # noqa: E402
+from chartkit import CHART, CRDS, VALUE_SETS, Chart, Rendered, load_crd_schemas
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -9,7 +9,6 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
 from chartkit import CHART, CRD_FILES, KUBERNETES_VERSION, UNSCHEMED_KINDS, object_meta_problems
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from chartkit import RELEASE
 
 STEP_ENV_FROM_SECRET = {"DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from chartkit import NAMESPACE, RELEASE, VALUE_SETS
 
 MINIO = f"{RELEASE}-minio"

@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-
 from chartkit import CHART, NAMESPACE, REPO, Chart
 
 KNATIVE_SERVICE = {"apiVersion": "serving.knative.dev/v1", "kind": "Service"}

@@ -8,7 +8,6 @@ import helm_python
 import jsonschema
 import pytest
 import yaml
-
 from chartkit import CHART
 
 

@@ -12,7 +12,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from chartkit import CHART, REPO
 
 CLUSTER_UP = REPO / "scripts" / "cluster-up.sh"

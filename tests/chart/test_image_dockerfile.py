@@ -15,7 +15,6 @@ import tomllib
 from dataclasses import dataclass, field
 
 import pytest
-
 from chartkit import REPO
 
 DOCKERFILE = REPO / "Dockerfile"

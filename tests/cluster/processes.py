@@ -53,7 +53,7 @@ class Component:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Component":
+    def start(self) -> Component:
         log = open(self.log_dir / f"{self.name}.log", "ab")
         # A session of its own, so killing it takes its workers too (functions-framework
         # serves through gunicorn worker processes).

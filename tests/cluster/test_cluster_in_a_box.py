@@ -16,10 +16,9 @@ import boto3
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
+from processes import base_env, free_port, function, python_module
 
 from eventing.routing import STEPS
-
-from processes import base_env, free_port, function, python_module
 
 pytestmark = pytest.mark.cluster
 

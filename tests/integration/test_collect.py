@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -61,7 +61,7 @@ def handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        def do_GET(self) -> None:  # http.server's name
             if self.path == "/flaky.jpg":
                 with site.lock:
                     failing = site.flaky_left > 0
@@ -94,7 +94,7 @@ class QuietServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001  (socketserver's signature)
+    def handle_error(self, request, client_address) -> None:  # socketserver's signature
         import sys
 
         if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):

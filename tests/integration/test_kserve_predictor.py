@@ -147,7 +147,7 @@ def embeddings(response: httpx.Response) -> np.ndarray:
 
 def metric(url: str, name: str) -> float:
     text = httpx.get(f"{url}/metrics").text
-    return sum(float(v) for v in re.findall(rf'^{name}\{{[^}}]*kind="image"[^}}]*\}} (\S+)$', text, re.M))
+    return sum(float(v) for v in re.findall(rf'^{name}\{{[^}}]*kind="image"[^}}]*\}} (\S+)$', text, re.MULTILINE))
 
 
 # --- the v2 protocol ------------------------------------------------------------------------
@@ -404,9 +404,8 @@ def test_remote_predictor_text_on_an_image_only_model_raises_unsupported(server)
 
 
 def test_remote_predictor_raises_bad_input_when_the_server_refuses_the_input(server, images):
-    with RemotePredictor(server, "mobilenet_v2", batch_size=MAX_ITEMS + 1) as remote:
-        with pytest.raises(BadInput) as info:
-            remote.embed_images(images[:1] * (MAX_ITEMS + 1))
+    with RemotePredictor(server, "mobilenet_v2", batch_size=MAX_ITEMS + 1) as remote, pytest.raises(BadInput) as info:
+        remote.embed_images(images[:1] * (MAX_ITEMS + 1))
     assert info.value.reason == "too_many"
 
 

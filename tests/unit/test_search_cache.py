@@ -6,7 +6,7 @@ import shutil
 import socket
 import subprocess
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
