@@ -75,7 +75,11 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Broker ingress URL the step functions publish to (cluster); unset = the durable queue."
     )
-    workers: int = Field(2, ge=1, description="In-process broker worker threads.")
+    workers: int = Field(
+        2, ge=1,
+        description="In-process broker worker threads; in a step pod, the requests it serves at once (the chart sets "
+        "it from containerConcurrency). Each gets cores / workers threads in OpenCV, BLAS, ONNX Runtime and decoding.",
+    )
     retry: int = Field(3, ge=0, description="Retries after the first delivery attempt (Knative `retry`).")
     backoff_delay: float = Field(0.5, gt=0, description="Seconds; Knative `backoffDelay`.")
     backoff_policy: Literal["exponential", "linear"] = Field("exponential", description="Knative `backoffPolicy`.")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Self
 
-import cv2
-from threadpoolctl import threadpool_limits
-
 from deeplens.config import Settings
+from deeplens.native_threads import cap_native_threads
 from deeplens.pipeline.ingest import notification_event
 from deeplens.pipeline.runner import StepRunner
 from deeplens.pipeline.services import Services
@@ -25,11 +23,7 @@ class LocalRuntime:
     """Services, step runner, durable queue and broker for one process."""
 
     def __init__(self, settings: Settings, services: Services | None = None) -> None:
-        # Each broker worker runs its own SIFT, matching and model calls; the libraries' thread
-        # pools on top of that oversubscribe the cores. OpenCV's cost 13% more CPU with 2
-        # workers; OpenBLAS's (numpy's matmul) spin-waited through 14% of all CPU samples.
-        cv2.setNumThreads(settings.threads_per_worker)
-        threadpool_limits(settings.threads_per_worker, user_api="blas")
+        cap_native_threads(settings.threads_per_worker)
         self.settings = settings
         self.services = services or Services.from_settings(settings)
         self.runner = StepRunner(self.services)

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from deeplens.config import Settings
 from deeplens.errors import BadInput
+from deeplens.native_threads import cap_native_threads
 from deeplens.pipeline.ingest import notification_event
 from deeplens.pipeline.runner import StepRunner
 from deeplens.pipeline.services import Services
@@ -29,6 +30,8 @@ class _Process:
 
     def __init__(self) -> None:
         self.settings = Settings()
+        # DEEPLENS_WORKERS is the pod's containerConcurrency (set by the chart).
+        cap_native_threads(self.settings.threads_per_worker)
         self.runner = StepRunner(Services.from_settings(self.settings))
         self.queue = DeliveryQueue(self.runner.services.db.pool, DeliverySpec.from_settings(self.settings))
         self.broker = BrokerPublisher(self.settings.broker_url) if self.settings.broker_url else None

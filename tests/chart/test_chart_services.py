@@ -78,6 +78,22 @@ def test_scale_bounds_and_concurrency_come_from_values(render):
     assert match["spec"]["containerConcurrency"] == 3
 
 
+def env_value(c, name):
+    return next((e.get("value") for e in c.get("env", []) if e["name"] == name), None)
+
+
+def test_each_step_sizes_its_thread_pools_by_the_requests_it_serves_at_once(defaults):
+    for step, service in defaults.knative_services().items():
+        concurrency = service["spec"]["template"]["spec"].get("containerConcurrency")
+        if concurrency is not None and step != "results":
+            assert env_value(container(service), "DEEPLENS_WORKERS") == str(concurrency), step
+
+
+def test_a_step_with_unlimited_concurrency_keeps_the_default_worker_count(render):
+    match = render({"functions": {"steps": {"match": {"containerConcurrency": 0}}}}).knative_services()["match"]
+    assert "DEEPLENS_WORKERS" not in env_names(container(match))
+
+
 def test_every_deeplens_container_runs_the_release_image(render):
     rendered = render({"image": {"repository": "registry.example.com/deeplens", "tag": "1.2.3", "pullPolicy": "Always"}})
     images = {container(s)["image"] for s in rendered.knative_services().values()}
