@@ -81,8 +81,8 @@ def open_video(path: str | Path, *, threads: int = 0) -> tuple[cv2.VideoCapture,
     ``path`` may also be an ``http(s)://`` URL (a presigned S3 URL), which FFmpeg reads by
     range; its container cannot be sniffed first, so failures to open are ``not_a_video``.
     ``threads`` caps the decoder's threads (0: FFmpeg's choice, one per core). Where
-    several videos decode at once, 1 each costs a fifth less CPU per frame and seeks no
-    slower than FFmpeg's frame threads.
+    several videos decode at once, 1 each costs a fifth less CPU per frame than FFmpeg's
+    frame threads, and no more CPU per seek.
 
     Raises:
         FileNotFoundError: the path does not exist.
