@@ -85,4 +85,3 @@ class Services:
     def close(self) -> None:
         """Release the database pool (and the embedded server with it)."""
         self.db.close()
-
