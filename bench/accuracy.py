@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -38,12 +38,44 @@ GAP_S = 1.0
 RECALL_KS = (1, 3, 5)
 
 
-def run_cli(home: Path, *args: str, settings: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The CLI on embedded defaults in ``home``: the caller's DEEPLENS_* settings are dropped, ``settings`` applied."""
+def _cli_env(home: Path, settings: dict[str, str] | None) -> dict[str, str]:
+    """The caller's environment without its DEEPLENS_* settings, with ``settings`` and ``home`` applied."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPLENS_") and k != "DATABASE_URL"}
     env.update({f"DEEPLENS_{k.upper()}": v for k, v in (settings or {}).items()})
     env["DEEPLENS_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "deeplens.cli.main", *args], env=env, capture_output=True, text=True, check=True)
+    return env
+
+
+def run_cli(home: Path, *args: str, settings: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The CLI on embedded defaults in ``home``: the caller's DEEPLENS_* settings are dropped, ``settings`` applied."""
+    return subprocess.run(
+        [sys.executable, "-m", "deeplens.cli.main", *args], env=_cli_env(home, settings), capture_output=True, text=True, check=True
+    )
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one CLI process cost: wall seconds, CPU seconds and peak resident memory (MB)."""
+
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+
+
+def run_cli_measured(home: Path, *args: str, settings: dict[str, str] | None = None) -> CliRun:
+    """Like :func:`run_cli`, measuring that one process (``wait4`` gives its own rusage, not all children's)."""
+    with tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deeplens.cli.main", *args], env=_cli_env(home, settings), stdout=subprocess.DEVNULL, stderr=err
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            err.seek(0)
+            raise subprocess.CalledProcessError(process.returncode, process.args, stderr=err.read().decode(errors="replace"))
+    return CliRun(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
 
 
 def video_seconds(truth: GroundTruth) -> float:
@@ -76,7 +108,9 @@ def score_appearances(truth: GroundTruth, found: list[dict]) -> dict:
     for vid, sku in result.false_pairs:
         video = truth.videos[vid]
         shown = {t.product for t in video.appearances}
-        related = {p for p in shown if truth.products[p].lookalike_of == sku or truth.products[sku].lookalike_of == p}
+        # A product outside the truth's catalog (bench/catalog_scale.py adds some) is related to nothing shown.
+        source = truth.products[sku].lookalike_of if sku in truth.products else None
+        related = {p for p in shown if truth.products[p].lookalike_of == sku or source == p}
         if video.distractor_appearances:
             causes["distractor" if not related else "lookalike"] += 1
         else:
@@ -131,25 +165,29 @@ def candidate_recall(home: Path, truth: GroundTruth, overrides: dict[str, str]) 
     return {f"recall@{k}": hits[k] / total if total else float("nan") for k in RECALL_KS}
 
 
-def run_pipeline(dataset: Path, truth: GroundTruth, settings: dict[str, str]) -> dict:
-    home = Path(tempfile.mkdtemp(prefix="deeplens-bench-"))
-    started = time.monotonic()
-    run_cli(home, "ingest", str(dataset), "--wait", settings=settings)
-    wall = time.monotonic() - started
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+def score_home(home: Path, truth: GroundTruth, settings: dict[str, str]) -> dict:
+    """Appearances and candidate recall of the pipeline that ran in ``home``, scored against ``truth``."""
     found = json.loads(run_cli(home, "appearances", "--json", settings=settings).stdout)
-    times = _best_frame_times(home, [a["best_frame_id"] for a in found])
+    times = best_frame_times(home, [a["best_frame_id"] for a in found])
     for a in found:
         a["best_t"] = times.get(a["best_frame_id"])
     scores = score_appearances(truth, found)
     scores.update(candidate_recall(home, truth, settings))
-    # CPU seconds as well as wall time: on a shared machine (steal time) wall time alone misleads.
-    scores.update(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, realtime_factor=video_seconds(truth) / wall,
-                  peak_rss_mb=usage.ru_maxrss / 1024, appearances=len(found), home=str(home))
+    scores.update(appearances=len(found), home=str(home))
     return scores
 
 
-def _best_frame_times(home: Path, frame_ids: list[int]) -> dict[int, float]:
+def run_pipeline(dataset: Path, truth: GroundTruth, settings: dict[str, str]) -> dict:
+    home = Path(tempfile.mkdtemp(prefix="deeplens-bench-"))
+    run = run_cli_measured(home, "ingest", str(dataset), "--wait", settings=settings)
+    scores = score_home(home, truth, settings)
+    # CPU seconds as well as wall time: on a shared machine (steal time) wall time alone misleads.
+    scores.update(wall_s=run.wall_s, cpu_s=run.cpu_s, realtime_factor=video_seconds(truth) / run.wall_s, peak_rss_mb=run.peak_rss_mb)
+    return scores
+
+
+def best_frame_times(home: Path, frame_ids: list[int]) -> dict[int, float]:
+    """Video time (s) of each of ``frame_ids`` in the pipeline database of ``home``."""
     from deeplens.config import Settings
     from deeplens.db import Database
 

@@ -4,7 +4,7 @@ Used by ``deeplens demo``, the tests (``tiny``, ``demo``) and the accuracy bench
 (``bench``). ``python -m deeplens.datagen OUT --preset bench`` writes one from a shell.
 """
 
-from .dataset import generate_dataset
+from .dataset import generate_catalog, generate_dataset
 from .presets import PRESETS, Preset
 from .truth import Appearance, DistractorAppearance, GroundTruth, ProductTruth, VideoTruth
 
@@ -16,5 +16,6 @@ __all__ = [
     "Preset",
     "ProductTruth",
     "VideoTruth",
+    "generate_catalog",
     "generate_dataset",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -79,6 +80,29 @@ def generate_dataset(
     )
     truth.to_json(out / "truth.json")
     return truth
+
+
+def generate_catalog(
+    products_dir: Path, preset: str | Preset = "bench", seed: int = 0, *, sku_prefix: str = "SKU", progress: Progress | None = None
+) -> dict[str, ProductTruth]:
+    """Write only the catalog of a dataset: ``products_dir/<sku>/<photo>``, no videos.
+
+    The products and photos are those :func:`generate_dataset` writes for the same preset
+    and seed, with ``SKU`` in their names replaced by ``sku_prefix``, so a catalog can be
+    grown with products that no video shows (the catalog-size benchmark). Existing files
+    of the same names are overwritten; nothing else in ``products_dir`` is touched.
+    """
+    spec = resolve_preset(preset)
+    streams = np.random.SeedSequence(seed).spawn(_FIRST_VIDEO)
+    products, _ = build_catalog(np.random.default_rng(streams[_CATALOG]), spec)
+
+    def renamed(key: str | None) -> str | None:
+        return None if key is None else sku_prefix + key.removeprefix("SKU")
+
+    items = [replace(item, key=renamed(item.key), lookalike_of=renamed(item.lookalike_of)) for item in products]
+    artwork = {item.key: render_artwork(item.spec) for item in items}
+    _write_photos(Path(products_dir), items, artwork, spec, np.random.default_rng(streams[_PHOTOS]), progress)
+    return {item.key: ProductTruth(list(item.photos), item.lookalike_of) for item in items}
 
 
 def _prepare(out: Path) -> None:

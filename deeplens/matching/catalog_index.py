@@ -46,6 +46,11 @@ class CatalogIndex:
             self._matcher.add([np.ascontiguousarray(np.vstack([features[i].descriptors for i in ids]), np.float32)])
             self._matcher.train()
 
+    @property
+    def descriptors(self) -> int:
+        """Descriptors indexed, over all photos."""
+        return len(self._image_of)
+
     def vote(self, frame: LocalFeatures, *, ratio: float = 0.8) -> list[Vote]:
         """Product photos ranked by the distinctive frame descriptors that point at them."""
         if self.size == 0 or len(frame) == 0:

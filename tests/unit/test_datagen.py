@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deeplens.datagen import PRESETS, GroundTruth, Preset, generate_dataset
+from deeplens.datagen import PRESETS, GroundTruth, Preset, generate_catalog, generate_dataset
 from deeplens.datagen.geometry import Pose, box_from_quad, overlap_ratio, project_quad
 
 SEED = 7
@@ -52,6 +52,19 @@ def test_a_different_seed_gives_a_different_dataset(dataset, tmp_path):
     assert other.to_dict()["videos"] != truth.to_dict()["videos"]
     sku = sorted(truth.products)[0]
     assert (tmp_path / "products" / sku / "front.jpg").read_bytes() != (root / "products" / sku / "front.jpg").read_bytes()
+
+
+def test_a_catalog_alone_is_the_datasets_catalog_under_its_own_sku_prefix(dataset, tmp_path):
+    root, truth = dataset
+    products = generate_catalog(tmp_path / "products", "tiny", seed=SEED, sku_prefix="EXTRA")
+    assert sorted(products) == sorted(sku.replace("SKU", "EXTRA") for sku in truth.products)
+    for sku, product in truth.products.items():
+        extra = products[sku.replace("SKU", "EXTRA")]
+        assert extra.photos == product.photos
+        assert extra.lookalike_of == (product.lookalike_of and product.lookalike_of.replace("SKU", "EXTRA"))
+        for photo in product.photos:
+            assert (tmp_path / "products" / sku.replace("SKU", "EXTRA") / photo).read_bytes() == (root / "products" / sku / photo).read_bytes()
+    assert not (tmp_path / "videos").exists()
 
 
 # -- files ----------------------------------------------------------------------------------
