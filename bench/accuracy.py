@@ -266,17 +266,23 @@ def _threshold_appearances(samples, per_sku, skus, threshold) -> list[dict]:
     return found
 
 
+ACCURACY_ROWS = (
+    ("candidate recall@1", "recall@1", "{:.3f}"),
+    ("candidate recall@3", "recall@3", "{:.3f}"),
+    ("candidate recall@5", "recall@5", "{:.3f}"),
+    ("presence precision", "precision", "{:.3f}"),
+    ("presence recall", "recall", "{:.3f}"),
+    ("presence F1", "f1", "{:.3f}"),
+    ("mean temporal IoU", "temporal_iou", "{:.3f}"),
+    ("segments per true appearance", "segments_per_appearance", "{:.2f}"),
+    ("box IoU at best frame", "box_iou", "{:.3f}"),
+)
+"""Table rows (label, key, format) of what :func:`score_home` measures."""
+
+
 def print_table(pipeline: dict, baseline: dict) -> None:
     rows = [
-        ("candidate recall@1", "recall@1", "{:.3f}"),
-        ("candidate recall@3", "recall@3", "{:.3f}"),
-        ("candidate recall@5", "recall@5", "{:.3f}"),
-        ("presence precision", "precision", "{:.3f}"),
-        ("presence recall", "recall", "{:.3f}"),
-        ("presence F1", "f1", "{:.3f}"),
-        ("mean temporal IoU", "temporal_iou", "{:.3f}"),
-        ("segments per true appearance", "segments_per_appearance", "{:.2f}"),
-        ("box IoU at best frame", "box_iou", "{:.3f}"),
+        *ACCURACY_ROWS,
         ("wall time (s)", "wall_s", "{:.1f}"),
         ("CPU time, CLI process (s)", "cpu_s", "{:.1f}"),
         ("video s per wall s", "realtime_factor", "{:.2f}"),

@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accuracy import run_cli_measured, score_home, video_seconds
+from accuracy import ACCURACY_ROWS, run_cli_measured, score_home, video_seconds
 
 from deeplens.config import Settings
 from deeplens.datagen import PRESETS, GroundTruth, generate_catalog
@@ -147,14 +147,7 @@ ROWS = (
     ("video ingest CPU (s)", "video_cpu_s", "{:.1f}"),
     ("video s per wall s", "realtime_factor", "{:.2f}"),
     ("peak memory, CLI (MB)", "peak_rss_mb", "{:.0f}"),
-    ("candidate recall@1", "recall@1", "{:.3f}"),
-    ("candidate recall@3", "recall@3", "{:.3f}"),
-    ("candidate recall@5", "recall@5", "{:.3f}"),
-    ("presence precision", "precision", "{:.3f}"),
-    ("presence recall", "recall", "{:.3f}"),
-    ("presence F1", "f1", "{:.3f}"),
-    ("mean temporal IoU", "temporal_iou", "{:.3f}"),
-    ("box IoU at best frame", "box_iou", "{:.3f}"),
+    *ACCURACY_ROWS,
 )
 
 

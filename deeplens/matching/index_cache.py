@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import psycopg
 
 from deeplens.matching.catalog_index import CatalogIndex
 from deeplens.vision.local_features import from_bytes
+
+log = logging.getLogger(__name__)
 
 
 class CatalogIndexCache:
@@ -33,12 +37,15 @@ class CatalogIndexCache:
             cached = self._indexes.get(tenant)
             if cached is not None and cached[0] == generation:
                 return cached[1]
+            started = time.perf_counter()
             rows = conn.execute(
                 "SELECT lf.item_id, lf.data, pi.sku FROM local_features lf"
                 " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
                 " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'",
                 (tenant,),
             ).fetchall()
-            index = CatalogIndex({r["item_id"]: from_bytes(bytes(r["data"])) for r in rows}, {r["item_id"]: r["sku"] for r in rows})
+            index = CatalogIndex((r["item_id"], r["sku"], from_bytes(bytes(r["data"]))) for r in rows)
             self._indexes[tenant] = (generation, index)
+            log.info("catalog index of tenant %s: %d photos, %d descriptors, built in %.2f s",
+                     tenant, index.size, index.descriptors, time.perf_counter() - started)
             return index
