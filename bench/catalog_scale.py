@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accuracy import ACCURACY_ROWS, run_cli_measured, score_home, video_seconds
+from accuracy import ACCURACY_ROWS, linked_folder, run_cli_measured, score_home, video_seconds
 
 from deeplens.config import Settings
 from deeplens.datagen import PRESETS, GroundTruth, generate_catalog
@@ -49,14 +49,6 @@ def write_extra_products(folder: Path, count: int, preset: str, seed: int) -> li
         base, n_products=count, lookalikes=round(count * base.lookalikes / base.n_products), distractors=0, distractors_per_video=(0, 0)
     )
     return sorted(generate_catalog(folder, spec, seed, sku_prefix=EXTRA_PREFIX), key=lambda sku: int(sku.split("-")[1]))
-
-
-def link_catalog(target: Path, folders: list[Path]) -> None:
-    """``target/products/<sku>`` as links to each product folder, so nothing is copied."""
-    products = target / "products"
-    products.mkdir(parents=True)
-    for folder in folders:
-        (products / folder.name).symlink_to(folder.resolve(), target_is_directory=True)
 
 
 def _rss_mb() -> float:
@@ -108,11 +100,8 @@ def index_profile(home: Path, settings: dict[str, str]) -> dict[str, float]:
 
 def run_size(dataset: Path, truth: GroundTruth, extras: list[Path], work: Path, settings: dict[str, str]) -> dict:
     """Ingest the catalog with ``extras``, then the videos, in a fresh home; time and score it."""
-    catalog, videos = work / f"catalog-{len(extras)}", work / "videos-only"
-    link_catalog(catalog, sorted(p for p in (dataset / "products").iterdir() if p.is_dir()) + extras)
-    if not videos.exists():
-        videos.mkdir()
-        (videos / "videos").symlink_to((dataset / "videos").resolve(), target_is_directory=True)
+    catalog = linked_folder(work / f"catalog-{len(extras)}", "products", sorted((dataset / "products").iterdir()) + extras)
+    videos = linked_folder(work / f"videos-{len(extras)}", "videos", sorted((dataset / "videos").iterdir()))
     home = work / f"home-{len(extras)}"
     onboarding = run_cli_measured(home, "ingest", str(catalog), "--wait", settings=settings)
     ingest = run_cli_measured(home, "ingest", str(videos), "--wait", settings=settings)
