@@ -29,6 +29,10 @@ NEIGHBOURS = 4
 # (mean 57 vs 58 at 1,040 products, 96 vs 96 at 40; bench/catalog_scale.py homes).
 _TREES = 2
 _CHECKS = 48
+# FLANN draws its random trees from OpenCV's RNG of the building thread. A fixed seed makes
+# one catalog give one index, so a frame gets the same votes in every process and run,
+# whatever else that thread drew before.
+_SEED = 0x5EED
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class CatalogIndex:
         if kept:
             # FLANN copies the float32 matrix it is given; this one is freed on return.
             data = np.vstack([block for _, _, block in kept], dtype=np.float32)
+            cv2.setRNGSeed(_SEED)
             self._index = cv2.flann_Index(data, {"algorithm": 1, "trees": _TREES})
 
     @property

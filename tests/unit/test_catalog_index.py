@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from deeplens.matching.catalog_index import CatalogIndex
@@ -72,3 +73,14 @@ def test_a_catalog_smaller_than_the_neighbours_looked_at_still_votes():
 def test_the_index_counts_the_photos_and_descriptors_it_holds():
     index = CatalogIndex([(1, "SKU-A", features(descriptors(30))), (2, "SKU-B", features(descriptors(12))), (3, "SKU-C", features(descriptors(0)))])
     assert (index.size, index.descriptors) == (2, 42)
+
+
+def test_the_same_catalog_always_gives_the_same_votes():
+    # Enough descriptors, and frame descriptors far enough from theirs, that the
+    # approximate search finds different neighbours in differently drawn random trees.
+    photos = [(i, f"SKU-{i}", features(descriptors(400))) for i in range(40)]
+    shown = np.vstack([photo.descriptors[:60] for _, _, photo in photos])
+    frame = features(np.clip(shown + RNG.integers(-14, 15, size=shown.shape), 0, 255).astype(np.float32))
+    first = CatalogIndex(photos).vote(frame)
+    cv2.randu(np.empty(16, np.float32), 0, 1)  # other OpenCV randomness in between
+    assert CatalogIndex(photos).vote(frame) == first
