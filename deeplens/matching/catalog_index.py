@@ -54,13 +54,13 @@ class CatalogIndex:
     def __init__(self, photos: Iterable[tuple[int, str, LocalFeatures]]) -> None:
         """Index ``(photo id, sku, features)`` of every catalog photo; the iterable is read once.
 
-        Each photo's descriptors wait as uint8 (their values are integers 0..255) until all
-        are read, so building holds a quarter of what float32 copies of every photo would.
+        The index (its random trees, and which of two equally voted photos ranks first)
+        follows the order of ``photos``: give them in an order that does not depend on
+        upload timing, such as by object key. Each photo's descriptors wait as uint8 (their
+        values are integers 0..255) until all are read, so building holds a quarter of
+        what float32 copies of every photo would.
         """
-        kept = sorted(
-            ((photo_id, sku, features.descriptors.astype(np.uint8)) for photo_id, sku, features in photos if len(features)),
-            key=lambda photo: photo[0],
-        )
+        kept = [(photo_id, sku, features.descriptors.astype(np.uint8)) for photo_id, sku, features in photos if len(features)]
         self.size = len(kept)
         self._photo_ids = np.array([photo_id for photo_id, _, _ in kept], np.int64)
         self._photo_skus = [sku for _, sku, _ in kept]

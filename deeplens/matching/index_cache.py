@@ -41,7 +41,9 @@ class CatalogIndexCache:
             rows = conn.execute(
                 "SELECT lf.item_id, lf.data, pi.sku FROM local_features lf"
                 " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
-                " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'",
+                " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
+                # Photo ids follow upload timing; keys do not, so one catalog gives one index.
+                " ORDER BY pi.object_key, pi.id",
                 (tenant,),
             ).fetchall()
             index = CatalogIndex((r["item_id"], r["sku"], from_bytes(bytes(r["data"]))) for r in rows)

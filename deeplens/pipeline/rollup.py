@@ -85,14 +85,17 @@ class EdgeProbe:
         if photo is None:
             return None
         candidate, product = photo
-        key = (self._tenant, self._video["sha256"], candidate.photo_sha256, index)
+        region = probe_region(hit.box)
+        # The region is part of the question: a rollup guided by another keyframe looks
+        # elsewhere, and must not be answered by where an earlier one looked.
+        key = (self._tenant, self._video["sha256"], candidate.photo_sha256, index, region)
         known = self._services.edge_probes.get(key)
         if known is not None:
             return known
         frame = self._frame(index)
         if frame is None:
             return None
-        features = extract_region_features(frame, probe_region(hit.box))
+        features = extract_region_features(frame, region)
         visible = verify(self._services, self._tenant, candidate, product, features, lambda: frame) is not None
         self._services.edge_probes.put(key, visible)
         return visible
