@@ -47,8 +47,9 @@ class Vote:
 class CatalogIndex:
     """An approximate nearest-neighbour index over every descriptor of every product photo.
 
-    FLANN keeps the one float32 copy of the descriptors it needs (512 bytes each); besides
-    it the index holds only each descriptor's photo and product number.
+    FLANN keeps one float32 copy of the descriptors and its trees (about 0.9 KB per
+    descriptor in all, ``bench/catalog_scale.py``); besides them the index holds only each
+    descriptor's photo and product number.
     """
 
     def __init__(self, photos: Iterable[tuple[int, str, LocalFeatures]]) -> None:
@@ -73,7 +74,7 @@ class CatalogIndex:
             # FLANN copies the float32 matrix it is given; this one is freed on return.
             data = np.vstack([block for _, _, block in kept], dtype=np.float32)
             cv2.setRNGSeed(_SEED)
-            self._index = cv2.flann_Index(data, {"algorithm": 1, "trees": _TREES})
+            self._index = cv2.flann_Index(data, {"algorithm": 1, "trees": _TREES})  # 1: randomised k-d trees
 
     @property
     def descriptors(self) -> int:
@@ -98,6 +99,6 @@ class CatalogIndex:
         # FLANN's L2 distances are squared: compare them with the squared ratio.
         distinctive = ~has_rival | (sq_dist[:, 0] < ratio * ratio * rival_sq)
         counts = np.bincount(self._photo_of[nearest[distinctive, 0]], minlength=self.size)
-        # Most votes first; ties in photo order, like a stable sort.
+        # Most votes first; ties in the order the photos were given.
         order = np.argsort(-counts, kind="stable")
         return [Vote(int(self._photo_ids[p]), self._photo_skus[p], int(counts[p])) for p in order if counts[p] > 0]

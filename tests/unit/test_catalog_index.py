@@ -66,8 +66,9 @@ def test_an_empty_catalog_or_an_empty_frame_gets_no_votes():
 
 
 def test_a_catalog_smaller_than_the_neighbours_looked_at_still_votes():
-    a = descriptors(2)
-    assert [v.sku for v in CatalogIndex([(1, "SKU-A", features(a))]).vote(seen(a))] == ["SKU-A"]
+    for size in (1, 2):
+        a = descriptors(size)
+        assert [v.sku for v in CatalogIndex([(1, "SKU-A", features(a))]).vote(seen(a))] == ["SKU-A"]
 
 
 def test_the_index_counts_the_photos_and_descriptors_it_holds():
