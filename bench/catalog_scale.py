@@ -10,9 +10,9 @@ said to show is a false positive. Each size runs as a user runs it, in a fresh
 ``DEEPLENS_HOME``: ``deeplens ingest`` of the catalog (timed: catalog onboarding), then
 ``deeplens ingest`` of the videos (timed: what a video costs once the catalog is
 indexed), then the same accuracy figures as ``bench/accuracy.py``. The catalog index is
-also built and queried in this process from the home's database, to time its build and
-each keyframe's vote apart from the rest of the match step. Prints a table and one JSON
-line per size.
+also built from the home's database and queried with every keyframe in a fresh process,
+to time its build and each vote and to measure its memory apart from the rest of the
+match step. Prints one JSON line per size, then a table.
 """
 
 from __future__ import annotations
