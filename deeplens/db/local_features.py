@@ -48,3 +48,14 @@ def frames_indexed_before(
         (query.astype(np.float32), tenant, model, before, query.astype(np.float32), limit),
     ).fetchall()
     return [(row["item_id"], float(row["similarity"])) for row in rows]
+
+
+def count_frames_indexed_before(conn: psycopg.Connection, tenant: str, model: str, before: datetime) -> int:
+    """How many keyframes :func:`frames_indexed_before` chooses from."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM embeddings e"
+        " JOIN local_features lf ON lf.tenant_id = e.tenant_id AND lf.item_kind = e.item_kind AND lf.item_id = e.item_id"
+        " WHERE e.tenant_id = %s AND e.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s",
+        (tenant, model, before),
+    ).fetchone()
+    return int(row["n"])

@@ -7,6 +7,7 @@ against indexed product photos, a new product photo against indexed keyframes.
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import psycopg
 
 from deeplens.db.catalog import get_frame
 from deeplens.db.local_features import (
+    count_frames_indexed_before,
     frames_indexed_before,
     get_local_features,
     indexed_at,
@@ -35,6 +37,7 @@ from eventing import types
 from eventing.events import Event
 
 SOURCE = "deeplens/match"
+LOG = logging.getLogger(__name__)
 # Features are written in short transactions; a keyframe written up to this long after a
 # photo is still checked from the photo's side, in case its own match step ran first.
 COMMIT_MARGIN = timedelta(seconds=5)
@@ -145,6 +148,13 @@ def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services
             # step (the catalog index sees the photo by then); only older ones need a look.
             cutoff = indexed_at(conn, tenant, "product_image", image_id) + COMMIT_MARGIN
             hits = frames_indexed_before(conn, tenant, indexed.model, query, cutoff, settings.match_product_frames)
+            if len(hits) == settings.match_product_frames:
+                earlier = count_frames_indexed_before(conn, tenant, indexed.model, cutoff)
+                if earlier > len(hits):
+                    # Not an error, but a silent loss of recall: say what was left unchecked.
+                    LOG.warning("product photo %s was verified in the %d of %d earlier keyframes nearest to it by embedding; "
+                                "it is not found in the others (raise DEEPLENS_MATCH_PRODUCT_FRAMES to check more)",
+                                image["object_key"], len(hits), earlier)
         product = from_bytes(product_blob)
         for start in range(0, len(hits), 64):
             chunk = hits[start:start + 64]

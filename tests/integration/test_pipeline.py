@@ -9,6 +9,7 @@ import pytest
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.results import Results
+from deeplens.runtime import LocalRuntime
 from eventing import types
 from eventing.events import Event
 
@@ -86,6 +87,17 @@ def test_videos_uploaded_before_their_products_are_still_matched(runtime, datase
     truth = GroundTruth.from_json(dataset / "truth.json")
     expected = {(video, a.product) for video, v in truth.videos.items() for a in v.appearances}
     assert {(video, product) for video, product, *_ in appearance_rows(runtime)} == expected
+
+
+def test_a_photo_verified_in_only_some_earlier_keyframes_says_how_many_it_skipped(dataset, settings, tmp_path, caplog):
+    videos_first, products_later = tmp_path / "videos-first", tmp_path / "products-later"
+    shutil.copytree(dataset / "videos", videos_first / "videos")
+    shutil.copytree(dataset / "products", products_later / "products")
+    with LocalRuntime(settings.model_copy(update={"match_product_frames": 1})) as runtime:
+        assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
+        assert ingest_folder(runtime, products_later, wait=True, timeout=300)
+    assert "was verified in the 1 of" in caplog.text
+    assert "DEEPLENS_MATCH_PRODUCT_FRAMES" in caplog.text
 
 
 def test_the_runtime_gives_each_worker_its_share_of_the_cores_in_opencv_and_blas(runtime):
