@@ -1,0 +1,82 @@
+"""The per-process catalog index cache: current with the database, and never two indexes of a tenant."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+from deeplens.db.catalog import upsert_product_image
+from deeplens.db.local_features import put_local_features
+from deeplens.matching import index_cache
+from deeplens.matching.index_cache import CatalogIndexCache
+from deeplens.vision.local_features import LocalFeatures, to_bytes
+
+RNG = np.random.default_rng(5)
+
+
+def features(n: int = 50) -> LocalFeatures:
+    return LocalFeatures(
+        points=RNG.uniform(0, 300, size=(n, 2)).astype(np.float32),
+        descriptors=RNG.integers(0, 64, size=(n, 128)).astype(np.float32),
+        width=300,
+        height=300,
+        kind="sift",
+    )
+
+
+@pytest.fixture
+def catalog(services):
+    """Adds a product photo with its features to this test's tenant; returns its features."""
+    tenant = services.settings.tenant
+
+    def add(sku: str) -> LocalFeatures:
+        photo = features()
+        with services.db.transaction() as conn:
+            image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", f"sha-{sku}", 300, 300)
+            put_local_features(conn, tenant, "product_image", image_id, "sift", len(photo), to_bytes(photo))
+        return photo
+
+    return add
+
+
+def current(services, cache: CatalogIndexCache):
+    with services.db.pool.connection() as conn:
+        return cache.get(conn, services.settings.tenant)
+
+
+def test_an_unchanged_catalog_gets_the_same_index(services, catalog):
+    catalog("SKU-A")
+    cache = CatalogIndexCache()
+    assert current(services, cache) is current(services, cache)
+
+
+def test_a_photo_added_a_moment_ago_is_voted_for_at_once(services, catalog):
+    catalog("SKU-A")
+    cache = CatalogIndexCache()
+    assert current(services, cache).size == 1
+    added = catalog("SKU-B")
+    votes = current(services, cache).vote(added)
+    assert votes and votes[0].sku == "SKU-B"
+
+
+def test_the_stale_index_is_let_go_before_the_new_one_is_built(services, catalog, monkeypatch):
+    # A thousand products index in about 0.8 GB: holding the old index while building
+    # the new one would double the pod's memory at every catalog change.
+    catalog("SKU-A")
+    cache = CatalogIndexCache()
+    stale = weakref.ref(current(services, cache))
+    catalog("SKU-B")
+    alive_at_build: list[bool] = []
+    build = index_cache.CatalogIndex
+
+    def observed_build(photos):
+        gc.collect()
+        alive_at_build.append(stale() is not None)
+        return build(photos)
+
+    monkeypatch.setattr(index_cache, "CatalogIndex", observed_build)
+    assert current(services, cache).size == 2
+    assert alive_at_build == [False]
