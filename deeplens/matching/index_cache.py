@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 
 import psycopg
 
@@ -17,18 +18,19 @@ log = logging.getLogger(__name__)
 class CatalogIndexCache:
     """Hands out the current :class:`CatalogIndex` of a tenant, building it on change.
 
-    The catalog's generation (photo count and newest photo id) is one cheap query, so
-    every frame batch checks it and a product added a moment ago is voted for at once.
+    The catalog's generation (photo count and latest feature write) is one cheap query,
+    so every frame batch checks it: a product added a moment ago is voted for at once,
+    and a photo replaced under the same key votes with its new features.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._indexes: dict[str, tuple[tuple[int, int], CatalogIndex]] = {}
+        self._indexes: dict[str, tuple[tuple[int, datetime | None], CatalogIndex]] = {}
 
     def get(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
         """The tenant's index as of now."""
         row = conn.execute(
-            "SELECT count(*) AS n, coalesce(max(item_id), 0) AS newest FROM local_features"
+            "SELECT count(*) AS n, max(indexed_at) AS newest FROM local_features"
             " WHERE tenant_id = %s AND item_kind = 'product_image'",
             (tenant,),
         ).fetchone()

@@ -29,13 +29,13 @@ def features(n: int = 50) -> LocalFeatures:
 
 @pytest.fixture
 def catalog(services):
-    """Adds a product photo with its features to this test's tenant; returns its features."""
+    """Adds (or replaces) a product's front photo with new features in this test's tenant; returns them."""
     tenant = services.settings.tenant
 
-    def add(sku: str) -> LocalFeatures:
+    def add(sku: str, sha256: str = "") -> LocalFeatures:
         photo = features()
         with services.db.transaction() as conn:
-            image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", f"sha-{sku}", 300, 300)
+            image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", sha256 or f"sha-{sku}", 300, 300)
             put_local_features(conn, tenant, "product_image", image_id, "sift", len(photo), to_bytes(photo))
         return photo
 
@@ -60,6 +60,18 @@ def test_a_photo_added_a_moment_ago_is_voted_for_at_once(services, catalog):
     added = catalog("SKU-B")
     votes = current(services, cache).vote(added)
     assert votes and votes[0].sku == "SKU-B"
+
+
+def test_a_photo_replaced_under_the_same_key_votes_with_its_new_features(services, catalog):
+    catalog("SKU-A")
+    old = catalog("SKU-B")
+    cache = CatalogIndexCache()
+    assert current(services, cache).vote(old)[0].sku == "SKU-B"
+    new = catalog("SKU-B", sha256="sha-SKU-B-reshot")
+    index = current(services, cache)
+    assert (index.size, index.vote(new)[0].sku) == (2, "SKU-B")
+    # The old features find SKU-B no more than chance would (they found it with all 50).
+    assert sum(v.votes for v in index.vote(old) if v.sku == "SKU-B") < 10
 
 
 def test_the_stale_index_is_let_go_before_the_new_one_is_built(services, catalog, monkeypatch):
