@@ -142,8 +142,13 @@ def test_the_gallery_lists_the_products_with_their_photos(page, processed):
     page.goto("/")
     cards = page.locator("#product-grid .product-card")
     cards.first.wait_for()
+    # The page may render again while it settles: wait until the titles are the catalog's.
+    page.wait_for_function(
+        "skus => JSON.stringify([...document.querySelectorAll('#product-grid .product-card .card-title')]"
+        ".map(e => e.textContent).sort()) === JSON.stringify(skus)",
+        arg=sorted(truth.products), timeout=TIMEOUT_MS,
+    )
     assert cards.count() == len(truth.products)
-    assert set(cards.locator(".card-title").all_inner_texts()) == set(truth.products)
     wait_loaded(page, "#product-grid .product-card img")
     assert page.locator("nav a[aria-current=page]").inner_text() == "Products"
     shot(page, "01-products")
@@ -274,7 +279,7 @@ def test_a_video_timeline_opens_an_appearances_evidence(page, base_url):
     dialog.wait_for(state="visible")
     wait_loaded(page, "#evidence-image")
     assert loaded(page.locator("#evidence-image"))
-    assert "appearance=" in page.url
+    page.wait_for_function("() => location.hash.includes('appearance=')", timeout=TIMEOUT_MS)
     opened = page.url.split("appearance=")[1]
     assert opened in {a["id"] for a in in_video}
     shown = next(a for a in in_video if a["id"] == opened)
@@ -286,7 +291,8 @@ def test_a_video_timeline_opens_an_appearances_evidence(page, base_url):
 
     page.get_by_role("button", name="Close evidence viewer").click()
     dialog.wait_for(state="hidden")
-    assert "appearance=" not in page.url
+    # The address follows the close event; wait for it rather than race it.
+    page.wait_for_function("() => !location.hash.includes('appearance=')", timeout=TIMEOUT_MS)
 
 
 def test_an_evidence_link_opens_the_viewer_directly(page, base_url):
