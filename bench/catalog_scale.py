@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
@@ -52,8 +53,9 @@ def write_extra_products(folder: Path, count: int, preset: str, seed: int) -> li
 
 
 def _rss_mb() -> float:
+    """Resident memory now, in the unit of ``ru_maxrss / 1024`` that every peak here is given in (MiB)."""
     with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * 4096 / 1e6
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def index_profile(home: Path, settings: dict[str, str]) -> dict[str, float]:
