@@ -36,15 +36,22 @@ def indexed_at(conn: psycopg.Connection, tenant: str, item_kind: str, item_id: i
     return None if row is None else row["indexed_at"]
 
 
+# Keyframes of a model whose features were written before a time (params: tenant, model,
+# before): what a newly indexed product photo is checked against, and what it could be.
+_FRAMES_INDEXED_BEFORE = (
+    " FROM embeddings e"
+    " JOIN local_features lf ON lf.tenant_id = e.tenant_id AND lf.item_kind = e.item_kind AND lf.item_id = e.item_id"
+    " WHERE e.tenant_id = %s AND e.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s"
+)
+
+
 def frames_indexed_before(
     conn: psycopg.Connection, tenant: str, model: str, query: np.ndarray, before: datetime, limit: int
 ) -> list[tuple[int, float]]:
     """Keyframes whose features were written before ``before``, most similar to ``query`` first."""
     rows = conn.execute(
-        "SELECT e.item_id, 1 - (e.embedding <=> %s::vector) AS similarity FROM embeddings e"
-        " JOIN local_features lf ON lf.tenant_id = e.tenant_id AND lf.item_kind = e.item_kind AND lf.item_id = e.item_id"
-        " WHERE e.tenant_id = %s AND e.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s"
-        " ORDER BY e.embedding <=> %s::vector LIMIT %s",
+        "SELECT e.item_id, 1 - (e.embedding <=> %s::vector) AS similarity" + _FRAMES_INDEXED_BEFORE
+        + " ORDER BY e.embedding <=> %s::vector LIMIT %s",
         (query.astype(np.float32), tenant, model, before, query.astype(np.float32), limit),
     ).fetchall()
     return [(row["item_id"], float(row["similarity"])) for row in rows]
@@ -52,10 +59,5 @@ def frames_indexed_before(
 
 def count_frames_indexed_before(conn: psycopg.Connection, tenant: str, model: str, before: datetime) -> int:
     """How many keyframes :func:`frames_indexed_before` chooses from."""
-    row = conn.execute(
-        "SELECT count(*) AS n FROM embeddings e"
-        " JOIN local_features lf ON lf.tenant_id = e.tenant_id AND lf.item_kind = e.item_kind AND lf.item_id = e.item_id"
-        " WHERE e.tenant_id = %s AND e.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s",
-        (tenant, model, before),
-    ).fetchone()
+    row = conn.execute("SELECT count(*) AS n" + _FRAMES_INDEXED_BEFORE, (tenant, model, before)).fetchone()
     return int(row["n"])
