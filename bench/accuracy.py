@@ -38,6 +38,10 @@ GAP_S = 1.0
 RECALL_KS = (1, 3, 5)
 
 
+def _cli_command(args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-m", "deeplens.cli.main", *args]
+
+
 def _cli_env(home: Path, settings: dict[str, str] | None) -> dict[str, str]:
     """The caller's environment without its DEEPLENS_* settings, with ``settings`` and ``home`` applied."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPLENS_") and k != "DATABASE_URL"}
@@ -48,9 +52,7 @@ def _cli_env(home: Path, settings: dict[str, str] | None) -> dict[str, str]:
 
 def run_cli(home: Path, *args: str, settings: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The CLI on embedded defaults in ``home``: the caller's DEEPLENS_* settings are dropped, ``settings`` applied."""
-    return subprocess.run(
-        [sys.executable, "-m", "deeplens.cli.main", *args], env=_cli_env(home, settings), capture_output=True, text=True, check=True
-    )
+    return subprocess.run(_cli_command(args), env=_cli_env(home, settings), capture_output=True, text=True, check=True)
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,7 @@ def run_cli_measured(home: Path, *args: str, settings: dict[str, str] | None = N
     """Like :func:`run_cli`, measuring that one process (``wait4`` gives its own rusage, not all children's)."""
     with tempfile.TemporaryFile() as err:
         started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deeplens.cli.main", *args], env=_cli_env(home, settings), stdout=subprocess.DEVNULL, stderr=err
-        )
+        process = subprocess.Popen(_cli_command(args), env=_cli_env(home, settings), stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
