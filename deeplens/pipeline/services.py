@@ -65,8 +65,9 @@ class Services:
     catalog_indexes: CatalogIndexCache = field(default_factory=CatalogIndexCache, repr=False)
     product_templates: ProductTemplateCache = field(default_factory=ProductTemplateCache, repr=False)
     edge_probes: Lru[tuple[str, str, str, int, tuple[int, int, int, int]], bool] = field(default_factory=lambda: Lru(200_000), repr=False)
-    """Whether a product photo (by sha256) is visible in a video's frame (video sha256, index): a
-    video's edges are probed again each time its matches change, and probes cost a decode and SIFT."""
+    """Whether a product photo (by sha256) is visible in a region of a video's frame (video sha256,
+    index, region): a video's edges are probed again each time its matches change, and probes
+    cost a decode and SIFT."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
