@@ -148,13 +148,15 @@ def candidate_recall(home: Path, truth: GroundTruth, overrides: dict[str, str]) 
                 " ON lf.tenant_id = f.tenant_id AND lf.item_kind = 'frame' AND lf.item_id = f.id WHERE f.tenant_id = %s",
                 (settings.tenant,),
             ).fetchall()
+            index = services.catalog_indexes.get(conn, settings.tenant)
             for frame in frames:
                 visible = truth.visible(frame["video_id"], frame["t"])
                 if not visible:
                     continue
                 query = get_embedding(conn, settings.tenant, "frame", frame["id"], settings.model)
+                features = from_bytes(bytes(frame["data"]))
                 ranked = list(dict.fromkeys(
-                    c.sku for c in frame_candidates(services, conn, settings.tenant, settings.model, from_bytes(bytes(frame["data"])), query)
+                    c.sku for c in frame_candidates(services, conn, settings.tenant, settings.model, features, query, index)
                 ))
                 for sku in visible:
                     total += 1

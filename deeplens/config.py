@@ -108,7 +108,6 @@ class Settings(BaseSettings):
         "in a frame; more only adds keypoints that no frame matches and that every verification pays for "
         "(bench: 10% less CPU than 960, same presence accuracy, tighter boxes).",
     )
-    match_product_frames: int = Field(500, ge=1, description="Indexed frames verified against a newly added product photo.")
     appearance_max_gap: float = Field(0.5, description="Seconds of absence bridged inside one appearance.")
     appearance_edge_resolution: float = Field(
         0.2, ge=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -27,37 +28,65 @@ def get_local_features(conn: psycopg.Connection, tenant: str, item_kind: str, it
     return {row["item_id"]: bytes(row["data"]) for row in rows}
 
 
-def indexed_at(conn: psycopg.Connection, tenant: str, item_kind: str, item_id: int) -> datetime | None:
-    """When an item's local features were (last) written."""
-    row = conn.execute(
-        "SELECT indexed_at FROM local_features WHERE tenant_id = %s AND item_kind = %s AND item_id = %s",
-        (tenant, item_kind, item_id),
-    ).fetchone()
-    return None if row is None else row["indexed_at"]
+@dataclass(frozen=True)
+class WaitingPhoto:
+    """A product photo whose earlier keyframes have not been matched against it yet."""
+
+    image_id: int
+    sku: str
+    object_key: str
+    sha256: str
+    indexed_at: datetime
 
 
-# Keyframes of a model whose features were written before a time (params: tenant, model,
-# before): what a newly indexed product photo is checked against, and what it could be.
-_FRAMES_INDEXED_BEFORE = (
-    " FROM embeddings e"
-    " JOIN local_features lf ON lf.tenant_id = e.tenant_id AND lf.item_kind = e.item_kind AND lf.item_id = e.item_id"
-    " WHERE e.tenant_id = %s AND e.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s"
-)
+def claim_waiting_photos(conn: psycopg.Connection, tenant: str) -> list[WaitingPhoto]:
+    """Every product photo still waiting for its earlier keyframes to be matched, locked
+    until this transaction ends; photos another transaction holds are skipped.
+
+    Holding the locks for the whole pass means a pass that fails or dies leaves its photos
+    waiting for the next one, and two passes never check the same photo at once.
+    """
+    rows = conn.execute(
+        "SELECT lf.item_id, lf.indexed_at, pi.sku, pi.object_key, pi.sha256 FROM local_features lf"
+        " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
+        " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
+        " AND lf.earlier_frames_matched_at IS DISTINCT FROM lf.indexed_at"
+        " ORDER BY pi.object_key, pi.id FOR UPDATE OF lf SKIP LOCKED",
+        (tenant,),
+    ).fetchall()
+    return [WaitingPhoto(r["item_id"], r["sku"], r["object_key"], r["sha256"], r["indexed_at"]) for r in rows]
+
+
+def mark_earlier_frames_matched(conn: psycopg.Connection, tenant: str, image_ids: list[int]) -> None:
+    """Record that the keyframes indexed before these photos' current features were matched against them."""
+    conn.execute(
+        "UPDATE local_features SET earlier_frames_matched_at = indexed_at"
+        " WHERE tenant_id = %s AND item_kind = 'product_image' AND item_id = ANY(%s)",
+        (tenant, image_ids),
+    )
+
+
+@dataclass(frozen=True)
+class IndexedFrame:
+    """A keyframe's serialized local features and embedding, and when the features were written."""
+
+    frame_id: int
+    indexed_at: datetime
+    features: bytes
+    embedding: np.ndarray
 
 
 def frames_indexed_before(
-    conn: psycopg.Connection, tenant: str, model: str, query: np.ndarray, before: datetime, limit: int
-) -> list[tuple[int, float]]:
-    """Keyframes whose features were written before ``before``, most similar to ``query`` first."""
+    conn: psycopg.Connection, tenant: str, model: str, before: datetime, *, after_id: int, limit: int
+) -> list[IndexedFrame]:
+    """One page of the keyframes whose features were written before ``before``, by id from ``after_id`` on."""
     rows = conn.execute(
-        "SELECT e.item_id, 1 - (e.embedding <=> %s::vector) AS similarity" + _FRAMES_INDEXED_BEFORE
-        + " ORDER BY e.embedding <=> %s::vector LIMIT %s",
-        (query.astype(np.float32), tenant, model, before, query.astype(np.float32), limit),
+        "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding FROM local_features lf"
+        " JOIN embeddings e ON e.tenant_id = lf.tenant_id AND e.item_kind = lf.item_kind AND e.item_id = lf.item_id"
+        " WHERE lf.tenant_id = %s AND lf.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s AND lf.item_id > %s"
+        " ORDER BY lf.item_id LIMIT %s",
+        (tenant, model, before, after_id, limit),
     ).fetchall()
-    return [(row["item_id"], float(row["similarity"])) for row in rows]
-
-
-def count_frames_indexed_before(conn: psycopg.Connection, tenant: str, model: str, before: datetime) -> int:
-    """How many keyframes :func:`frames_indexed_before` chooses from."""
-    row = conn.execute("SELECT count(*) AS n" + _FRAMES_INDEXED_BEFORE, (tenant, model, before)).fetchone()
-    return int(row["n"])
+    return [
+        IndexedFrame(r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32)) for r in rows
+    ]

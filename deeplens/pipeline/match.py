@@ -1,13 +1,15 @@
 """match: embedding candidates from pgvector, geometric verification, appearances.
 
 Works in both directions, so upload order never matters: a new keyframe is matched
-against indexed product photos, a new product photo against indexed keyframes.
+against indexed product photos, and new product photos against the keyframes indexed
+before them, in one pass for all photos that arrive together.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +18,11 @@ import psycopg
 
 from deeplens.db.catalog import get_frame
 from deeplens.db.local_features import (
-    count_frames_indexed_before,
+    WaitingPhoto,
+    claim_waiting_photos,
     frames_indexed_before,
     get_local_features,
-    indexed_at,
+    mark_earlier_frames_matched,
 )
 from deeplens.db.matches import (
     frame_match_records,
@@ -27,6 +30,7 @@ from deeplens.db.matches import (
     replace_frame_matches,
 )
 from deeplens.db.vectors import get_embedding, nearest
+from deeplens.matching.catalog_index import CatalogIndex
 from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.pipeline.rollup import rollup
 from deeplens.pipeline.services import Services
@@ -41,6 +45,8 @@ LOG = logging.getLogger(__name__)
 # Features are written in short transactions; a keyframe written up to this long after a
 # photo is still checked from the photo's side, in case its own match step ran first.
 COMMIT_MARGIN = timedelta(seconds=5)
+# Earlier keyframes read from the database at a time by the product direction.
+_FRAME_PAGE = 64
 
 
 def handle(event: Event, services: Services) -> list[Event]:
@@ -72,16 +78,16 @@ def _match_record(candidate: Candidate, verification: Verification, score: float
 
 
 def frame_candidates(
-    services: Services, conn: psycopg.Connection, tenant: str, model: str, frame: LocalFeatures, query: np.ndarray
+    services: Services, conn: psycopg.Connection, tenant: str, model: str, frame: LocalFeatures, query: np.ndarray, index: CatalogIndex
 ) -> list[Candidate]:
     """Product photos worth verifying in a frame, most promising first.
 
-    Local-feature votes against the whole catalog find products that fill only part of
-    a cluttered frame; the embedding's nearest photos are added for products with little
-    texture. Each candidate carries its embedding similarity for the fused score.
+    Local-feature votes against the whole catalog (``index``) find products that fill only
+    part of a cluttered frame; the embedding's nearest photos are added for products with
+    little texture. Each candidate carries its embedding similarity for the fused score.
     """
     settings = services.settings
-    votes = services.catalog_indexes.get(conn, tenant).vote(frame)
+    votes = index.vote(frame)
     voted = [v for v in votes if v.votes >= settings.match_min_votes][: settings.match_max_candidates]
     nearest_photos = nearest(conn, tenant, "product_image", model, query, settings.match_top_k) if settings.match_top_k else []
     # The query below looks up sku and similarity of every candidate at once, voted or nearest.
@@ -100,6 +106,26 @@ def frame_candidates(
     ]
 
 
+def _load_product_features(conn: psycopg.Connection, tenant: str, candidates: list[Candidate], loaded: dict[int, LocalFeatures]) -> None:
+    """Add the candidates' photo features that ``loaded`` lacks (photos recur across frames)."""
+    missing = [c.product_image_id for c in candidates if c.product_image_id not in loaded]
+    if missing:
+        loaded.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
+
+
+def _verify_candidates(
+    services: Services, tenant: str, candidates: list[Candidate], products: dict[int, LocalFeatures], frame: LocalFeatures, pixels: FramePixels
+) -> dict[str, dict[str, Any]]:
+    """The best verified match of each product among the candidates, by sku."""
+    best: dict[str, dict[str, Any]] = {}
+    for candidate in candidates:
+        features = products.get(candidate.product_image_id)
+        result = None if features is None else verify(services, tenant, candidate, features, frame, pixels)
+        if result is not None and result[1] > best.get(candidate.sku, {}).get("score", -1.0):
+            best[candidate.sku] = _match_record(candidate, *result)
+    return best
+
+
 def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
     product_features: dict[int, LocalFeatures] = {}
@@ -111,16 +137,11 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
             query = get_embedding(conn, tenant, "frame", frame_id, indexed.model)
             if frame is None or query is None or frame_id not in frame_features:
                 continue
-            candidates = frame_candidates(services, conn, tenant, indexed.model, frame_features[frame_id], query)
-            missing = [c.product_image_id for c in candidates if c.product_image_id not in product_features]
-            product_features.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
-        best: dict[str, dict[str, Any]] = {}
+            index = services.catalog_indexes.get(conn, tenant)
+            candidates = frame_candidates(services, conn, tenant, indexed.model, frame_features[frame_id], query, index)
+            _load_product_features(conn, tenant, candidates, product_features)
         pixels = frame_pixels(services, frame["object_key"])
-        for candidate in candidates:
-            features = product_features.get(candidate.product_image_id)
-            result = None if features is None else verify(services, tenant, candidate, features, frame_features[frame_id], pixels)
-            if result is not None and result[1] > best.get(candidate.sku, {}).get("score", -1.0):
-                best[candidate.sku] = _match_record(candidate, *result)
+        best = _verify_candidates(services, tenant, candidates, product_features, frame_features[frame_id], pixels)
         checked = {candidate.sku for candidate in candidates}
         with services.db.transaction() as conn:
             lock_frame(conn, tenant, frame_id)
@@ -132,50 +153,76 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
     return pairs
 
 
+def _merge_better_matches(services: Services, tenant: str, frame_id: int, found: dict[str, dict[str, Any]]) -> set[tuple[str, str]]:
+    """Add matches to a keyframe's, each replacing the one of its product only if it scores higher."""
+    with services.db.transaction() as conn:
+        frame = get_frame(conn, tenant, frame_id)
+        if frame is None:
+            return set()
+        lock_frame(conn, tenant, frame_id)
+        current = {m["sku"]: m for m in frame_match_records(conn, tenant, frame_id)}
+        for sku, match in found.items():
+            if match["score"] > current.get(sku, {}).get("score", -1.0):
+                current[sku] = match
+        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(current.values())))
+    return {(frame["video_id"], sku) for sku in changed}
+
+
 def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
-    settings = services.settings
+    """Match the keyframes indexed before new product photos against every photo still waiting.
+
+    Whichever event comes first takes every waiting photo, so photos uploaded together
+    share one pass over the earlier keyframes and the events of the rest find nothing to do.
+    """
+    with services.db.transaction() as claim:
+        photos = claim_waiting_photos(claim, tenant)
+        if not photos:
+            return set()
+        pairs = _match_earlier_frames(tenant, indexed.model, photos, services)
+        mark_earlier_frames_matched(claim, tenant, [photo.image_id for photo in photos])
+    return pairs
+
+
+def _match_earlier_frames(tenant: str, model: str, photos: list[WaitingPhoto], services: Services) -> set[tuple[str, str]]:
+    """Give each earlier keyframe the candidates its own match step would give it now, among ``photos``.
+
+    The catalog index holds the new photos by now, so each keyframe is voted exactly as a
+    keyframe arriving after them would be: the same candidates, the same look-alike
+    rivals. Only the new photos' candidates are verified; the keyframe's other matches
+    were decided when it was indexed. The cost is one vote per earlier keyframe for the
+    whole batch of photos, not one verification per photo and keyframe.
+    """
+    # Keyframes written after a photo were matched against it by their own match step
+    # (the catalog index saw the photo by then); only older ones need this pass.
+    cutoffs = {photo.image_id: photo.indexed_at + COMMIT_MARGIN for photo in photos}
+    started = time.perf_counter()
     pairs: set[tuple[str, str]] = set()
-    for image_id in indexed.item_ids:
-        with services.db.transaction() as conn:
-            image = conn.execute(
-                "SELECT sku, object_key, sha256 FROM product_images WHERE tenant_id = %s AND id = %s", (tenant, image_id)
-            ).fetchone()
-            query = get_embedding(conn, tenant, "product_image", image_id, indexed.model)
-            product_blob = get_local_features(conn, tenant, "product_image", [image_id]).get(image_id)
-            if image is None or query is None or product_blob is None:
-                continue
-            # Keyframes written after this photo are matched against it by their own match
-            # step (the catalog index sees the photo by then); only older ones need a look.
-            cutoff = indexed_at(conn, tenant, "product_image", image_id) + COMMIT_MARGIN
-            hits = frames_indexed_before(conn, tenant, indexed.model, query, cutoff, settings.match_product_frames)
-            if len(hits) == settings.match_product_frames:
-                earlier = count_frames_indexed_before(conn, tenant, indexed.model, cutoff)
-                if earlier > len(hits):
-                    # Not an error, but a silent loss of recall: say what was left unchecked.
-                    LOG.warning("product photo %s was verified in the %d of %d earlier keyframes nearest to it by embedding; "
-                                "it is not found in the others (raise DEEPLENS_MATCH_PRODUCT_FRAMES to check more)",
-                                image["object_key"], len(hits), earlier)
-        product = from_bytes(product_blob)
-        for start in range(0, len(hits), 64):
-            chunk = hits[start:start + 64]
+    product_features: dict[int, LocalFeatures] = {}
+    scanned = verified = 0
+    with services.db.pool.connection() as conn:
+        index = services.catalog_indexes.get(conn, tenant)
+    after_id = 0
+    while True:
+        with services.db.pool.connection() as conn:
+            page = frames_indexed_before(conn, tenant, model, max(cutoffs.values()), after_id=after_id, limit=_FRAME_PAGE)
+        if not page:
+            break
+        after_id = page[-1].frame_id
+        for frame in page:
+            scanned += 1
+            features = from_bytes(frame.features)
             with services.db.pool.connection() as conn:
-                frames = get_local_features(conn, tenant, "frame", [frame_id for frame_id, _ in chunk])
-            for frame_id, similarity in chunk:
-                if frame_id not in frames:
-                    continue
-                candidate = Candidate(image_id, image["sku"], frame_id, similarity, image["object_key"], image["sha256"])
-                result = verify(services, tenant, candidate, product, from_bytes(frames[frame_id]), _stored_frame_pixels(services, tenant, frame_id))
-                if result is None:
-                    continue
-                with services.db.transaction() as conn:
-                    frame = get_frame(conn, tenant, frame_id)
-                    lock_frame(conn, tenant, frame_id)
-                    current = {m["sku"]: m for m in frame_match_records(conn, tenant, frame_id)}
-                    new = _match_record(candidate, *result)
-                    if new["score"] > current.get(new["sku"], {}).get("score", -1.0):
-                        current[new["sku"]] = new
-                    changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(current.values())))
-                pairs.update((frame["video_id"], sku) for sku in changed)
+                candidates = [
+                    c for c in frame_candidates(services, conn, tenant, model, features, frame.embedding, index)
+                    if c.product_image_id in cutoffs and frame.indexed_at < cutoffs[c.product_image_id]
+                ]
+                _load_product_features(conn, tenant, candidates, product_features)
+            verified += len(candidates)
+            best = _verify_candidates(services, tenant, candidates, product_features, features, _stored_frame_pixels(services, tenant, frame.frame_id))
+            if best:
+                pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
+    LOG.info("matched %d earlier keyframes against %d new product photos in %.1f s: %d pairs verified, %d (video, product) pairs changed",
+             scanned, len(photos), time.perf_counter() - started, verified, len(pairs))
     return pairs
 
 

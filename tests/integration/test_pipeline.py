@@ -9,7 +9,6 @@ import pytest
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.results import Results
-from deeplens.runtime import LocalRuntime
 from eventing import types
 from eventing.events import Event
 
@@ -89,15 +88,27 @@ def test_videos_uploaded_before_their_products_are_still_matched(runtime, datase
     assert {(video, product) for video, product, *_ in appearance_rows(runtime)} == expected
 
 
-def test_a_photo_verified_in_only_some_earlier_keyframes_says_how_many_it_skipped(dataset, settings, tmp_path, caplog):
+def test_photos_uploaded_together_after_the_videos_share_one_pass_over_the_keyframes(runtime, dataset, tmp_path):
     videos_first, products_later = tmp_path / "videos-first", tmp_path / "products-later"
     shutil.copytree(dataset / "videos", videos_first / "videos")
     shutil.copytree(dataset / "products", products_later / "products")
-    with LocalRuntime(settings.model_copy(update={"match_product_frames": 1})) as runtime:
-        assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
-        assert ingest_folder(runtime, products_later, wait=True, timeout=300)
-    assert "was verified in the 1 of" in caplog.text
-    assert "DEEPLENS_MATCH_PRODUCT_FRAMES" in caplog.text
+    assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
+    product_matches: list[list[Event]] = []
+    dispatch = runtime.broker.dispatch
+
+    def recording(step: str, event: Event) -> list[Event]:
+        outputs = dispatch(step, event)
+        if step == "match" and event.data["item_kind"] == "product_image":
+            product_matches.append(outputs)
+        return outputs
+
+    runtime.broker.dispatch = recording
+    assert ingest_folder(runtime, products_later, wait=False)
+    while runtime.broker.process_one():  # one at a time, in order: every photo is indexed before any is matched
+        pass
+    photos = sum(1 for path in (products_later / "products").rglob("*") if path.is_file())
+    assert len(product_matches) == photos > 1
+    assert product_matches[0] and not any(product_matches[1:])
 
 
 def test_the_runtime_gives_each_worker_its_share_of_the_cores_in_opencv_and_blas(runtime):

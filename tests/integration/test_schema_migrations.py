@@ -11,6 +11,8 @@ from pgvector.psycopg import register_vector
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from deeplens.db.catalog import upsert_product_image
+from deeplens.db.local_features import claim_waiting_photos, put_local_features
 from deeplens.db.migrate import available_migrations, migrate
 from deeplens.db.vectors import nearest, upsert_embeddings
 
@@ -54,3 +56,16 @@ def test_migration_5_rebuilds_existing_model_indexes_as_halfvec_and_search_keeps
         with conn.transaction():
             hits = nearest(conn, "t", "frame", "old", vectors[7], 3)
     assert hits[0][0] == 7 and hits[0][1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_migration_6_counts_photos_indexed_before_it_as_matched_against_their_earlier_keyframes(empty_database):
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        apply_up_to(conn, 5)
+    # A version-5 database: its photos were verified in earlier keyframes when they arrived.
+    with psycopg.connect(empty_database, autocommit=True, row_factory=dict_row) as conn:
+        image_id = upsert_product_image(conn, "t", "SKU-A", "products/SKU-A/front.jpg", "sha", 300, 300)
+        put_local_features(conn, "t", "product_image", image_id, "sift", 0, b"")
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        assert migrate(conn) == [name for version, name, _ in available_migrations() if version >= 6]
+    with psycopg.connect(empty_database, row_factory=dict_row) as conn:
+        assert claim_waiting_photos(conn, "t") == []

@@ -1,0 +1,79 @@
+"""Product photos wait for one pass over the keyframes indexed before them, and each pass owns its photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplens.db.catalog import upsert_product_image
+from deeplens.db.local_features import claim_waiting_photos, mark_earlier_frames_matched, put_local_features
+from deeplens.vision.local_features import LocalFeatures, to_bytes
+
+
+def features() -> LocalFeatures:
+    rng = np.random.default_rng(1)
+    return LocalFeatures(
+        points=rng.uniform(0, 300, size=(20, 2)).astype(np.float32),
+        descriptors=rng.integers(0, 64, size=(20, 128)).astype(np.float32),
+        width=300,
+        height=300,
+        kind="sift",
+    )
+
+
+@pytest.fixture
+def index_photo(services):
+    """Indexes (or re-indexes) a product's front photo in this test's tenant; returns its id."""
+    tenant = services.settings.tenant
+
+    def index(sku: str) -> int:
+        photo = features()
+        with services.db.transaction() as conn:
+            image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", f"sha-{sku}", 300, 300)
+            put_local_features(conn, tenant, "product_image", image_id, "sift", len(photo), to_bytes(photo))
+        return image_id
+
+    return index
+
+
+def waiting(services) -> list[str]:
+    with services.db.transaction() as conn:
+        return [photo.sku for photo in claim_waiting_photos(conn, services.settings.tenant)]
+
+
+def test_a_new_photo_waits_until_a_pass_marks_it_matched(services, index_photo):
+    image_id = index_photo("SKU-A")
+    assert waiting(services) == ["SKU-A"]
+    with services.db.transaction() as conn:
+        mark_earlier_frames_matched(conn, services.settings.tenant, [image_id])
+    assert waiting(services) == []
+
+
+def test_a_pass_takes_every_waiting_photo_at_once(services, index_photo):
+    index_photo("SKU-B")
+    index_photo("SKU-A")
+    assert waiting(services) == ["SKU-A", "SKU-B"]
+
+
+def test_photos_held_by_one_pass_are_skipped_by_another(services, index_photo):
+    index_photo("SKU-A")
+    with services.db.transaction() as first:
+        assert [p.sku for p in claim_waiting_photos(first, services.settings.tenant)] == ["SKU-A"]
+        index_photo("SKU-B")
+        assert waiting(services) == ["SKU-B"]
+
+
+def test_a_pass_that_fails_leaves_its_photos_waiting(services, index_photo):
+    index_photo("SKU-A")
+    with pytest.raises(RuntimeError), services.db.transaction() as conn:
+        claim_waiting_photos(conn, services.settings.tenant)
+        raise RuntimeError("the pass failed")
+    assert waiting(services) == ["SKU-A"]
+
+
+def test_a_replaced_photo_waits_again(services, index_photo):
+    image_id = index_photo("SKU-A")
+    with services.db.transaction() as conn:
+        mark_earlier_frames_matched(conn, services.settings.tenant, [image_id])
+    assert index_photo("SKU-A") == image_id
+    assert waiting(services) == ["SKU-A"]
