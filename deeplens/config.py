@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         "in a frame; more only adds keypoints that no frame matches and that every verification pays for "
         "(bench: 10% less CPU than 960, same presence accuracy, tighter boxes).",
     )
+    match_pass_frames: int = Field(
+        1000,
+        ge=1,
+        description="Earlier keyframes one match call votes again for newly added product photos; a longer pass goes on "
+        "in a follow-up event, so each call stays well inside the step's timeout (25-55 ms a keyframe on 2 cores, "
+        "more where more new photos are verified).",
+    )
     appearance_max_gap: float = Field(0.5, description="Seconds of absence bridged inside one appearance.")
     appearance_edge_resolution: float = Field(
         0.2, ge=0,

@@ -14,7 +14,8 @@ def put_local_features(conn: psycopg.Connection, tenant: str, item_kind: str, it
     conn.execute(
         "INSERT INTO local_features (tenant_id, item_kind, item_id, kind, count, data) VALUES (%s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (tenant_id, item_kind, item_id) DO UPDATE SET kind = EXCLUDED.kind, count = EXCLUDED.count,"
-        " data = EXCLUDED.data, indexed_at = clock_timestamp()",
+        # New features have been matched against no keyframe yet.
+        " data = EXCLUDED.data, indexed_at = clock_timestamp(), earlier_frames_through = 0",
         (tenant, item_kind, item_id, kind, count, data),
     )
 
@@ -37,6 +38,8 @@ class WaitingPhoto:
     object_key: str
     sha256: str
     indexed_at: datetime
+    through: int
+    """Keyframes with ids up to this one have been matched against the photo already."""
 
 
 def claim_waiting_photos(conn: psycopg.Connection, tenant: str) -> list[WaitingPhoto]:
@@ -47,22 +50,33 @@ def claim_waiting_photos(conn: psycopg.Connection, tenant: str) -> list[WaitingP
     waiting for the next one, and two passes never check the same photo at once.
     """
     rows = conn.execute(
-        "SELECT lf.item_id, lf.indexed_at, pi.sku, pi.object_key, pi.sha256 FROM local_features lf"
+        "SELECT lf.item_id, lf.indexed_at, lf.earlier_frames_through, pi.sku, pi.object_key, pi.sha256 FROM local_features lf"
         " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
         " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
         " AND lf.earlier_frames_matched_at IS DISTINCT FROM lf.indexed_at"
         " ORDER BY pi.object_key, pi.id FOR UPDATE OF lf SKIP LOCKED",
         (tenant,),
     ).fetchall()
-    return [WaitingPhoto(r["item_id"], r["sku"], r["object_key"], r["sha256"], r["indexed_at"]) for r in rows]
+    return [
+        WaitingPhoto(r["item_id"], r["sku"], r["object_key"], r["sha256"], r["indexed_at"], r["earlier_frames_through"]) for r in rows
+    ]
 
 
 def mark_earlier_frames_matched(conn: psycopg.Connection, tenant: str, image_ids: list[int]) -> None:
-    """Record that the keyframes indexed before these photos' current features were matched against them."""
+    """Record that every keyframe indexed before these photos' current features was matched against them."""
     conn.execute(
         "UPDATE local_features SET earlier_frames_matched_at = indexed_at"
         " WHERE tenant_id = %s AND item_kind = 'product_image' AND item_id = ANY(%s)",
         (tenant, image_ids),
+    )
+
+
+def record_earlier_frames_progress(conn: psycopg.Connection, tenant: str, image_ids: list[int], through: int) -> None:
+    """Record that the keyframes with ids up to ``through`` were matched against these photos; they keep waiting."""
+    conn.execute(
+        "UPDATE local_features SET earlier_frames_through = GREATEST(earlier_frames_through, %s)"
+        " WHERE tenant_id = %s AND item_kind = 'product_image' AND item_id = ANY(%s)",
+        (through, tenant, image_ids),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from deeplens.db.local_features import (
     frames_indexed_before,
     get_local_features,
     mark_earlier_frames_matched,
+    record_earlier_frames_progress,
 )
 from deeplens.db.matches import (
     frame_match_records,
@@ -45,24 +47,42 @@ LOG = logging.getLogger(__name__)
 # Features are written in short transactions; a keyframe written up to this long after a
 # photo is still checked from the photo's side, in case its own match step ran first.
 COMMIT_MARGIN = timedelta(seconds=5)
-# Earlier keyframes read from the database at a time by the product direction.
+# Earlier keyframes the product direction reads from the database at a time.
 _FRAME_PAGE = 64
 
 
 def handle(event: Event, services: Services) -> list[Event]:
-    """Verify candidates for newly indexed images; emit ``match.found`` for changed appearances."""
+    """Verify candidates for newly indexed images; emit ``match.found`` for changed appearances.
+
+    A pass of the product direction too long for one call also emits an ``image.indexed``
+    event for its photos, which goes on from where this call stopped.
+    """
     indexed = types.parse_data(types.ImageIndexed, event.data)
+    unfinished: _UnfinishedPass | None = None
     if indexed.item_kind == "frame":
         pairs = _match_frames(event.tenant, indexed, services)
     else:
-        pairs = _match_products(event.tenant, indexed, services)
+        pairs, unfinished = _match_products(event.tenant, indexed, services)
     changed: list[str] = []
     for video_id, sku in sorted(pairs):
         changed.extend(rollup(services, event.tenant, video_id, sku))
-    if not changed:
-        return []
-    found = types.MatchFound(appearance_ids=changed)
-    return [event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject)]
+    outputs = []
+    if changed:
+        found = types.MatchFound(appearance_ids=changed)
+        outputs.append(event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject))
+    if unfinished is not None:
+        more = types.ImageIndexed(item_kind="product_image", item_ids=unfinished.photo_ids, model=indexed.model)
+        key = f"earlier-frames-after-{unfinished.after_frame_id}"
+        outputs.append(event.child(types.IMAGE_INDEXED, more.model_dump(), source=SOURCE, key=key, subject=event.subject))
+    return outputs
+
+
+@dataclass(frozen=True)
+class _UnfinishedPass:
+    """Photos whose pass over earlier keyframes stopped at its budget, and where it stopped."""
+
+    photo_ids: list[int]
+    after_frame_id: int
 
 
 def _match_record(candidate: Candidate, verification: Verification, score: float) -> dict[str, Any]:
@@ -168,22 +188,32 @@ def _merge_better_matches(services: Services, tenant: str, frame_id: int, found:
     return {(frame["video_id"], sku) for sku in changed}
 
 
-def _match_products(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
+def _match_products(
+    tenant: str, indexed: types.ImageIndexed, services: Services
+) -> tuple[set[tuple[str, str]], _UnfinishedPass | None]:
     """Match the keyframes indexed before new product photos against every photo still waiting.
 
     Whichever event comes first takes every waiting photo, so photos uploaded together
-    share one pass over the earlier keyframes and the events of the rest find nothing to do.
+    share one pass over the earlier keyframes and the events of the rest find nothing to
+    do. Returns the changed (video, product) pairs and, where the pass did not finish
+    within ``DEEPLENS_MATCH_PASS_FRAMES`` keyframes, where a follow-up event goes on.
     """
     with services.db.transaction() as claim:
         photos = claim_waiting_photos(claim, tenant)
         if not photos:
-            return set()
-        pairs = _match_earlier_frames(tenant, indexed.model, photos, services)
-        mark_earlier_frames_matched(claim, tenant, [photo.image_id for photo in photos])
-    return pairs
+            return set(), None
+        ids = [photo.image_id for photo in photos]
+        pairs, stopped_after = _match_earlier_frames(tenant, indexed.model, photos, services)
+        if stopped_after is None:
+            mark_earlier_frames_matched(claim, tenant, ids)
+            return pairs, None
+        record_earlier_frames_progress(claim, tenant, ids, stopped_after)
+    return pairs, _UnfinishedPass(ids, stopped_after)
 
 
-def _match_earlier_frames(tenant: str, model: str, photos: list[WaitingPhoto], services: Services) -> set[tuple[str, str]]:
+def _match_earlier_frames(
+    tenant: str, model: str, photos: list[WaitingPhoto], services: Services
+) -> tuple[set[tuple[str, str]], int | None]:
     """Give each earlier keyframe the candidates its own match step would give it now, among ``photos``.
 
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
@@ -191,39 +221,49 @@ def _match_earlier_frames(tenant: str, model: str, photos: list[WaitingPhoto], s
     rivals. Only the new photos' candidates are verified; the keyframe's other matches
     were decided when it was indexed. The cost is one vote per earlier keyframe for the
     whole batch of photos, not one verification per photo and keyframe.
+
+    Returns the changed (video, product) pairs and the id of the last keyframe looked at
+    when the pass stopped at its budget of keyframes (None when it finished).
     """
     # Keyframes written after a photo were matched against it by their own match step
     # (the catalog index saw the photo by then); only older ones need this pass.
     cutoffs = {photo.image_id: photo.indexed_at + COMMIT_MARGIN for photo in photos}
+    through = {photo.image_id: photo.through for photo in photos}
+    budget = services.settings.match_pass_frames
     started = time.perf_counter()
     pairs: set[tuple[str, str]] = set()
     product_features: dict[int, LocalFeatures] = {}
     scanned = verified = 0
     with services.db.pool.connection() as conn:
         index = services.catalog_indexes.get(conn, tenant)
-    after_id = 0
-    while True:
+    after_id = first_id = min(through.values())
+    finished = False
+    while not finished and scanned < budget:
+        asked = min(_FRAME_PAGE, budget - scanned)
         with services.db.pool.connection() as conn:
-            page = frames_indexed_before(conn, tenant, model, max(cutoffs.values()), after_id=after_id, limit=_FRAME_PAGE)
-        if not page:
-            break
-        after_id = page[-1].frame_id
+            page = frames_indexed_before(conn, tenant, model, max(cutoffs.values()), after_id=after_id, limit=asked)
+        finished = len(page) < asked
         for frame in page:
             scanned += 1
             features = from_bytes(frame.features)
             with services.db.pool.connection() as conn:
                 candidates = [
                     c for c in frame_candidates(services, conn, tenant, model, features, frame.embedding, index)
-                    if c.product_image_id in cutoffs and frame.indexed_at < cutoffs[c.product_image_id]
+                    if c.product_image_id in cutoffs
+                    and through[c.product_image_id] < frame.frame_id
+                    and frame.indexed_at < cutoffs[c.product_image_id]
                 ]
                 _load_product_features(conn, tenant, candidates, product_features)
             verified += len(candidates)
             best = _verify_candidates(services, tenant, candidates, product_features, features, _stored_frame_pixels(services, tenant, frame.frame_id))
             if best:
                 pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
-    LOG.info("matched %d earlier keyframes against %d new product photos in %.1f s: %d pairs verified, %d (video, product) pairs changed",
-             scanned, len(photos), time.perf_counter() - started, verified, len(pairs))
-    return pairs
+        if page:
+            after_id = page[-1].frame_id
+    LOG.info("matched %d earlier keyframes (ids %d to %d) against %d new product photo(s) in %.1f s: %d pairs verified, "
+             "%d (video, product) pairs changed%s", scanned, first_id + 1, after_id, len(photos), time.perf_counter() - started,
+             verified, len(pairs), "" if finished else "; the rest follows in a new event")
+    return pairs, None if finished else after_id
 
 
 def _stored_frame_pixels(services: Services, tenant: str, frame_id: int) -> FramePixels:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from deeplens.cli.ingest import ingest_folder
+from deeplens.db.local_features import claim_waiting_photos
 from deeplens.results import Results
+from deeplens.runtime import LocalRuntime
 from eventing import types
 from eventing.events import Event
 
@@ -33,6 +35,13 @@ def delivery_counts_by_step(runtime) -> dict[str, int]:
             "SELECT subscriber, count(*) AS n FROM deliveries WHERE tenant_id = %s GROUP BY subscriber", (runtime.settings.tenant,)
         ).fetchall()
     return {row["subscriber"]: row["n"] for row in rows}
+
+
+def match_deliveries(runtime) -> list[dict]:
+    with runtime.services.db.pool.connection() as conn:
+        return conn.execute(
+            "SELECT event FROM deliveries WHERE tenant_id = %s AND subscriber = 'match'", (runtime.settings.tenant,)
+        ).fetchall()
 
 
 def test_reingesting_the_same_folder_changes_nothing(runtime, dataset):
@@ -109,6 +118,26 @@ def test_photos_uploaded_together_after_the_videos_share_one_pass_over_the_keyfr
     photos = sum(1 for path in (products_later / "products").rglob("*") if path.is_file())
     assert len(product_matches) == photos > 1
     assert product_matches[0] and not any(product_matches[1:])
+
+
+def test_a_pass_longer_than_one_call_goes_on_in_follow_up_events_and_finds_every_appearance(dataset, settings, tmp_path):
+    videos_first, products_later = tmp_path / "videos-first", tmp_path / "products-later"
+    shutil.copytree(dataset / "videos", videos_first / "videos")
+    shutil.copytree(dataset / "products", products_later / "products")
+    with LocalRuntime(settings.model_copy(update={"match_pass_frames": 2})) as runtime:
+        assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
+        keyframes = sum(v.keyframes for v in Results(runtime.services.db, runtime.settings.tenant).videos().items)
+        assert ingest_folder(runtime, products_later, wait=True, timeout=300)
+        found = {(video, product) for video, product, *_ in appearance_rows(runtime)}
+        follow_ups = sum(Event.from_json(row["event"]).source == "deeplens/match" for row in match_deliveries(runtime))
+        with runtime.services.db.transaction() as conn:
+            assert claim_waiting_photos(conn, runtime.settings.tenant) == []
+    from deeplens.datagen import GroundTruth
+
+    truth = GroundTruth.from_json(dataset / "truth.json")
+    assert found == {(video, a.product) for video, v in truth.videos.items() for a in v.appearances}
+    # Each call votes 2 keyframes again, so one pass over them all takes a follow-up per 2.
+    assert follow_ups >= keyframes // 2 > 0
 
 
 def test_the_runtime_gives_each_worker_its_share_of_the_cores_in_opencv_and_blas(runtime):

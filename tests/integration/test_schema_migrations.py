@@ -12,7 +12,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from deeplens.db.catalog import upsert_product_image
-from deeplens.db.local_features import claim_waiting_photos, put_local_features
+from deeplens.db.local_features import claim_waiting_photos
 from deeplens.db.migrate import available_migrations, migrate
 from deeplens.db.vectors import nearest, upsert_embeddings
 
@@ -64,7 +64,8 @@ def test_migration_6_counts_photos_indexed_before_it_as_matched_against_their_ea
     # A version-5 database: its photos were verified in earlier keyframes when they arrived.
     with psycopg.connect(empty_database, autocommit=True, row_factory=dict_row) as conn:
         image_id = upsert_product_image(conn, "t", "SKU-A", "products/SKU-A/front.jpg", "sha", 300, 300)
-        put_local_features(conn, "t", "product_image", image_id, "sift", 0, b"")
+        conn.execute("INSERT INTO local_features (tenant_id, item_kind, item_id, kind, count, data)"
+                     " VALUES ('t', 'product_image', %s, 'sift', 0, '')", (image_id,))
     with psycopg.connect(empty_database, autocommit=True) as conn:
         assert migrate(conn) == [name for version, name, _ in available_migrations() if version >= 6]
     with psycopg.connect(empty_database, row_factory=dict_row) as conn:

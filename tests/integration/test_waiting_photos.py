@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from deeplens.db.catalog import upsert_product_image
-from deeplens.db.local_features import claim_waiting_photos, mark_earlier_frames_matched, put_local_features
+from deeplens.db.local_features import (
+    claim_waiting_photos,
+    mark_earlier_frames_matched,
+    put_local_features,
+    record_earlier_frames_progress,
+)
 from deeplens.vision.local_features import LocalFeatures, to_bytes
 
 
@@ -77,3 +82,31 @@ def test_a_replaced_photo_waits_again(services, index_photo):
         mark_earlier_frames_matched(conn, services.settings.tenant, [image_id])
     assert index_photo("SKU-A") == image_id
     assert waiting(services) == ["SKU-A"]
+
+
+def progress(services) -> dict[str, int]:
+    with services.db.transaction() as conn:
+        return {photo.sku: photo.through for photo in claim_waiting_photos(conn, services.settings.tenant)}
+
+
+def test_a_pass_that_stops_early_keeps_its_photos_waiting_with_their_progress(services, index_photo):
+    image_id = index_photo("SKU-A")
+    with services.db.transaction() as conn:
+        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 120)
+    assert progress(services) == {"SKU-A": 120}
+
+
+def test_progress_never_goes_back(services, index_photo):
+    image_id = index_photo("SKU-A")
+    with services.db.transaction() as conn:
+        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 120)
+        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 60)
+    assert progress(services) == {"SKU-A": 120}
+
+
+def test_a_replaced_photo_starts_its_pass_again(services, index_photo):
+    image_id = index_photo("SKU-A")
+    with services.db.transaction() as conn:
+        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 120)
+    index_photo("SKU-A")
+    assert progress(services) == {"SKU-A": 0}
