@@ -260,9 +260,10 @@ def _match_earlier_frames(
                 pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
         if page:
             after_id = page[-1].frame_id
-    LOG.info("matched %d earlier keyframes (ids %d to %d) against %d new product photo(s) in %.1f s: %d pairs verified, "
-             "%d (video, product) pairs changed%s", scanned, first_id + 1, after_id, len(photos), time.perf_counter() - started,
-             verified, len(pairs), "" if finished else "; the rest follows in a new event")
+    if scanned:
+        LOG.info("matched %d earlier keyframes (ids after %d, up to %d) against %d new product photo(s) in %.1f s: %d pairs verified, "
+                 "%d (video, product) pairs changed%s", scanned, first_id, after_id, len(photos), time.perf_counter() - started,
+                 verified, len(pairs), "" if finished else "; the rest follows in a new event")
     return pairs, None if finished else after_id
 
 
