@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         0.45, ge=0, le=1,
         description="Fused score (0-1) a frame match needs at least: the one knob for precision vs recall.",
     )
+    match_product_ratio: float = Field(
+        0.6, gt=0, le=1,
+        description="A product is matched only where every other candidate product's inliers stay below this share of "
+        "its own (Lowe's ratio test for whole products): a product outside the catalog built on a catalog template "
+        "fits several catalog products about equally well.",
+    )
     product_feature_max_side: int = Field(
         240, ge=16,
         description="Longer side (px) product photos are scaled down to before their SIFT features are extracted. "

@@ -22,6 +22,14 @@ def overlap_of_smaller(a: Sequence[int], b: Sequence[int]) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
+def box_iou(a: Sequence[int], b: Sequence[int]) -> float:
+    """Intersection area over union area; boxes are (x, y, w, h)."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    union = a[2] * a[3] + b[2] * b[3] - ix * iy
+    return ix * iy / union if union > 0 else 0.0
+
+
 def suppress_overlaps(matches: Sequence[dict[str, Any]], limit: float = OVERLAP_LIMIT) -> list[dict[str, Any]]:
     """Keep matches strongest first, dropping any that overlaps a kept one by more than ``limit``."""
     kept: list[dict[str, Any]] = []

@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import psycopg
 
 from deeplens.db.catalog import get_frame
 from deeplens.db.local_features import (
+    IndexedFrame,
     WaitingPhoto,
     claim_waiting_photos,
     frames_indexed_before,
@@ -36,7 +38,7 @@ from deeplens.matching.catalog_index import CatalogIndex
 from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.pipeline.rollup import rollup
 from deeplens.pipeline.services import Services
-from deeplens.pipeline.verification import Candidate, FramePixels, frame_pixels, verify
+from deeplens.pipeline.verification import Candidate, FramePixels, frame_pixels, verify_among_rivals
 from deeplens.vision.local_features import LocalFeatures, from_bytes
 from deeplens.vision.verify import Verification
 from eventing import types
@@ -133,17 +135,18 @@ def _load_product_features(conn: psycopg.Connection, tenant: str, candidates: li
         loaded.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
 
 
-def _verify_candidates(
-    services: Services, tenant: str, candidates: list[Candidate], products: dict[int, LocalFeatures], frame: LocalFeatures, pixels: FramePixels
+def _verified_matches(
+    services: Services,
+    tenant: str,
+    candidates: list[Candidate],
+    products: dict[int, LocalFeatures],
+    frame: LocalFeatures,
+    pixels: FramePixels,
+    keep: Callable[[Candidate], bool] = lambda candidate: True,
 ) -> dict[str, dict[str, Any]]:
-    """The best verified match of each product among the candidates, by sku."""
-    best: dict[str, dict[str, Any]] = {}
-    for candidate in candidates:
-        features = products.get(candidate.product_image_id)
-        result = None if features is None else verify(services, tenant, candidate, features, frame, pixels)
-        if result is not None and result[1] > best.get(candidate.sku, {}).get("score", -1.0):
-            best[candidate.sku] = _match_record(candidate, *result)
-    return best
+    """Match records of the products verified among a frame's candidates, by sku (see :func:`verify_among_rivals`)."""
+    found = verify_among_rivals(services, tenant, candidates, products, frame, pixels, keep=keep)
+    return {sku: _match_record(candidate, verification, score) for sku, (candidate, verification, score) in found.items()}
 
 
 def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
@@ -161,7 +164,7 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
             candidates = frame_candidates(services, conn, tenant, indexed.model, frame_features[frame_id], query, index)
             _load_product_features(conn, tenant, candidates, product_features)
         pixels = frame_pixels(services, frame["object_key"])
-        best = _verify_candidates(services, tenant, candidates, product_features, frame_features[frame_id], pixels)
+        best = _verified_matches(services, tenant, candidates, product_features, frame_features[frame_id], pixels)
         checked = {candidate.sku for candidate in candidates}
         with services.db.transaction() as conn:
             lock_frame(conn, tenant, frame_id)
@@ -246,16 +249,16 @@ def _match_earlier_frames(
         for frame in page:
             scanned += 1
             features = from_bytes(frame.features)
+            waiting = _waiting_in(frame, cutoffs, through)
             with services.db.pool.connection() as conn:
-                candidates = [
-                    c for c in frame_candidates(services, conn, tenant, model, features, frame.embedding, index)
-                    if c.product_image_id in cutoffs
-                    and through[c.product_image_id] < frame.frame_id
-                    and frame.indexed_at < cutoffs[c.product_image_id]
-                ]
+                candidates = frame_candidates(services, conn, tenant, model, features, frame.embedding, index)
+                if not any(waiting(c) for c in candidates):
+                    continue
+                # The keyframe's other candidates are verified too, as rivals for the same place.
                 _load_product_features(conn, tenant, candidates, product_features)
             verified += len(candidates)
-            best = _verify_candidates(services, tenant, candidates, product_features, features, _stored_frame_pixels(services, tenant, frame.frame_id))
+            pixels = _stored_frame_pixels(services, tenant, frame.frame_id)
+            best = _verified_matches(services, tenant, candidates, product_features, features, pixels, keep=waiting)
             if best:
                 pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
         if page:
@@ -265,6 +268,16 @@ def _match_earlier_frames(
                  "%d (video, product) pairs changed%s", scanned, first_id, after_id, len(photos), time.perf_counter() - started,
                  verified, len(pairs), "" if finished else "; the rest follows in a new event")
     return pairs, None if finished else after_id
+
+
+def _waiting_in(frame: IndexedFrame, cutoffs: dict[int, datetime], through: dict[int, int]) -> Callable[[Candidate], bool]:
+    """Whether a candidate is a waiting photo that ``frame`` is to be matched against now."""
+
+    def waiting(candidate: Candidate) -> bool:
+        image_id = candidate.product_image_id
+        return image_id in cutoffs and through[image_id] < frame.frame_id and frame.indexed_at < cutoffs[image_id]
+
+    return waiting
 
 
 def _stored_frame_pixels(services: Services, tenant: str, frame_id: int) -> FramePixels:

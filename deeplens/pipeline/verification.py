@@ -1,7 +1,9 @@
-"""Verifying one product photo in one frame: geometry, photometric agreement, fused score.
+"""Verifying product photos in a frame: geometry, photometric agreement, fused score.
 
-Shared by the match step (keyframes against candidate photos) and the roll-up (frames
-between keyframes, probed to refine an appearance's edges).
+The match step verifies a keyframe's candidates together, so that each product must
+also beat the other candidates at its place (:func:`verify_among_rivals`); the roll-up
+verifies one product in frames between keyframes, where a keyframe already matched it,
+to refine an appearance's edges (:func:`verify`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deeplens.errors import NotFound
+from deeplens.matching.overlaps import box_iou
 from deeplens.matching.scoring import fused_score
 from deeplens.pipeline.services import Services
 from deeplens.vision.appearance import appearance_agreement
@@ -22,6 +25,12 @@ from deeplens.vision.local_features import LocalFeatures
 from deeplens.vision.verify import Verification, verify_pair
 
 LOG = logging.getLogger(__name__)
+# Inliers at which another product's geometry counts as a rival for a place: well below
+# what a match needs, so a rival that shares only part of the design still counts.
+RIVAL_MIN_INLIERS = 8
+# Outlines overlapping this much (intersection over union) claim one place. Not a share of
+# the smaller box: a small product in front of a large one is in a place of its own.
+SAME_PLACE_IOU = 0.3
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,14 @@ def verify(
     verification = verify_pair(product, frame, min_inliers=services.settings.match_min_inliers)
     if verification is None:
         return None
+    score = _confirm(services, tenant, candidate, verification, load_pixels)
+    return None if score is None else (verification, score)
+
+
+def _confirm(services: Services, tenant: str, candidate: Candidate, verification: Verification, load_pixels: FramePixels) -> float | None:
+    """The fused score of a geometric verification, when it has the inliers and the score a match needs."""
+    if verification.inliers < services.settings.match_min_inliers:
+        return None
     try:
         template = services.product_templates.get(
             services.store, tenant, candidate.product_image_id, candidate.photo_key, candidate.photo_sha256,
@@ -68,7 +85,52 @@ def verify(
     score = fused_score(verification.score, agreement)
     if score < services.settings.match_threshold:
         return None
-    return verification, score
+    return score
+
+
+def verify_among_rivals(
+    services: Services,
+    tenant: str,
+    candidates: list[Candidate],
+    products: dict[int, LocalFeatures],
+    frame: LocalFeatures,
+    load_pixels: FramePixels,
+    *,
+    keep: Callable[[Candidate], bool] = lambda candidate: True,
+) -> dict[str, tuple[Candidate, Verification, float]]:
+    """The best verified match of each product among a frame's candidates, by sku.
+
+    Every candidate's geometry is measured (down to :data:`RIVAL_MIN_INLIERS`), and a
+    product is matched only if it explains its place clearly better than every other
+    candidate product: the most inliers any other product has there must stay below
+    ``DEEPLENS_MATCH_PRODUCT_RATIO`` times its own. This is Lowe's ratio test for whole
+    products. A product that is not in the catalog but is built on the same packaging
+    template as several that are (the same fine print, barcode and seal in the same
+    places) gives each of them a sane homography on what they share, with similar
+    inlier counts; the product itself beats a look-alike by its own artwork
+    (bench/foreign_videos.py). Only candidates that ``keep`` accepts can be matched; the
+    others still count as rivals.
+    """
+    geometry = []
+    for candidate in candidates:
+        features = products.get(candidate.product_image_id)
+        if features is not None:
+            verification = verify_pair(features, frame, min_inliers=RIVAL_MIN_INLIERS)
+            if verification is not None:
+                geometry.append((candidate, verification))
+    best: dict[str, tuple[Candidate, Verification, float]] = {}
+    for candidate, verification in geometry:
+        if not keep(candidate):
+            continue
+        there = [(other, v.inliers) for other, v in geometry if box_iou(v.box, verification.box) > SAME_PLACE_IOU]
+        own = max(inliers for other, inliers in there if other.sku == candidate.sku)
+        rival = max((inliers for other, inliers in there if other.sku != candidate.sku), default=0)
+        if rival >= services.settings.match_product_ratio * own:
+            continue
+        score = _confirm(services, tenant, candidate, verification, load_pixels)
+        if score is not None and score > best.get(candidate.sku, (None, None, -1.0))[2]:
+            best[candidate.sku] = (candidate, verification, score)
+    return best
 
 
 def frame_pixels(services: Services, object_key: str) -> FramePixels:
