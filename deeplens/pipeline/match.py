@@ -235,7 +235,6 @@ def _match_earlier_frames(
     budget = services.settings.match_pass_frames
     started = time.perf_counter()
     pairs: set[tuple[str, str]] = set()
-    product_features: dict[int, LocalFeatures] = {}
     scanned = verified = 0
     with services.db.pool.connection() as conn:
         index = services.catalog_indexes.get(conn, tenant)
@@ -246,6 +245,9 @@ def _match_earlier_frames(
         with services.db.pool.connection() as conn:
             page = frames_indexed_before(conn, tenant, model, max(cutoffs.values()), after_id=after_id, limit=asked)
         finished = len(page) < asked
+        # Photos recur across neighbouring keyframes; held per page, not per pass, since
+        # rivals can be any catalog photo (0.2 MB each).
+        product_features: dict[int, LocalFeatures] = {}
         for frame in page:
             scanned += 1
             features = from_bytes(frame.features)
