@@ -29,9 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from metrics import box_iou, presence, segments_per_truth, union_iou
+from metrics import presence, segments_per_truth, union_iou
 
 from deeplens.datagen import GroundTruth, generate_dataset
+from deeplens.matching.overlaps import box_iou
 
 BASELINE_FPS = 2.0
 GAP_S = 1.0

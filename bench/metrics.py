@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 Interval = tuple[float, float]
-Box = Sequence[float]
 
 
 def interval_iou(a: Interval, b: Interval) -> float:
@@ -28,15 +27,6 @@ def union_iou(truth: Interval, found: Iterable[Interval]) -> float:
     covered = sum(max(0.0, min(f[1], truth[1]) - max(f[0], truth[0])) for f in overlapping)
     union = max(end, truth[1]) - min(start, truth[0])
     return covered / union if union > 0 else 1.0
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """IoU of two (x, y, w, h) boxes."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass

@@ -22,7 +22,7 @@ def overlap_of_smaller(a: Sequence[int], b: Sequence[int]) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
-def box_iou(a: Sequence[int], b: Sequence[int]) -> float:
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection area over union area; boxes are (x, y, w, h)."""
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))

@@ -6,7 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from metrics import box_iou, interval_iou, percentile, presence, segments_per_truth, union_iou
+from metrics import interval_iou, percentile, presence, segments_per_truth, union_iou
+
+from deeplens.matching.overlaps import box_iou
 
 
 def test_identical_intervals_have_iou_one():
