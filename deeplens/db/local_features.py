@@ -35,8 +35,6 @@ class WaitingPhoto:
 
     image_id: int
     sku: str
-    object_key: str
-    sha256: str
     indexed_at: datetime
     through: int
     """Keyframes with ids up to this one have been matched against the photo already."""
@@ -50,16 +48,14 @@ def claim_waiting_photos(conn: psycopg.Connection, tenant: str) -> list[WaitingP
     waiting for the next one, and two passes never check the same photo at once.
     """
     rows = conn.execute(
-        "SELECT lf.item_id, lf.indexed_at, lf.earlier_frames_through, pi.sku, pi.object_key, pi.sha256 FROM local_features lf"
+        "SELECT lf.item_id, lf.indexed_at, lf.earlier_frames_through, pi.sku FROM local_features lf"
         " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
         " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
         " AND lf.earlier_frames_matched_at IS DISTINCT FROM lf.indexed_at"
         " ORDER BY pi.object_key, pi.id FOR UPDATE OF lf SKIP LOCKED",
         (tenant,),
     ).fetchall()
-    return [
-        WaitingPhoto(r["item_id"], r["sku"], r["object_key"], r["sha256"], r["indexed_at"], r["earlier_frames_through"]) for r in rows
-    ]
+    return [WaitingPhoto(r["item_id"], r["sku"], r["indexed_at"], r["earlier_frames_through"]) for r in rows]
 
 
 def mark_earlier_frames_matched(conn: psycopg.Connection, tenant: str, image_ids: list[int]) -> None:

@@ -135,17 +135,8 @@ def _load_product_features(conn: psycopg.Connection, tenant: str, candidates: li
         loaded.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
 
 
-def _verified_matches(
-    services: Services,
-    tenant: str,
-    candidates: list[Candidate],
-    products: dict[int, LocalFeatures],
-    frame: LocalFeatures,
-    pixels: FramePixels,
-    keep: Callable[[Candidate], bool] = lambda candidate: True,
-) -> dict[str, dict[str, Any]]:
-    """Match records of the products verified among a frame's candidates, by sku (see :func:`verify_among_rivals`)."""
-    found = verify_among_rivals(services, tenant, candidates, products, frame, pixels, keep=keep)
+def _match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> dict[str, dict[str, Any]]:
+    """Match records of what :func:`verify_among_rivals` verified, by sku."""
     return {sku: _match_record(candidate, verification, score) for sku, (candidate, verification, score) in found.items()}
 
 
@@ -164,7 +155,7 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
             candidates = frame_candidates(services, conn, tenant, indexed.model, frame_features[frame_id], query, index)
             _load_product_features(conn, tenant, candidates, product_features)
         pixels = frame_pixels(services, frame["object_key"])
-        best = _verified_matches(services, tenant, candidates, product_features, frame_features[frame_id], pixels)
+        best = _match_records(verify_among_rivals(services, tenant, candidates, product_features, frame_features[frame_id], pixels))
         checked = {candidate.sku for candidate in candidates}
         with services.db.transaction() as conn:
             lock_frame(conn, tenant, frame_id)
@@ -221,7 +212,8 @@ def _match_earlier_frames(
 
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
     keyframe arriving after them would be: the same candidates, the same look-alike
-    rivals. Only the new photos' candidates are verified; the keyframe's other matches
+    rivals. Keyframes where a new photo is a candidate verify all their candidates, the
+    others as its rivals, but only new photos are matched; the keyframe's other matches
     were decided when it was indexed. The cost is one vote per earlier keyframe for the
     whole batch of photos, not one verification per photo and keyframe.
 
@@ -260,7 +252,7 @@ def _match_earlier_frames(
                 _load_product_features(conn, tenant, candidates, product_features)
             verified += len(candidates)
             pixels = _stored_frame_pixels(services, tenant, frame.frame_id)
-            best = _verified_matches(services, tenant, candidates, product_features, features, pixels, keep=waiting)
+            best = _match_records(verify_among_rivals(services, tenant, candidates, product_features, features, pixels, keep=waiting))
             if best:
                 pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
         if page:

@@ -111,7 +111,7 @@ def verify_among_rivals(
     (bench/foreign_videos.py). Only candidates that ``keep`` accepts can be matched; the
     others still count as rivals.
     """
-    geometry = []
+    geometry: list[tuple[Candidate, Verification]] = []
     for candidate in candidates:
         features = products.get(candidate.product_image_id)
         if features is not None:
@@ -128,7 +128,7 @@ def verify_among_rivals(
         if rival >= services.settings.match_product_ratio * own:
             continue
         score = _confirm(services, tenant, candidate, verification, load_pixels)
-        if score is not None and score > best.get(candidate.sku, (None, None, -1.0))[2]:
+        if score is not None and (candidate.sku not in best or score > best[candidate.sku][2]):
             best[candidate.sku] = (candidate, verification, score)
     return best
 
