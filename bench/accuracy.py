@@ -168,12 +168,18 @@ def candidate_recall(home: Path, truth: GroundTruth, overrides: dict[str, str]) 
     return {f"recall@{k}": hits[k] / total if total else float("nan") for k in RECALL_KS}
 
 
-def score_home(home: Path, truth: GroundTruth, settings: dict[str, str]) -> dict:
-    """Appearances and candidate recall of the pipeline that ran in ``home``, scored against ``truth``."""
+def found_appearances(home: Path, settings: dict[str, str]) -> list[dict]:
+    """The appearances the pipeline in ``home`` reports (``deeplens appearances --json``), each with its best frame's time."""
     found = json.loads(run_cli(home, "appearances", "--json", settings=settings).stdout)
     times = best_frame_times(home, [a["best_frame_id"] for a in found])
     for a in found:
         a["best_t"] = times.get(a["best_frame_id"])
+    return found
+
+
+def score_home(home: Path, truth: GroundTruth, settings: dict[str, str]) -> dict:
+    """Appearances and candidate recall of the pipeline that ran in ``home``, scored against ``truth``."""
+    found = found_appearances(home, settings)
     scores = score_appearances(truth, found)
     scores.update(candidate_recall(home, truth, settings))
     scores.update(appearances=len(found), home=str(home))

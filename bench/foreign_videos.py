@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accuracy import ACCURACY_ROWS, best_frame_times, linked_folder, run_cli, run_cli_measured, score_appearances, video_seconds
+from accuracy import ACCURACY_ROWS, found_appearances, linked_folder, run_cli_measured, score_appearances, video_seconds
 
 from deeplens.datagen import GroundTruth
 
@@ -37,15 +37,12 @@ def upload_folders(dataset: Path, foreign: list[Path], work: Path, *, videos_fir
 
     Foreign videos are linked under ``foreign<i>-<name>``, so their ids never collide with DATASET's.
     """
-    videos = work / "upload-videos" / "videos"
-    videos.mkdir(parents=True)
-    for member in sorted((dataset / "videos").iterdir()):
-        (videos / member.name).symlink_to(member.resolve())
+    videos = linked_folder(work / "upload-videos", "videos", sorted((dataset / "videos").iterdir()))
     for i, other in enumerate(foreign, 1):
         for member in sorted((other / "videos").iterdir()):
-            (videos / f"foreign{i}-{member.name}").symlink_to(member.resolve())
+            (videos / "videos" / f"foreign{i}-{member.name}").symlink_to(member.resolve())
     catalog = linked_folder(work / "upload-catalog", "products", sorted((dataset / "products").iterdir()))
-    return [videos.parent, catalog] if videos_first else [catalog, videos.parent]
+    return [videos, catalog] if videos_first else [catalog, videos]
 
 
 def run(dataset: Path, foreign: list[Path], settings: dict[str, str], *, videos_first: bool) -> dict:
@@ -55,10 +52,7 @@ def run(dataset: Path, foreign: list[Path], settings: dict[str, str], *, videos_
     home = Path(tempfile.mkdtemp(prefix="deeplens-foreign-"))
     runs = [run_cli_measured(home, "ingest", str(folder), "--wait", settings=settings)
             for folder in upload_folders(dataset, foreign, home, videos_first=videos_first)]
-    found = json.loads(run_cli(home, "appearances", "--json", settings=settings).stdout)
-    times = best_frame_times(home, [a["best_frame_id"] for a in found])
-    for a in found:
-        a["best_t"] = times.get(a["best_frame_id"])
+    found = found_appearances(home, settings)
     own = [a for a in found if a["video"] in truth.videos]
     scores = score_appearances(truth, own)
     false_foreign = sorted(
