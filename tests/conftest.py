@@ -9,17 +9,20 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from deeplens.config import Settings
 from deeplens.db import Database
+from deeplens.db.catalog import upsert_product_image
 from deeplens.db.embedded import start_embedded_server
+from deeplens.db.local_features import put_local_features
 from deeplens.pipeline.services import Services
 from deeplens.runtime import LocalRuntime
 from deeplens.storage.factory import open_store
+from deeplens.vision.local_features import LocalFeatures, to_bytes
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +77,17 @@ def runtime(settings: Settings, services: Services) -> Iterator[LocalRuntime]:
     runtime = LocalRuntime(settings, services=services)
     yield runtime
     runtime.broker.stop()
+
+
+@pytest.fixture
+def index_front_photo(services: Services) -> Callable[..., int]:
+    """Indexes (or re-indexes) a product's front photo with the given features in this test's tenant; returns its id."""
+    tenant = services.settings.tenant
+
+    def index(sku: str, features: LocalFeatures, sha256: str = "") -> int:
+        with services.db.transaction() as conn:
+            image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", sha256 or f"sha-{sku}", 300, 300)
+            put_local_features(conn, tenant, "product_image", image_id, "sift", len(features), to_bytes(features))
+        return image_id
+
+    return index

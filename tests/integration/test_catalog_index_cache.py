@@ -8,11 +8,9 @@ import weakref
 import numpy as np
 import pytest
 
-from deeplens.db.catalog import upsert_product_image
-from deeplens.db.local_features import put_local_features
 from deeplens.matching import index_cache
 from deeplens.matching.index_cache import CatalogIndexCache
-from deeplens.vision.local_features import LocalFeatures, to_bytes
+from deeplens.vision.local_features import LocalFeatures
 
 RNG = np.random.default_rng(5)
 
@@ -28,15 +26,12 @@ def features(n: int = 50) -> LocalFeatures:
 
 
 @pytest.fixture
-def catalog(services):
+def catalog(index_front_photo):
     """Adds (or replaces) a product's front photo with new features in this test's tenant; returns them."""
-    tenant = services.settings.tenant
 
     def add(sku: str, sha256: str = "") -> LocalFeatures:
         photo = features()
-        with services.db.transaction() as conn:
-            image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", sha256 or f"sha-{sku}", 300, 300)
-            put_local_features(conn, tenant, "product_image", image_id, "sift", len(photo), to_bytes(photo))
+        index_front_photo(sku, photo, sha256)
         return photo
 
     return add

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplens.db.catalog import upsert_product_image
 from deeplens.db.local_features import (
     claim_waiting_photos,
     mark_earlier_frames_matched,
-    put_local_features,
     record_earlier_frames_progress,
 )
-from deeplens.vision.local_features import LocalFeatures, to_bytes
+from deeplens.vision.local_features import LocalFeatures
 
 
 def features() -> LocalFeatures:
@@ -27,18 +25,9 @@ def features() -> LocalFeatures:
 
 
 @pytest.fixture
-def index_photo(services):
+def index_photo(index_front_photo):
     """Indexes (or re-indexes) a product's front photo in this test's tenant; returns its id."""
-    tenant = services.settings.tenant
-
-    def index(sku: str) -> int:
-        photo = features()
-        with services.db.transaction() as conn:
-            image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", f"sha-{sku}", 300, 300)
-            put_local_features(conn, tenant, "product_image", image_id, "sift", len(photo), to_bytes(photo))
-        return image_id
-
-    return index
+    return lambda sku: index_front_photo(sku, features())
 
 
 def waiting(services) -> list[str]:
