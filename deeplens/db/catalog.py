@@ -84,6 +84,17 @@ def get_frame(conn: psycopg.Connection, tenant: str, frame_id: int) -> dict[str,
     return conn.execute("SELECT * FROM frames WHERE tenant_id = %s AND id = %s", (tenant, frame_id)).fetchone()
 
 
+def neighbour_frames(conn: psycopg.Connection, tenant: str, video_id: str, frame_index: int) -> list[int]:
+    """The ids of the keyframes just before and just after a video's frame ``frame_index``, where there are such."""
+    rows = conn.execute(
+        "(SELECT id FROM frames WHERE tenant_id = %(t)s AND video_id = %(v)s AND frame_index < %(i)s ORDER BY frame_index DESC LIMIT 1)"
+        " UNION ALL"
+        " (SELECT id FROM frames WHERE tenant_id = %(t)s AND video_id = %(v)s AND frame_index > %(i)s ORDER BY frame_index LIMIT 1)",
+        {"t": tenant, "v": video_id, "i": frame_index},
+    ).fetchall()
+    return [row["id"] for row in rows]
+
+
 def list_products(conn: psycopg.Connection, tenant: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """Products with their photo count and appearance count, by sku."""
     return conn.execute(

@@ -78,12 +78,14 @@ def record_earlier_frames_progress(conn: psycopg.Connection, tenant: str, image_
 
 @dataclass(frozen=True)
 class IndexedFrame:
-    """A keyframe's serialized local features and embedding, and when the features were written."""
+    """A keyframe's serialized local features and embedding, when the features were written, and where it is."""
 
     frame_id: int
     indexed_at: datetime
     features: bytes
     embedding: np.ndarray
+    video_id: str
+    frame_index: int
 
 
 def frames_indexed_before(
@@ -91,12 +93,16 @@ def frames_indexed_before(
 ) -> list[IndexedFrame]:
     """One page of the keyframes whose features were written before ``before``, by id from ``after_id`` on."""
     rows = conn.execute(
-        "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding FROM local_features lf"
+        "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding, f.video_id, f.frame_index FROM local_features lf"
         " JOIN embeddings e ON e.tenant_id = lf.tenant_id AND e.item_kind = lf.item_kind AND e.item_id = lf.item_id"
+        " JOIN frames f ON f.tenant_id = lf.tenant_id AND f.id = lf.item_id"
         " WHERE lf.tenant_id = %s AND lf.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s AND lf.item_id > %s"
         " ORDER BY lf.item_id LIMIT %s",
         (tenant, model, before, after_id, limit),
     ).fetchall()
     return [
-        IndexedFrame(r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32)) for r in rows
+        IndexedFrame(
+            r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32), r["video_id"], r["frame_index"]
+        )
+        for r in rows
     ]

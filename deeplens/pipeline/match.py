@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from deeplens.db.catalog import get_frame
+from deeplens.db.catalog import get_frame, neighbour_frames
 from deeplens.db.local_features import (
     IndexedFrame,
     WaitingPhoto,
@@ -128,11 +128,55 @@ def frame_candidates(
     ]
 
 
-def _load_product_features(conn: psycopg.Connection, tenant: str, candidates: list[Candidate], loaded: dict[int, LocalFeatures]) -> None:
-    """Add the candidates' photo features that ``loaded`` lacks (photos recur across frames)."""
-    missing = [c.product_image_id for c in candidates if c.product_image_id not in loaded]
-    if missing:
-        loaded.update({i: from_bytes(b) for i, b in get_local_features(conn, tenant, "product_image", missing).items()})
+class _StoredPhotoFeatures:
+    """Product photos' local features from the database, each read once (photos recur across keyframes)."""
+
+    def __init__(self, services: Services, tenant: str) -> None:
+        self._services = services
+        self._tenant = tenant
+        self._loaded: dict[int, LocalFeatures] = {}
+
+    def __call__(self, ids: Collection[int]) -> dict[int, LocalFeatures]:
+        missing = [i for i in ids if i not in self._loaded]
+        if missing:
+            with self._services.db.pool.connection() as conn:
+                stored = get_local_features(conn, self._tenant, "product_image", missing)
+            self._loaded.update({i: from_bytes(b) for i, b in stored.items()})
+        return {i: self._loaded[i] for i in ids if i in self._loaded}
+
+
+class _KeyframeCandidates:
+    """Keyframes' candidates by frame id, each keyframe voted at most once per call.
+
+    Keyframes the call matches are remembered as they are voted; a neighbour outside them
+    is read and voted when first asked for. One not indexed yet has no candidates.
+    """
+
+    def __init__(self, services: Services, tenant: str, model: str, index: CatalogIndex) -> None:
+        self._services = services
+        self._tenant = tenant
+        self._model = model
+        self._index = index
+        self._known: dict[int, list[Candidate]] = {}
+
+    def remember(self, frame_id: int, candidates: list[Candidate]) -> None:
+        self._known[frame_id] = candidates
+
+    def around(self, video_id: str, frame_index: int) -> list[Candidate]:
+        """The candidates of the keyframes just before and after a video's frame."""
+        with self._services.db.pool.connection() as conn:
+            ids = neighbour_frames(conn, self._tenant, video_id, frame_index)
+            for frame_id in ids:
+                if frame_id not in self._known:
+                    self._known[frame_id] = self._vote(conn, frame_id)
+        return [candidate for frame_id in ids for candidate in self._known[frame_id]]
+
+    def _vote(self, conn: psycopg.Connection, frame_id: int) -> list[Candidate]:
+        stored = get_local_features(conn, self._tenant, "frame", [frame_id])
+        query = get_embedding(conn, self._tenant, "frame", frame_id, self._model)
+        if frame_id not in stored or query is None:
+            return []
+        return frame_candidates(self._services, conn, self._tenant, self._model, from_bytes(stored[frame_id]), query, self._index)
 
 
 def _match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> dict[str, dict[str, Any]]:
@@ -142,20 +186,30 @@ def _match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> d
 
 def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
-    product_features: dict[int, LocalFeatures] = {}
+    photo_features = _StoredPhotoFeatures(services, tenant)
     with services.db.pool.connection() as conn:
         frame_features = {i: from_bytes(b) for i, b in get_local_features(conn, tenant, "frame", indexed.item_ids).items()}
+        index = services.catalog_indexes.get(conn, tenant)
+    keyframes = _KeyframeCandidates(services, tenant, indexed.model, index)
+    # Every keyframe is voted before any is verified: each one's neighbours are rivals too.
+    voted: list[tuple[dict[str, Any], list[Candidate]]] = []
     for frame_id in indexed.item_ids:
-        with services.db.transaction() as conn:
+        with services.db.pool.connection() as conn:
             frame = get_frame(conn, tenant, frame_id)
             query = get_embedding(conn, tenant, "frame", frame_id, indexed.model)
             if frame is None or query is None or frame_id not in frame_features:
                 continue
-            index = services.catalog_indexes.get(conn, tenant)
             candidates = frame_candidates(services, conn, tenant, indexed.model, frame_features[frame_id], query, index)
-            _load_product_features(conn, tenant, candidates, product_features)
-        pixels = frame_pixels(services, frame["object_key"])
-        best = _match_records(verify_among_rivals(services, tenant, candidates, product_features, frame_features[frame_id], pixels))
+        keyframes.remember(frame_id, candidates)
+        voted.append((frame, candidates))
+    for frame, candidates in voted:
+        frame_id = frame["id"]
+        best = _match_records(
+            verify_among_rivals(
+                services, tenant, candidates, photo_features, frame_features[frame_id], frame_pixels(services, frame["object_key"]),
+                neighbours=functools.partial(keyframes.around, frame["video_id"], frame["frame_index"]),
+            )
+        )
         checked = {candidate.sku for candidate in candidates}
         with services.db.transaction() as conn:
             lock_frame(conn, tenant, frame_id)
@@ -213,7 +267,7 @@ def _match_earlier_frames(
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
     keyframe arriving after them would be: the same candidates, the same look-alike
     rivals. Keyframes where a new photo is a candidate verify all their candidates, the
-    others as its rivals, but only new photos are matched; the keyframe's other matches
+    others (and their neighbours' candidates) as its rivals, but only new photos are matched; the keyframe's other matches
     were decided when it was indexed. The cost is one vote per earlier keyframe for the
     whole batch of photos, not one verification per photo and keyframe.
 
@@ -239,20 +293,29 @@ def _match_earlier_frames(
         finished = len(page) < asked
         # Photos recur across neighbouring keyframes; held per page, not per pass, since
         # rivals can be any catalog photo (0.2 MB each).
-        product_features: dict[int, LocalFeatures] = {}
+        photo_features = _StoredPhotoFeatures(services, tenant)
+        keyframes = _KeyframeCandidates(services, tenant, model, index)
+        voted: list[tuple[IndexedFrame, LocalFeatures, list[Candidate]]] = []
         for frame in page:
             scanned += 1
             features = from_bytes(frame.features)
-            waiting = _waiting_in(frame, cutoffs, through)
             with services.db.pool.connection() as conn:
                 candidates = frame_candidates(services, conn, tenant, model, features, frame.embedding, index)
-                if not any(waiting(c) for c in candidates):
-                    continue
-                # The keyframe's other candidates are verified too, as rivals for the same place.
-                _load_product_features(conn, tenant, candidates, product_features)
+            keyframes.remember(frame.frame_id, candidates)
+            voted.append((frame, features, candidates))
+        for frame, features, candidates in voted:
+            waiting = _waiting_in(frame, cutoffs, through)
+            if not any(waiting(c) for c in candidates):
+                continue
             verified += len(candidates)
-            pixels = _stored_frame_pixels(services, tenant, frame.frame_id)
-            best = _match_records(verify_among_rivals(services, tenant, candidates, product_features, features, pixels, keep=waiting))
+            # The keyframe's other candidates, and its neighbours', are verified too, as
+            # rivals for the same place.
+            best = _match_records(
+                verify_among_rivals(
+                    services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
+                    neighbours=functools.partial(keyframes.around, frame.video_id, frame.frame_index), keep=waiting,
+                )
+            )
             if best:
                 pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
         if page:

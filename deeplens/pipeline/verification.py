@@ -1,7 +1,8 @@
 """Verifying product photos in a frame: geometry, photometric agreement, fused score.
 
 The match step verifies a keyframe's candidates together, so that each product must
-also beat the other candidates at its place (:func:`verify_among_rivals`); the roll-up
+also beat the other candidates at its place, and those of the keyframes next to it
+(:func:`verify_among_rivals`); the roll-up
 verifies one product in frames between keyframes, where a keyframe already matched it,
 to refine an appearance's edges (:func:`verify`).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,9 @@ class Candidate:
 
 FramePixels = Callable[[], "np.ndarray | None"]
 """Loads a keyframe's pixels on first call (only pairs that pass geometry need them); None when gone."""
+
+PhotoFeatures = Callable[[Collection[int]], Mapping[int, LocalFeatures]]
+"""Product photos' local features by photo id; photos it cannot find are left out."""
 
 
 def verify(
@@ -92,45 +96,73 @@ def verify_among_rivals(
     services: Services,
     tenant: str,
     candidates: list[Candidate],
-    products: dict[int, LocalFeatures],
+    photos: PhotoFeatures,
     frame: LocalFeatures,
     load_pixels: FramePixels,
     *,
+    neighbours: Callable[[], list[Candidate]] = list,
     keep: Callable[[Candidate], bool] = lambda candidate: True,
 ) -> dict[str, tuple[Candidate, Verification, float]]:
     """The best verified match of each product among a frame's candidates, by sku.
 
     Every candidate's geometry is measured (down to :data:`RIVAL_MIN_INLIERS`), and a
     product is matched only if it explains its place clearly better than every other
-    candidate product: the most inliers any other product has there must stay below
+    product there: the most inliers any other product has at its place must stay below
     ``DEEPLENS_MATCH_PRODUCT_RATIO`` times its own. This is Lowe's ratio test for whole
     products. A product that is not in the catalog but is built on the same packaging
     template as several that are (the same fine print, barcode and seal in the same
     places) gives each of them a sane homography on what they share, with similar
     inlier counts; the product itself beats a look-alike by its own artwork
-    (bench/foreign_videos.py). Only candidates that ``keep`` accepts can be matched; the
-    others still count as rivals.
+    (bench/foreign_videos.py).
+
+    The rivals are the frame's other candidates and, once a product is about to be
+    matched, the candidates of the keyframes next to it (``neighbours``, asked for once):
+    the vote that picks candidates ignores what products share and varies from keyframe
+    to keyframe, so a look-alike that is a candidate a second later is often missing here.
+    Only candidates that ``keep`` accepts can be matched; the others still count as rivals.
     """
-    geometry: list[tuple[Candidate, Verification]] = []
-    for candidate in candidates:
-        features = products.get(candidate.product_image_id)
-        if features is not None:
-            verification = verify_pair(features, frame, min_inliers=RIVAL_MIN_INLIERS)
-            if verification is not None:
-                geometry.append((candidate, verification))
+    geometry = _geometry(candidates, photos, frame)
+    rivals = [(candidate.sku, verification) for candidate, verification in geometry]
+    ratio = services.settings.match_product_ratio
+    neighbours_verified = False
     best: dict[str, tuple[Candidate, Verification, float]] = {}
     for candidate, verification in geometry:
-        if not keep(candidate):
-            continue
-        there = [(other, v.inliers) for other, v in geometry if box_iou(v.box, verification.box) > SAME_PLACE_IOU]
-        own = max(inliers for other, inliers in there if other.sku == candidate.sku)
-        rival = max((inliers for other, inliers in there if other.sku != candidate.sku), default=0)
-        if rival >= services.settings.match_product_ratio * own:
+        if not keep(candidate) or _outdone(candidate.sku, verification, rivals, ratio):
             continue
         score = _confirm(services, tenant, candidate, verification, load_pixels)
-        if score is not None and (candidate.sku not in best or score > best[candidate.sku][2]):
+        if score is None:
+            continue
+        if not neighbours_verified:
+            # Each costs a verification, so they are verified only where a product would
+            # otherwise be matched.
+            looked_at = {c.product_image_id for c in candidates}
+            more = list({c.product_image_id: c for c in neighbours() if c.product_image_id not in looked_at}.values())
+            rivals += [(other.sku, v) for other, v in _geometry(more, photos, frame)]
+            neighbours_verified = True
+            if _outdone(candidate.sku, verification, rivals, ratio):
+                continue
+        if candidate.sku not in best or score > best[candidate.sku][2]:
             best[candidate.sku] = (candidate, verification, score)
     return best
+
+
+def _geometry(candidates: list[Candidate], photos: PhotoFeatures, frame: LocalFeatures) -> list[tuple[Candidate, Verification]]:
+    """Each candidate's geometry in ``frame``, where it has at least :data:`RIVAL_MIN_INLIERS`."""
+    features = photos([candidate.product_image_id for candidate in candidates])
+    out = []
+    for candidate in candidates:
+        if candidate.product_image_id in features:
+            verification = verify_pair(features[candidate.product_image_id], frame, min_inliers=RIVAL_MIN_INLIERS)
+            if verification is not None:
+                out.append((candidate, verification))
+    return out
+
+
+def _outdone(sku: str, verification: Verification, rivals: list[tuple[str, Verification]], ratio: float) -> bool:
+    """Whether another product has at least ``ratio`` times ``sku``'s best inliers at ``verification``'s place."""
+    there = [(other, v.inliers) for other, v in rivals if box_iou(v.box, verification.box) > SAME_PLACE_IOU]
+    own = max((inliers for other, inliers in there if other == sku), default=verification.inliers)
+    return max((inliers for other, inliers in there if other != sku), default=0) >= ratio * own
 
 
 def frame_pixels(services: Services, object_key: str) -> FramePixels:

@@ -1,4 +1,5 @@
-"""A product is matched in a frame only if it explains its place clearly better than every other candidate product."""
+"""A product is matched in a frame only if it explains its place clearly better than every other product there:
+the frame's other candidates, and the candidates of the keyframes next to it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from deeplens.datagen.artwork import render_artwork
 from deeplens.datagen.catalog import brand_sibling_spec, random_spec
-from deeplens.pipeline.verification import Candidate, verify_among_rivals
+from deeplens.pipeline.verification import Candidate, PhotoFeatures, verify_among_rivals
 from deeplens.vision.local_features import LocalFeatures, extract_local_features
 from deeplens.vision.synthetic import place_product, shot_frames
 
@@ -35,12 +36,21 @@ def catalog(services):
     return add, features
 
 
+def stored(features: dict[int, LocalFeatures]) -> PhotoFeatures:
+    return lambda ids: {i: features[i] for i in ids if i in features}
+
+
 def frame_showing(art: np.ndarray) -> np.ndarray:
     return place_product(next(iter(shot_frames(3, 1, size=(960, 540)))), art, QUAD).image
 
 
-def matched(services, candidates: list[Candidate], products: dict[int, LocalFeatures], frame: np.ndarray) -> list[str]:
-    found = verify_among_rivals(services, services.settings.tenant, candidates, products, extract_local_features(frame), lambda: frame)
+def matched(
+    services, candidates: list[Candidate], products: dict[int, LocalFeatures], frame: np.ndarray, neighbours: list[Candidate] = ()
+) -> list[str]:
+    found = verify_among_rivals(
+        services, services.settings.tenant, candidates, stored(products), extract_local_features(frame), lambda: frame,
+        neighbours=lambda: list(neighbours),
+    )
     return sorted(found)
 
 
@@ -64,7 +74,7 @@ def test_a_rival_still_counts_when_it_cannot_be_matched_itself(services, catalog
     product, _ = arts
     candidates = [add(1, "SKU-A", product), add(2, "SKU-B", product)]
     found = verify_among_rivals(
-        services, services.settings.tenant, candidates, features, extract_local_features(frame_showing(product)),
+        services, services.settings.tenant, candidates, stored(features), extract_local_features(frame_showing(product)),
         lambda: frame_showing(product), keep=lambda candidate: candidate.sku == "SKU-A",
     )
     assert found == {}
@@ -74,3 +84,39 @@ def test_without_a_rival_the_product_is_matched(services, catalog, arts):
     add, features = catalog
     product, _ = arts
     assert matched(services, [add(1, "SKU-A", product)], features, frame_showing(product)) == ["SKU-A"]
+
+
+def test_a_candidate_of_a_neighbouring_keyframe_counts_as_a_rival(services, catalog, arts):
+    # The same artwork listed under two products, and only one of them voted for here.
+    add, features = catalog
+    product, _ = arts
+    this_keyframe, next_keyframe = add(1, "SKU-A", product), add(2, "SKU-B", product)
+    frame = frame_showing(product)
+    assert matched(services, [this_keyframe], features, frame) == ["SKU-A"]
+    assert matched(services, [this_keyframe], features, frame, neighbours=[next_keyframe]) == []
+
+
+def test_a_product_is_matched_over_a_neighbouring_keyframes_look_alike_it_clearly_beats(services, catalog, arts):
+    add, features = catalog
+    product, sibling = arts
+    here, next_door = add(1, "SKU-PRODUCT", product), add(2, "SKU-SIBLING", sibling)
+    assert matched(services, [here], features, frame_showing(product), neighbours=[next_door]) == ["SKU-PRODUCT"]
+
+
+def test_neighbours_are_asked_for_once_and_only_where_a_product_would_be_matched(services, catalog, arts):
+    add, features = catalog
+    product, sibling = arts
+    asked = []
+
+    def neighbours() -> list[Candidate]:
+        asked.append(1)
+        return []
+
+    candidates = [add(1, "SKU-PRODUCT", product), add(2, "SKU-SIBLING", sibling)]
+    frame = frame_showing(sibling)
+    verify_among_rivals(services, services.settings.tenant, candidates[:1], stored(features), extract_local_features(frame),
+                        lambda: frame, neighbours=neighbours)
+    assert asked == []
+    verify_among_rivals(services, services.settings.tenant, candidates, stored(features), extract_local_features(frame),
+                        lambda: frame, neighbours=neighbours)
+    assert asked == [1]
