@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,25 @@ def neighbour_frames(conn: psycopg.Connection, tenant: str, video_id: str, frame
         " UNION ALL"
         " (SELECT id FROM frames WHERE tenant_id = %(t)s AND video_id = %(v)s AND frame_index > %(i)s ORDER BY frame_index LIMIT 1)",
         {"t": tenant, "v": video_id, "i": frame_index},
+    ).fetchall()
+    return [row["id"] for row in rows]
+
+
+def matched_frames_around(conn: psycopg.Connection, tenant: str, frame_ids: Sequence[int]) -> list[int]:
+    """The keyframes just before and just after each video's run of ``frame_ids`` that already have matches."""
+    rows = conn.execute(
+        "WITH run AS (SELECT video_id, min(frame_index) AS first, max(frame_index) AS last FROM frames"
+        "             WHERE tenant_id = %(t)s AND id = ANY(%(ids)s) GROUP BY video_id)"
+        " SELECT n.id FROM run CROSS JOIN LATERAL ("
+        "   (SELECT id FROM frames WHERE tenant_id = %(t)s AND video_id = run.video_id AND frame_index < run.first"
+        "    ORDER BY frame_index DESC LIMIT 1)"
+        "   UNION ALL"
+        "   (SELECT id FROM frames WHERE tenant_id = %(t)s AND video_id = run.video_id AND frame_index > run.last"
+        "    ORDER BY frame_index LIMIT 1)"
+        " ) n"
+        " WHERE EXISTS (SELECT 1 FROM frame_matches m WHERE m.tenant_id = %(t)s AND m.frame_id = n.id)"
+        " ORDER BY n.id",
+        {"t": tenant, "ids": list(frame_ids)},
     ).fetchall()
     return [row["id"] for row in rows]
 

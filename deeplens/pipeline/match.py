@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from deeplens.db.catalog import get_frame, neighbour_frames
+from deeplens.db.catalog import get_frame, matched_frames_around, neighbour_frames
 from deeplens.db.local_features import (
     IndexedFrame,
     WaitingPhoto,
@@ -185,15 +185,21 @@ def _match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> d
 
 
 def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) -> set[tuple[str, str]]:
+    """Match a batch of new keyframes, and again the matched keyframes just outside it.
+
+    Each keyframe's neighbours' candidates are its rivals, and a keyframe next to the batch
+    may have been matched before the batch was indexed, without this side's rivals.
+    """
     pairs: set[tuple[str, str]] = set()
     photo_features = _StoredPhotoFeatures(services, tenant)
     with services.db.pool.connection() as conn:
-        frame_features = {i: from_bytes(b) for i, b in get_local_features(conn, tenant, "frame", indexed.item_ids).items()}
+        frame_ids = list(indexed.item_ids) + matched_frames_around(conn, tenant, indexed.item_ids)
+        frame_features = {i: from_bytes(b) for i, b in get_local_features(conn, tenant, "frame", frame_ids).items()}
         index = services.catalog_indexes.get(conn, tenant)
     keyframes = _KeyframeCandidates(services, tenant, indexed.model, index)
     # Every keyframe is voted before any is verified: each one's neighbours are rivals too.
     voted: list[tuple[dict[str, Any], list[Candidate]]] = []
-    for frame_id in indexed.item_ids:
+    for frame_id in frame_ids:
         with services.db.pool.connection() as conn:
             frame = get_frame(conn, tenant, frame_id)
             query = get_embedding(conn, tenant, "frame", frame_id, indexed.model)
@@ -267,8 +273,8 @@ def _match_earlier_frames(
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
     keyframe arriving after them would be: the same candidates, the same look-alike
     rivals. Keyframes where a new photo is a candidate verify all their candidates, the
-    others (and their neighbours' candidates) as its rivals, but only new photos are matched; the keyframe's other matches
-    were decided when it was indexed. The cost is one vote per earlier keyframe for the
+    others (and their neighbours' candidates) as its rivals, but only new photos are
+    matched; the keyframe's other matches were decided when it was indexed. The cost is one vote per earlier keyframe for the
     whole batch of photos, not one verification per photo and keyframe.
 
     Returns the changed (video, product) pairs and the id of the last keyframe looked at

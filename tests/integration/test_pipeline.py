@@ -147,3 +147,13 @@ def test_the_runtime_gives_each_worker_its_share_of_the_cores_in_opencv_and_blas
     share = runtime.settings.threads_per_worker
     assert cv2.getNumThreads() == share
     assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} <= {share}
+
+
+def test_a_video_gives_the_same_appearances_however_its_keyframes_are_batched(runtime, dataset, settings):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    whole = sorted((video, product, start, end) for video, product, start, end, _ in appearance_rows(runtime))
+    in_pairs = settings.model_copy(update={"frames_per_event": 2, "tenant": f"{settings.tenant}-pairs"})
+    with LocalRuntime(in_pairs) as paired:
+        assert ingest_folder(paired, dataset, wait=True, timeout=300)
+        assert sorted((video, product, start, end) for video, product, start, end, _ in appearance_rows(paired)) == whole
+    assert whole
