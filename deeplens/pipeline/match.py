@@ -209,27 +209,36 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
         keyframes.remember(frame_id, candidates)
         voted.append((frame, candidates))
     for frame, candidates in voted:
+        frame_id = frame["id"]
         best = _match_records(
             verify_among_rivals(
-                services, tenant, candidates, photo_features, frame_features[frame["id"]], frame_pixels(services, frame["object_key"]),
+                services, tenant, candidates, photo_features, frame_features[frame_id], frame_pixels(services, frame["object_key"]),
                 neighbours=functools.partial(keyframes.around, frame["video_id"], frame["frame_index"]),
             )
         )
-        pairs.update(_replace_checked(services, tenant, frame["id"], {candidate.sku for candidate in candidates}, best))
+        checked = {candidate.sku for candidate in candidates}
+        with services.db.transaction() as conn:
+            lock_frame(conn, tenant, frame_id)
+            # Matches of products this pass did not check (added meanwhile by the product
+            # direction) stay; the ones it checked are replaced by what it found.
+            kept = [m for m in frame_match_records(conn, tenant, frame_id) if m["sku"] not in checked]
+            changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(kept + list(best.values())))
+        pairs.update((frame["video_id"], sku) for sku in changed)
     return pairs
 
 
-def _replace_checked(services: Services, tenant: str, frame_id: int, checked: set[str], found: dict[str, dict[str, Any]]) -> set[tuple[str, str]]:
-    """Make ``found`` a keyframe's matches of the products in ``checked``; returns the changed (video, product) pairs."""
+def _merge_better_matches(services: Services, tenant: str, frame_id: int, found: dict[str, dict[str, Any]]) -> set[tuple[str, str]]:
+    """Add matches to a keyframe's, each replacing the one of its product only if it scores higher."""
     with services.db.transaction() as conn:
         frame = get_frame(conn, tenant, frame_id)
         if frame is None:
             return set()
         lock_frame(conn, tenant, frame_id)
-        # Matches of products not checked here (no longer among the keyframe's candidates, or
-        # added meanwhile by the other direction) stay; the checked ones become what was found.
-        kept = [m for m in frame_match_records(conn, tenant, frame_id) if m["sku"] not in checked]
-        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(kept + list(found.values())))
+        current = {m["sku"]: m for m in frame_match_records(conn, tenant, frame_id)}
+        for sku, match in found.items():
+            if match["score"] > current.get(sku, {}).get("score", -1.0):
+                current[sku] = match
+        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(current.values())))
     return {(frame["video_id"], sku) for sku in changed}
 
 
@@ -262,11 +271,11 @@ def _match_earlier_frames(
     """Give each earlier keyframe the candidates its own match step would give it now, among ``photos``.
 
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
-    keyframe arriving after them would be: the same candidates, the same rivals. Where a
-    new photo is among them, the keyframe is decided again as its own match step would
-    decide it now, so a new photo can also take a place from a product matched there
-    before (it explains the place as well or better). The cost is one vote per earlier
-    keyframe for the whole batch of photos, not one verification per photo and keyframe.
+    keyframe arriving after them would be: the same candidates, the same look-alike
+    rivals. Keyframes where a new photo is a candidate verify all their candidates, the
+    others (and their neighbours' candidates) as its rivals, but only new photos are
+    matched; the keyframe's other matches were decided when it was indexed. The cost is one vote per earlier keyframe for the
+    whole batch of photos, not one verification per photo and keyframe.
 
     Returns the changed (video, product) pairs and the id of the last keyframe looked at
     when the pass stopped at its budget of keyframes (None when it finished).
@@ -302,17 +311,19 @@ def _match_earlier_frames(
             voted.append((frame, features, candidates))
         for frame, features, candidates in voted:
             waiting = _waiting_in(frame, cutoffs, through)
-            neighbours = functools.partial(keyframes.around, frame.video_id, frame.frame_index)
-            # A new photo changes a keyframe's decision where it is a candidate, or where it is
-            # a rival (a neighbour's candidate) of a product the keyframe holds.
-            if not any(map(waiting, candidates)) and not (frame.matched and any(map(waiting, neighbours()))):
+            if not any(waiting(c) for c in candidates):
                 continue
             verified += len(candidates)
-            found = verify_among_rivals(
-                services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
-                neighbours=neighbours,
+            # The keyframe's other candidates, and its neighbours', are verified too, as
+            # rivals for the same place.
+            best = _match_records(
+                verify_among_rivals(
+                    services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
+                    neighbours=functools.partial(keyframes.around, frame.video_id, frame.frame_index), keep=waiting,
+                )
             )
-            pairs.update(_replace_checked(services, tenant, frame.frame_id, {c.sku for c in candidates}, _match_records(found)))
+            if best:
+                pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
         if page:
             after_id = page[-1].frame_id
     if scanned:
