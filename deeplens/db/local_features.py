@@ -86,6 +86,8 @@ class IndexedFrame:
     embedding: np.ndarray
     video_id: str
     frame_index: int
+    matched: bool
+    """Whether the keyframe holds any verified match."""
 
 
 def frames_indexed_before(
@@ -93,7 +95,9 @@ def frames_indexed_before(
 ) -> list[IndexedFrame]:
     """One page of the keyframes whose features were written before ``before``, by id from ``after_id`` on."""
     rows = conn.execute(
-        "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding, f.video_id, f.frame_index FROM local_features lf"
+        "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding, f.video_id, f.frame_index,"
+        " EXISTS (SELECT 1 FROM frame_matches m WHERE m.tenant_id = lf.tenant_id AND m.frame_id = lf.item_id) AS matched"
+        " FROM local_features lf"
         " JOIN embeddings e ON e.tenant_id = lf.tenant_id AND e.item_kind = lf.item_kind AND e.item_id = lf.item_id"
         " JOIN frames f ON f.tenant_id = lf.tenant_id AND f.id = lf.item_id"
         " WHERE lf.tenant_id = %s AND lf.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s AND lf.item_id > %s"
@@ -102,7 +106,8 @@ def frames_indexed_before(
     ).fetchall()
     return [
         IndexedFrame(
-            r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32), r["video_id"], r["frame_index"]
+            r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32), r["video_id"],
+            r["frame_index"], r["matched"],
         )
         for r in rows
     ]

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from deeplens.matching.appearances import FrameHit, Segment
+from deeplens.matching.catalog_index import Generation
 
 _APPEARANCE_NS = uuid.UUID("2b7f0b8e-4a0c-4a55-8f0e-1d9a6a3b7c11")
 
@@ -16,6 +17,27 @@ _APPEARANCE_NS = uuid.UUID("2b7f0b8e-4a0c-4a55-8f0e-1d9a6a3b7c11")
 def lock_frame(conn: psycopg.Connection, tenant: str, frame_id: int) -> None:
     """Serialize rewrites of one frame's matches (both match directions may touch it at once)."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (f"{tenant}/frame/{frame_id}",))
+
+
+def decided_with_newer_catalog(conn: psycopg.Connection, tenant: str, frame_id: int, generation: Generation) -> bool:
+    """Whether a keyframe's matches were last decided with a newer catalog than ``generation``
+    (later newest feature write, or as late with more photos)."""
+    photos, newest = generation
+    row = conn.execute(
+        "SELECT (decided_with_newest, decided_with_photos) > (%s::timestamptz, %s::integer) AS newer FROM frames"
+        " WHERE tenant_id = %s AND id = %s",
+        (newest, photos, tenant, frame_id),
+    ).fetchone()
+    return bool(row and row["newer"])
+
+
+def mark_decided_with(conn: psycopg.Connection, tenant: str, frame_id: int, generation: Generation) -> None:
+    """Record the catalog a keyframe's matches were just decided with."""
+    photos, newest = generation
+    conn.execute(
+        "UPDATE frames SET decided_with_photos = %s, decided_with_newest = %s WHERE tenant_id = %s AND id = %s",
+        (photos, newest, tenant, frame_id),
+    )
 
 
 def frame_match_records(conn: psycopg.Connection, tenant: str, frame_id: int) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -35,6 +36,10 @@ _CHECKS = 48
 _SEED = 0x5EED
 
 
+Generation = tuple[int, datetime | None]
+"""A catalog's photo count and newest feature write: it changes whenever a photo is added or replaced."""
+
+
 @dataclass(frozen=True)
 class Vote:
     """A product photo and how many frame descriptors voted for it."""
@@ -52,7 +57,7 @@ class CatalogIndex:
     descriptor's photo and product number.
     """
 
-    def __init__(self, photos: Iterable[tuple[int, str, LocalFeatures]]) -> None:
+    def __init__(self, photos: Iterable[tuple[int, str, LocalFeatures]], *, generation: Generation = (0, None)) -> None:
         """Index ``(photo id, sku, features)`` of every catalog photo; the iterable is read once.
 
         The index (its random trees, and which of two equally voted photos ranks first)
@@ -61,6 +66,8 @@ class CatalogIndex:
         values are integers 0..255) until all are read, so building holds a quarter of
         what float32 copies of every photo would.
         """
+        self.generation = generation
+        """The catalog this index was built from: its photo count and newest feature write."""
         kept = [(photo_id, sku, features.descriptors.astype(np.uint8)) for photo_id, sku, features in photos if len(features)]
         self.size = len(kept)
         self._photo_ids = np.array([photo_id for photo_id, _, _ in kept], np.int64)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
 
 import psycopg
 
-from deeplens.matching.catalog_index import CatalogIndex
+from deeplens.matching.catalog_index import CatalogIndex, Generation
 from deeplens.vision.local_features import from_bytes
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,7 @@ class CatalogIndexCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._indexes: dict[str, tuple[tuple[int, datetime | None], CatalogIndex]] = {}
+        self._indexes: dict[str, tuple[Generation, CatalogIndex]] = {}
 
     def get(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
         """The tenant's index as of now."""
@@ -52,7 +51,7 @@ class CatalogIndexCache:
                 " ORDER BY pi.object_key, pi.id",
                 (tenant,),
             ).fetchall()
-            index = CatalogIndex((r["item_id"], r["sku"], from_bytes(bytes(r["data"]))) for r in rows)
+            index = CatalogIndex(((r["item_id"], r["sku"], from_bytes(bytes(r["data"]))) for r in rows), generation=generation)
             self._indexes[tenant] = (generation, index)
             log.info("catalog index of tenant %s: %d photos, %d descriptors, built in %.2f s",
                      tenant, index.size, index.descriptors, time.perf_counter() - started)

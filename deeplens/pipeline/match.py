@@ -29,12 +29,14 @@ from deeplens.db.local_features import (
     record_earlier_frames_progress,
 )
 from deeplens.db.matches import (
+    decided_with_newer_catalog,
     frame_match_records,
     lock_frame,
+    mark_decided_with,
     replace_frame_matches,
 )
 from deeplens.db.vectors import get_embedding, nearest
-from deeplens.matching.catalog_index import CatalogIndex
+from deeplens.matching.catalog_index import CatalogIndex, Generation
 from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.pipeline.rollup import rollup
 from deeplens.pipeline.services import Services
@@ -209,36 +211,37 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
         keyframes.remember(frame_id, candidates)
         voted.append((frame, candidates))
     for frame, candidates in voted:
-        frame_id = frame["id"]
         best = _match_records(
             verify_among_rivals(
-                services, tenant, candidates, photo_features, frame_features[frame_id], frame_pixels(services, frame["object_key"]),
+                services, tenant, candidates, photo_features, frame_features[frame["id"]], frame_pixels(services, frame["object_key"]),
                 neighbours=functools.partial(keyframes.around, frame["video_id"], frame["frame_index"]),
             )
         )
-        checked = {candidate.sku for candidate in candidates}
-        with services.db.transaction() as conn:
-            lock_frame(conn, tenant, frame_id)
-            # Matches of products this pass did not check (added meanwhile by the product
-            # direction) stay; the ones it checked are replaced by what it found.
-            kept = [m for m in frame_match_records(conn, tenant, frame_id) if m["sku"] not in checked]
-            changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(kept + list(best.values())))
-        pairs.update((frame["video_id"], sku) for sku in changed)
+        pairs.update(_replace_checked(services, tenant, frame["id"], {candidate.sku for candidate in candidates}, best, index.generation))
     return pairs
 
 
-def _merge_better_matches(services: Services, tenant: str, frame_id: int, found: dict[str, dict[str, Any]]) -> set[tuple[str, str]]:
-    """Add matches to a keyframe's, each replacing the one of its product only if it scores higher."""
+def _replace_checked(
+    services: Services, tenant: str, frame_id: int, checked: set[str], found: dict[str, dict[str, Any]], generation: Generation
+) -> set[tuple[str, str]]:
+    """Make ``found`` a keyframe's matches of the products in ``checked``, as decided with the
+    catalog ``generation``; returns the changed (video, product) pairs.
+
+    Two calls holding different catalog snapshots may decide one keyframe in either order:
+    a decision made with an older catalog than the keyframe's last one is dropped.
+    """
     with services.db.transaction() as conn:
         frame = get_frame(conn, tenant, frame_id)
         if frame is None:
             return set()
         lock_frame(conn, tenant, frame_id)
-        current = {m["sku"]: m for m in frame_match_records(conn, tenant, frame_id)}
-        for sku, match in found.items():
-            if match["score"] > current.get(sku, {}).get("score", -1.0):
-                current[sku] = match
-        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(current.values())))
+        if decided_with_newer_catalog(conn, tenant, frame_id, generation):
+            return set()
+        # Matches of products not checked here (no longer among the keyframe's candidates, or
+        # added meanwhile by the other direction) stay; the checked ones become what was found.
+        kept = [m for m in frame_match_records(conn, tenant, frame_id) if m["sku"] not in checked]
+        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(kept + list(found.values())))
+        mark_decided_with(conn, tenant, frame_id, generation)
     return {(frame["video_id"], sku) for sku in changed}
 
 
@@ -271,11 +274,11 @@ def _match_earlier_frames(
     """Give each earlier keyframe the candidates its own match step would give it now, among ``photos``.
 
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
-    keyframe arriving after them would be: the same candidates, the same look-alike
-    rivals. Keyframes where a new photo is a candidate verify all their candidates, the
-    others (and their neighbours' candidates) as its rivals, but only new photos are
-    matched; the keyframe's other matches were decided when it was indexed. The cost is one vote per earlier keyframe for the
-    whole batch of photos, not one verification per photo and keyframe.
+    keyframe arriving after them would be: the same candidates, the same rivals. Where a
+    new photo is among them, the keyframe is decided again as its own match step would
+    decide it now, so a new photo can also take a place from a product matched there
+    before (it explains the place as well or better). The cost is one vote per earlier
+    keyframe for the whole batch of photos, not one verification per photo and keyframe.
 
     Returns the changed (video, product) pairs and the id of the last keyframe looked at
     when the pass stopped at its budget of keyframes (None when it finished).
@@ -311,19 +314,17 @@ def _match_earlier_frames(
             voted.append((frame, features, candidates))
         for frame, features, candidates in voted:
             waiting = _waiting_in(frame, cutoffs, through)
-            if not any(waiting(c) for c in candidates):
+            neighbours = functools.partial(keyframes.around, frame.video_id, frame.frame_index)
+            # A new photo changes a keyframe's decision where it is a candidate, or where it is
+            # a rival (a neighbour's candidate) of a product the keyframe holds.
+            if not any(map(waiting, candidates)) and not (frame.matched and any(map(waiting, neighbours()))):
                 continue
             verified += len(candidates)
-            # The keyframe's other candidates, and its neighbours', are verified too, as
-            # rivals for the same place.
-            best = _match_records(
-                verify_among_rivals(
-                    services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
-                    neighbours=functools.partial(keyframes.around, frame.video_id, frame.frame_index), keep=waiting,
-                )
+            found = verify_among_rivals(
+                services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
+                neighbours=neighbours,
             )
-            if best:
-                pairs.update(_merge_better_matches(services, tenant, frame.frame_id, best))
+            pairs.update(_replace_checked(services, tenant, frame.frame_id, {c.sku for c in candidates}, _match_records(found), index.generation))
         if page:
             after_id = page[-1].frame_id
     if scanned:

@@ -101,7 +101,6 @@ def verify_among_rivals(
     load_pixels: FramePixels,
     *,
     neighbours: Callable[[], list[Candidate]] = list,
-    keep: Callable[[Candidate], bool] = lambda candidate: True,
 ) -> dict[str, tuple[Candidate, Verification, float]]:
     """The best verified match of each product among a frame's candidates, by sku.
 
@@ -119,7 +118,6 @@ def verify_among_rivals(
     matched, the candidates of the keyframes next to it (``neighbours``, asked for once):
     the vote that picks candidates ignores what products share and varies from keyframe
     to keyframe, so a look-alike that is a candidate a second later is often missing here.
-    Only candidates that ``keep`` accepts can be matched; the others still count as rivals.
     """
     geometry = _geometry(candidates, photos, frame)
     rivals = [(candidate.sku, verification) for candidate, verification in geometry]
@@ -127,7 +125,7 @@ def verify_among_rivals(
     neighbours_verified = False
     best: dict[str, tuple[Candidate, Verification, float]] = {}
     for candidate, verification in geometry:
-        if not keep(candidate) or _outdone(candidate.sku, verification, rivals, ratio):
+        if _outdone(candidate.sku, verification, rivals, ratio):
             continue
         score = _confirm(services, tenant, candidate, verification, load_pixels)
         if score is None:

@@ -79,11 +79,21 @@ def test_the_stale_index_is_let_go_before_the_new_one_is_built(services, catalog
     alive_at_build: list[bool] = []
     build = index_cache.CatalogIndex
 
-    def observed_build(photos):
+    def observed_build(photos, **kwargs):
         gc.collect()
         alive_at_build.append(stale() is not None)
-        return build(photos)
+        return build(photos, **kwargs)
 
     monkeypatch.setattr(index_cache, "CatalogIndex", observed_build)
     assert current(services, cache).size == 2
     assert alive_at_build == [False]
+
+
+def test_the_index_knows_the_catalog_generation_it_was_built_from(services, catalog):
+    cache = CatalogIndexCache()
+    catalog("SKU-A")
+    first = current(services, cache).generation
+    catalog("SKU-B")
+    second = current(services, cache).generation
+    assert (first[0], second[0]) == (1, 2)
+    assert second[1] > first[1]

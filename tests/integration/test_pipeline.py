@@ -157,3 +157,24 @@ def test_a_video_gives_the_same_appearances_however_its_keyframes_are_batched(ru
         assert ingest_folder(paired, dataset, wait=True, timeout=300)
         assert sorted((video, product, start, end) for video, product, start, end, _ in appearance_rows(paired)) == whole
     assert whole
+
+
+def test_a_photo_added_later_takes_a_place_from_a_product_it_explains_as_well(dataset, settings, tmp_path):
+    # Every photo is an embedding candidate of every keyframe, so the twin competes wherever the
+    # product was matched; a place two products explain equally goes to neither.
+    every_photo = settings.model_copy(update={"match_top_k": 10})
+    product = "SKU-1001"
+    twin = tmp_path / "twin"
+    shutil.copytree(dataset / "products" / product, twin / "products" / "SKU-TWIN")
+    with LocalRuntime(every_photo) as runtime:
+        assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+        assert product in {p for _, p, *_ in appearance_rows(runtime)}
+        assert ingest_folder(runtime, twin, wait=True, timeout=300)
+        after = sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime))
+    together = tmp_path / "together"
+    shutil.copytree(dataset, together)
+    shutil.copytree(twin / "products", together / "products", dirs_exist_ok=True)
+    with LocalRuntime(every_photo.model_copy(update={"tenant": f"{settings.tenant}-together"})) as runtime:
+        assert ingest_folder(runtime, together, wait=True, timeout=300)
+        assert sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime)) == after
+    assert product not in {p for _, p, *_ in after}

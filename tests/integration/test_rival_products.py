@@ -69,17 +69,6 @@ def test_a_place_two_products_explain_equally_well_goes_to_neither(services, cat
     assert matched(services, candidates, features, frame_showing(product)) == []
 
 
-def test_a_rival_still_counts_when_it_cannot_be_matched_itself(services, catalog, arts):
-    add, features = catalog
-    product, _ = arts
-    candidates = [add(1, "SKU-A", product), add(2, "SKU-B", product)]
-    found = verify_among_rivals(
-        services, services.settings.tenant, candidates, stored(features), extract_local_features(frame_showing(product)),
-        lambda: frame_showing(product), keep=lambda candidate: candidate.sku == "SKU-A",
-    )
-    assert found == {}
-
-
 def test_without_a_rival_the_product_is_matched(services, catalog, arts):
     add, features = catalog
     product, _ = arts
