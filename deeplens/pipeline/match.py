@@ -314,7 +314,8 @@ def _match_earlier_frames(
             voted.append((frame, features, candidates))
         for frame, features, candidates in voted:
             waiting = _waiting_in(frame, cutoffs, through)
-            neighbours = functools.partial(keyframes.around, frame.video_id, frame.frame_index)
+            # Asked for by the check below and again when verifying: looked up once.
+            neighbours = functools.cache(functools.partial(keyframes.around, frame.video_id, frame.frame_index))
             # A new photo changes a keyframe's decision where it is a candidate, or where it is
             # a rival (a neighbour's candidate) of a product the keyframe holds.
             if not any(map(waiting, candidates)) and not (frame.matched and any(map(waiting, neighbours()))):
