@@ -78,24 +78,24 @@ def progress(services) -> dict[str, int]:
         return {photo.sku: photo.through for photo in claim_waiting_photos(conn, services.settings.tenant)}
 
 
-def test_a_pass_that_stops_early_keeps_its_photos_waiting_with_their_progress(services, index_photo):
-    image_id = index_photo("SKU-A")
+def record_progress(services, image_id: int, *throughs: int) -> None:
+    """Records, one after the other in one transaction, that a pass got through these keyframe ids for the photo."""
     with services.db.transaction() as conn:
-        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 120)
+        for through in throughs:
+            record_earlier_frames_progress(conn, services.settings.tenant, [image_id], through)
+
+
+def test_a_pass_that_stops_early_keeps_its_photos_waiting_with_their_progress(services, index_photo):
+    record_progress(services, index_photo("SKU-A"), 120)
     assert progress(services) == {"SKU-A": 120}
 
 
 def test_progress_never_goes_back(services, index_photo):
-    image_id = index_photo("SKU-A")
-    with services.db.transaction() as conn:
-        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 120)
-        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 60)
+    record_progress(services, index_photo("SKU-A"), 120, 60)
     assert progress(services) == {"SKU-A": 120}
 
 
 def test_a_replaced_photo_starts_its_pass_again(services, index_photo):
-    image_id = index_photo("SKU-A")
-    with services.db.transaction() as conn:
-        record_earlier_frames_progress(conn, services.settings.tenant, [image_id], 120)
+    record_progress(services, index_photo("SKU-A"), 120)
     index_photo("SKU-A")
     assert progress(services) == {"SKU-A": 0}
