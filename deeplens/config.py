@@ -103,9 +103,10 @@ class Settings(BaseSettings):
     )
     match_product_ratio: float = Field(
         0.6, gt=0, le=1,
-        description="A product is matched only where every other candidate product's inliers stay below this share of "
-        "its own (Lowe's ratio test for whole products): a product outside the catalog built on a catalog template "
-        "fits several catalog products about equally well.",
+        description="A product is matched only where every other product's inliers at its place (the keyframe's "
+        "candidates, and its neighbouring keyframes') stay below this share of its own (Lowe's ratio test for whole "
+        "products): a product outside the catalog built on a catalog template fits several catalog products about "
+        "equally well.",
     )
     product_feature_max_side: int = Field(
         240, ge=16,

@@ -2,9 +2,9 @@
 
 The match step verifies a keyframe's candidates together, so that each product must
 also beat the other candidates at its place, and those of the keyframes next to it
-(:func:`verify_among_rivals`); the roll-up
-verifies one product in frames between keyframes, where a keyframe already matched it,
-to refine an appearance's edges (:func:`verify`).
+(:func:`verify_among_rivals`); the roll-up verifies one product in frames between
+keyframes, where a keyframe already matched it, to refine an appearance's edges
+(:func:`verify`).
 """
 
 from __future__ import annotations
