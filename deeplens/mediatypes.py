@@ -33,7 +33,7 @@ def sniff(data: bytes) -> str | None:
         return "video/webm"  # Matroska / WebM (EBML header)
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video/x-msvideo"
-    if head.startswith(b"\x00\x00\x01\xba") or head.startswith(b"\x00\x00\x01\xb3"):
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):
         return "video/mpeg"
     if head[:1] == b"\x47" and len(data) > 188 and data[188:189] == b"\x47":
         return "video/mp2t"

@@ -68,7 +68,7 @@ def random_spec(rng: np.random.Generator, art_height: int, brand: str, name: str
         name=name,
         palette=random_palette(rng),
         layout=str(rng.choice(LAYOUTS)),
-        width=int(round(art_height * aspect)),
+        width=round(art_height * aspect),
         height=art_height,
         brand_font=int(rng.choice(FONTS)),
         name_font=int(rng.choice(NAME_FONTS)),

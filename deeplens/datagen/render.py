@@ -98,7 +98,7 @@ def _draw_occluder(frame: np.ndarray, occ: Occluder, quad: np.ndarray) -> None:
     major = math.sqrt(area / (math.pi * occ.aspect))
     minor = major * occ.aspect
     angle = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) + occ.angle
-    c16 = (int(round(center[0] * 16)), int(round(center[1] * 16)))
+    c16 = (round(center[0] * 16), round(center[1] * 16))
     cv2.ellipse(frame, c16, (int(major * 16), int(minor * 16)), angle, 0, 360, occ.color, -1, cv2.LINE_AA, 4)
     # A lighter inner patch gives it some shading instead of a flat cut-out look.
     light = tuple(min(255, int(c * 1.15) + 8) for c in occ.color)

@@ -54,6 +54,6 @@ def camera_view(backdrop: np.ndarray, offset: np.ndarray, width: int, height: in
     per frame looks the same either way.
     """
     bh, bw = backdrop.shape[:2]
-    x = min(max(0, int(round(float(offset[0])))), bw - width)
-    y = min(max(0, int(round(float(offset[1])))), bh - height)
+    x = min(max(0, round(float(offset[0]))), bw - width)
+    y = min(max(0, round(float(offset[1]))), bh - height)
     return backdrop[y : y + height, x : x + width].copy()

@@ -75,8 +75,8 @@ def render_evidence(
     if len(pts) > MAX_LINES:
         pts = pts[np.linspace(0, len(pts) - 1, MAX_LINES).round().astype(int)]
     for px, py, fx, fy in pts.astype(np.float64):
-        a = (int(round(px * sp)), int(round(py * sp)))
-        b = (int(round(fx * sf + pw)), int(round(fy * sf)))
+        a = (round(px * sp), round(py * sp))
+        b = (round(fx * sf + pw), round(fy * sf))
         cv2.line(canvas, a, b, _LINE, 1, cv2.LINE_AA)
         cv2.circle(canvas, a, 3, _LINE, -1, cv2.LINE_AA)
         cv2.circle(canvas, b, 3, _LINE, -1, cv2.LINE_AA)

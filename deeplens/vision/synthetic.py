@@ -84,7 +84,7 @@ def make_background(seed: int, size: tuple[int, int] = (960, 540), shapes: int =
     draw_random_shapes(img, rng, shapes)
     for _ in range(8):
         cv2.putText(
-            img, "SALE %d%%" % int(rng.integers(5, 70)),
+            img, f"SALE {int(rng.integers(5, 70))}%",
             (int(rng.integers(0, w - 100)), int(rng.integers(20, h))),
             cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.5, 1.2)), _colour(rng), 2,
         )

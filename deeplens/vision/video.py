@@ -117,7 +117,7 @@ def open_video(path: str | Path, *, threads: int = 0) -> tuple[cv2.VideoCapture,
             raise BadInput("not_a_video", "the file has no decodable video frame")
         fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS))
         # Some streams report 0 or a negative frame count; at least one frame exists.
-        frame_count = max(1, int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT))))
+        frame_count = max(1, round(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
     except BaseException:
         cap.release()
         raise

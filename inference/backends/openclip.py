@@ -32,7 +32,7 @@ class OpenClipBackend(Backend):
         arch = self.spec.arch
         ckpt = find_checkpoint_dir(arch, self.model_dir) if self.model_dir is not None else None
         precision = "fp16" if half else "fp32"
-        common = dict(precision=precision, device=device, pretrained_image=False, pretrained_text=False)
+        common = {"precision": precision, "device": device, "pretrained_image": False, "pretrained_text": False}
         if ckpt is not None:
             weights_file(ckpt)  # open_clip would silently fall back to random weights without one
             source = f"local-dir:{ckpt}"

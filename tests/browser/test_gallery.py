@@ -155,7 +155,7 @@ def test_the_gallery_lists_the_products_with_their_photos(page, processed):
 
 
 def test_a_product_lists_its_appearances(page, processed, base_url):
-    _, truth, _ = processed
+    _, _truth, _ = processed
     found = httpx.get(f"{base_url}/appearances").json()["items"]
     sku = found[0]["product"]
     page.goto("/#/products")
@@ -202,7 +202,7 @@ def test_a_text_search_finds_images(page, base_url):
 
 def test_an_image_search_by_upload_finds_that_product_first(page, processed):
     _, truth, data = processed
-    sku = sorted(truth.products)[0]
+    sku = min(truth.products)
     photo = data / "products" / sku / truth.products[sku].photos[0]
     page.goto("/#/search")
     page.locator("#search-file").set_input_files(str(photo))
@@ -238,7 +238,7 @@ DROP = """([b64, name, type]) => {
 
 def test_an_image_dropped_on_the_search_box_finds_that_product_first(page, processed):
     _, truth, data = processed
-    sku = sorted(truth.products)[-1]
+    sku = max(truth.products)
     photo = data / "products" / sku / truth.products[sku].photos[-1]
     page.goto("/#/search")
     page.locator(".search-panel").wait_for()

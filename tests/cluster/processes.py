@@ -54,12 +54,13 @@ class Component:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Component:
-        log = open(self.log_dir / f"{self.name}.log", "ab")
-        # A session of its own, so killing it takes its workers too (functions-framework
+        # The child keeps its own copy of the log's descriptor; ours closes at once. A
+        # session of its own, so killing it takes its workers too (functions-framework
         # serves through gunicorn worker processes).
-        self.process = subprocess.Popen(
-            self.args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.log_dir / f"{self.name}.log", "ab") as log:
+            self.process = subprocess.Popen(
+                self.args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         if self.health_path is not None:
             wait_until_up(self.url + self.health_path, self.process)
         return self

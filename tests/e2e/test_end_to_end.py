@@ -63,7 +63,7 @@ def test_each_true_appearance_is_found_once(run):
 def test_appearances_carry_box_and_evidence(run):
     _, found, home, *_ = run
     for appearance in found:
-        x, y, w, h = appearance["box"]
+        _, _, w, h = appearance["box"]
         assert w > 0 and h > 0
         assert (home / "store" / "deeplens" / appearance["evidence"]).is_file()
 
@@ -76,7 +76,7 @@ def test_reingesting_the_same_folder_changes_nothing(run):
 
 def test_the_cli_searches_by_image(run):
     truth, _, home, data, _ = run
-    sku = sorted(truth.products)[0]
+    sku = min(truth.products)
     photo = data / "products" / sku / truth.products[sku].photos[0]
     hits = json.loads(deeplens(home, "search", "--image", str(photo), "--json").stdout)
     assert hits[0]["product"] == sku

@@ -86,7 +86,7 @@ def test_an_unknown_appearance_is_404(client):
 
 def test_search_by_a_product_photo_ranks_that_product_first(client, processed):
     _, truth, data = processed
-    sku = sorted(truth.products)[0]
+    sku = min(truth.products)
     photo = data / "products" / sku / truth.products[sku].photos[0]
     hits = client.post("/search/image", files={"file": ("q.jpg", photo.read_bytes(), "image/jpeg")}).json()
     assert hits[0]["product"] == sku
@@ -94,7 +94,7 @@ def test_search_by_a_product_photo_ranks_that_product_first(client, processed):
 
 def test_search_by_frames_returns_keyframes(client, processed):
     _, truth, data = processed
-    sku = sorted(truth.products)[0]
+    sku = min(truth.products)
     photo = cv2.imread(str(data / "products" / sku / truth.products[sku].photos[0]))
     body = cv2.imencode(".png", photo)[1].tobytes()
     hits = client.post("/search/image", params={"kind": "frames", "k": 3}, files={"file": ("q.png", body, "image/png")}).json()
@@ -114,7 +114,7 @@ def test_failures_show_the_bad_upload_and_its_reason(client):
 
 def test_status_of_a_processed_video_is_done(client, processed):
     _, truth, _ = processed
-    video = sorted(truth.videos)[0]
+    video = min(truth.videos)
     assert client.get(f"/status/videos/{video}.mp4").json()["status"] == "done"
 
 

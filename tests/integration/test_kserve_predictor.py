@@ -37,12 +37,12 @@ from inference.predictor import Predictor
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_ITEMS = 8  # the mobilenet server's per-request limit, small so a test can exceed it
-TINY_CLIP = dict(
-    base="ViT-B-32",
-    embed_dim=32,
-    vision_cfg={"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
-    text_cfg={"context_length": 16, "width": 32, "heads": 2, "layers": 1},
-)
+TINY_CLIP = {
+    "base": "ViT-B-32",
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
+    "text_cfg": {"context_length": 16, "width": 32, "heads": 2, "layers": 1},
+}
 TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
 BOTH = [{"name": "embedding"}, {"name": "probabilities"}]  # the v2 "outputs" of a request for class probabilities too
 
@@ -416,9 +416,11 @@ def test_remote_predictor_unknown_model_raises_not_found(server, images):
 
 def test_remote_predictor_retries_an_unreachable_server_then_raises_predictor_unavailable(images):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    with RemotePredictor(url, "mobilenet_v2", retries=2, backoff=0.01) as remote:
-        with pytest.raises(PredictorUnavailable, match="after 3 tries"):
-            remote.embed_images(images[:1])
+    with (
+        RemotePredictor(url, "mobilenet_v2", retries=2, backoff=0.01) as remote,
+        pytest.raises(PredictorUnavailable, match="after 3 tries"),
+    ):
+        remote.embed_images(images[:1])
 
 
 # --- an open_clip model: image and text towers ----------------------------------------------

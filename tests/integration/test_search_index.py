@@ -22,12 +22,12 @@ from inference.predictor import Predictor
 
 pytest.importorskip("skimage", reason="scikit-image provides the sample photos")
 
-TINY_CLIP = dict(
-    base="ViT-B-32",
-    embed_dim=32,
-    vision_cfg={"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
-    text_cfg={"context_length": 16, "width": 32, "heads": 2, "layers": 1},
-)
+TINY_CLIP = {
+    "base": "ViT-B-32",
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
+    "text_cfg": {"context_length": 16, "width": 32, "heads": 2, "layers": 1},
+}
 CLIP = "open_clip:tiny-search"
 
 

@@ -10,12 +10,12 @@ from inference.checkpoints import CONFIG_FILE, save_open_clip_checkpoint
 from inference.predictor import Predictor
 from inference.registry import get_spec
 
-TINY = dict(
-    base="ViT-B-32",
-    embed_dim=32,
-    vision_cfg={"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
-    text_cfg={"context_length": 16, "width": 32, "heads": 2, "layers": 1},
-)
+TINY = {
+    "base": "ViT-B-32",
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
+    "text_cfg": {"context_length": 16, "width": 32, "heads": 2, "layers": 1},
+}
 
 
 @pytest.fixture(scope="module")
