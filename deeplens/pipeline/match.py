@@ -150,8 +150,9 @@ class _StoredPhotoFeatures:
 class _KeyframeCandidates:
     """Keyframes' candidates by frame id, each keyframe voted at most once per call.
 
-    Keyframes the call matches are remembered as they are voted; a neighbour outside them
-    is read and voted when first asked for. One not indexed yet has no candidates.
+    Keyframes the call matches are voted through :meth:`vote` as it reaches them; a
+    neighbour outside them is read and voted when first asked for. One not indexed yet has
+    no candidates.
     """
 
     def __init__(self, services: Services, tenant: str, model: str, index: CatalogIndex) -> None:
@@ -164,21 +165,27 @@ class _KeyframeCandidates:
     def remember(self, frame_id: int, candidates: list[Candidate]) -> None:
         self._known[frame_id] = candidates
 
+    def vote(self, conn: psycopg.Connection, frame_id: int, features: LocalFeatures | None = None) -> list[Candidate] | None:
+        """A keyframe's candidates, remembered; ``features`` saves reading them again. None
+        when the keyframe has no features or embedding (yet)."""
+        if features is None:
+            stored = get_local_features(conn, self._tenant, "frame", [frame_id])
+            features = from_bytes(stored[frame_id]) if frame_id in stored else None
+        query = get_embedding(conn, self._tenant, "frame", frame_id, self._model)
+        if features is None or query is None:
+            return None
+        candidates = frame_candidates(self._services, conn, self._tenant, self._model, features, query, self._index)
+        self.remember(frame_id, candidates)
+        return candidates
+
     def around(self, video_id: str, frame_index: int) -> list[Candidate]:
         """The candidates of the keyframes just before and after a video's frame."""
         with self._services.db.pool.connection() as conn:
             ids = neighbour_frames(conn, self._tenant, video_id, frame_index)
             for frame_id in ids:
-                if frame_id not in self._known:
-                    self._known[frame_id] = self._vote(conn, frame_id)
+                if frame_id not in self._known and self.vote(conn, frame_id) is None:
+                    self.remember(frame_id, [])
         return [candidate for frame_id in ids for candidate in self._known[frame_id]]
-
-    def _vote(self, conn: psycopg.Connection, frame_id: int) -> list[Candidate]:
-        stored = get_local_features(conn, self._tenant, "frame", [frame_id])
-        query = get_embedding(conn, self._tenant, "frame", frame_id, self._model)
-        if frame_id not in stored or query is None:
-            return []
-        return frame_candidates(self._services, conn, self._tenant, self._model, from_bytes(stored[frame_id]), query, self._index)
 
 
 def _match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> dict[str, dict[str, Any]]:
@@ -204,12 +211,11 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
     for frame_id in frame_ids:
         with services.db.pool.connection() as conn:
             frame = get_frame(conn, tenant, frame_id)
-            query = get_embedding(conn, tenant, "frame", frame_id, indexed.model)
-            if frame is None or query is None or frame_id not in frame_features:
+            if frame is None or frame_id not in frame_features:
                 continue
-            candidates = frame_candidates(services, conn, tenant, indexed.model, frame_features[frame_id], query, index)
-        keyframes.remember(frame_id, candidates)
-        voted.append((frame, candidates))
+            candidates = keyframes.vote(conn, frame_id, frame_features[frame_id])
+        if candidates is not None:
+            voted.append((frame, candidates))
     for frame, candidates in voted:
         best = _match_records(
             verify_among_rivals(
