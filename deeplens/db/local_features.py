@@ -86,8 +86,8 @@ class IndexedFrame:
     embedding: np.ndarray
     video_id: str
     frame_index: int
-    matched: bool
-    """Whether the keyframe holds any verified match."""
+    matched: frozenset[str]
+    """The products (skus) the keyframe holds verified matches of."""
 
 
 def frames_indexed_before(
@@ -96,7 +96,7 @@ def frames_indexed_before(
     """One page of the keyframes whose features were written before ``before``, by id from ``after_id`` on."""
     rows = conn.execute(
         "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding, f.video_id, f.frame_index,"
-        " EXISTS (SELECT 1 FROM frame_matches m WHERE m.tenant_id = lf.tenant_id AND m.frame_id = lf.item_id) AS matched"
+        " ARRAY(SELECT m.sku FROM frame_matches m WHERE m.tenant_id = lf.tenant_id AND m.frame_id = lf.item_id) AS matched"
         " FROM local_features lf"
         " JOIN embeddings e ON e.tenant_id = lf.tenant_id AND e.item_kind = lf.item_kind AND e.item_id = lf.item_id"
         " JOIN frames f ON f.tenant_id = lf.tenant_id AND f.id = lf.item_id"
@@ -107,7 +107,7 @@ def frames_indexed_before(
     return [
         IndexedFrame(
             r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32), r["video_id"],
-            r["frame_index"], r["matched"],
+            r["frame_index"], frozenset(r["matched"]),
         )
         for r in rows
     ]

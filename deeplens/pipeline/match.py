@@ -30,7 +30,6 @@ from deeplens.db.local_features import (
 )
 from deeplens.db.matches import (
     decided_with_newer_catalog,
-    frame_match_records,
     lock_frame,
     mark_decided_with,
     replace_frame_matches,
@@ -223,18 +222,20 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
                 neighbours=functools.partial(keyframes.around, frame["video_id"], frame["frame_index"]),
             )
         )
-        pairs.update(_replace_checked(services, tenant, frame["id"], {candidate.sku for candidate in candidates}, best, index.generation))
+        pairs.update(_replace_decision(services, tenant, frame["id"], best, index.generation))
     return pairs
 
 
-def _replace_checked(
-    services: Services, tenant: str, frame_id: int, checked: set[str], found: dict[str, dict[str, Any]], generation: Generation
+def _replace_decision(
+    services: Services, tenant: str, frame_id: int, found: dict[str, dict[str, Any]], generation: Generation
 ) -> set[tuple[str, str]]:
-    """Make ``found`` a keyframe's matches of the products in ``checked``, as decided with the
-    catalog ``generation``; returns the changed (video, product) pairs.
+    """Make ``found`` a keyframe's matches, as decided with the catalog ``generation``;
+    returns the changed (video, product) pairs.
 
-    Two calls holding different catalog snapshots may decide one keyframe in either order:
-    a decision made with an older catalog than the keyframe's last one is dropped.
+    A decision is whole: it replaces every earlier match of the keyframe, since it saw every
+    candidate the catalog gives the keyframe now. Two calls holding different catalog
+    snapshots may decide one keyframe in either order: a decision made with an older catalog
+    than the keyframe's last one is dropped.
     """
     with services.db.transaction() as conn:
         frame = get_frame(conn, tenant, frame_id)
@@ -243,10 +244,7 @@ def _replace_checked(
         lock_frame(conn, tenant, frame_id)
         if decided_with_newer_catalog(conn, tenant, frame_id, generation):
             return set()
-        # Matches of products not checked here (no longer among the keyframe's candidates, or
-        # added meanwhile by the other direction) stay; the checked ones become what was found.
-        kept = [m for m in frame_match_records(conn, tenant, frame_id) if m["sku"] not in checked]
-        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(kept + list(found.values())))
+        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(found.values())))
         mark_decided_with(conn, tenant, frame_id, generation)
     return {(frame["video_id"], sku) for sku in changed}
 
@@ -281,9 +279,10 @@ def _match_earlier_frames(
 
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
     keyframe arriving after them would be: the same candidates, the same rivals. Where a
-    new photo is among them, the keyframe is decided again as its own match step would
-    decide it now, so a new photo can also take a place from a product matched there
-    before (it explains the place as well or better). The cost is one vote per earlier
+    new photo is among them, or a product the keyframe holds no longer is, the keyframe is
+    decided again as its own match step would decide it now, so a new photo can also take
+    a place from a product matched there before (it explains the place as well or better,
+    or it shares what the product was recognised by). The cost is one vote per earlier
     keyframe for the whole batch of photos, not one verification per photo and keyframe.
 
     Returns the changed (video, product) pairs and the id of the last keyframe looked at
@@ -322,16 +321,18 @@ def _match_earlier_frames(
             waiting = _waiting_in(frame, cutoffs, through)
             # Asked for by the check below and again when verifying: looked up once.
             neighbours = functools.cache(functools.partial(keyframes.around, frame.video_id, frame.frame_index))
-            # A new photo changes a keyframe's decision where it is a candidate, or where it is
-            # a rival (a neighbour's candidate) of a product the keyframe holds.
-            if not any(map(waiting, candidates)) and not (frame.matched and any(map(waiting, neighbours()))):
+            # A new photo changes a keyframe's decision where it is a candidate, where it is a
+            # rival (a neighbour's candidate) of a product the keyframe holds, or where it took
+            # the votes of a product the keyframe holds (the vote drops what two products share).
+            held_without_votes = frame.matched - {candidate.sku for candidate in candidates}
+            if not held_without_votes and not any(map(waiting, candidates)) and not (frame.matched and any(map(waiting, neighbours()))):
                 continue
             verified += len(candidates)
             found = verify_among_rivals(
                 services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
                 neighbours=neighbours,
             )
-            pairs.update(_replace_checked(services, tenant, frame.frame_id, {c.sku for c in candidates}, _match_records(found), index.generation))
+            pairs.update(_replace_decision(services, tenant, frame.frame_id, _match_records(found), index.generation))
         if page:
             after_id = page[-1].frame_id
     if scanned:

@@ -178,3 +178,28 @@ def test_a_photo_added_later_takes_a_place_from_a_product_it_explains_as_well(da
         assert ingest_folder(runtime, together, wait=True, timeout=300)
         assert sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime)) == after
     assert product not in {p for _, p, *_ in after}
+
+
+def test_a_photo_added_later_that_takes_every_vote_from_a_product_leaves_what_uploading_both_together_leaves(
+    dataset, settings, tmp_path
+):
+    # Candidates come from votes alone here. A twin's descriptors are as near as the product's,
+    # so the vote's ratio test against the nearest other product gives neither of them a vote:
+    # the twin is nobody's candidate, and the product stops being one where it was matched.
+    # One worker indexes both twin photos before their first match event, so a single pass
+    # sees them together (one photo alone would still be a candidate somewhere).
+    votes_only = settings.model_copy(update={"match_top_k": 0, "workers": 1})
+    product = "SKU-1001"
+    twin = tmp_path / "twin"
+    shutil.copytree(dataset / "products" / product, twin / "products" / "SKU-TWIN")
+    with LocalRuntime(votes_only) as runtime:
+        assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+        assert product in {p for _, p, *_ in appearance_rows(runtime)}
+        assert ingest_folder(runtime, twin, wait=True, timeout=300)
+        after = sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime))
+    together = tmp_path / "together"
+    shutil.copytree(dataset, together)
+    shutil.copytree(twin / "products", together / "products", dirs_exist_ok=True)
+    with LocalRuntime(votes_only.model_copy(update={"tenant": f"{settings.tenant}-together"})) as runtime:
+        assert ingest_folder(runtime, together, wait=True, timeout=300)
+        assert sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime)) == after
