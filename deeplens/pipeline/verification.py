@@ -139,9 +139,22 @@ def verify_among_rivals(
             neighbours_verified = True
             if _outdone(candidate.sku, verification, rivals, ratio):
                 continue
-        if candidate.sku not in best or score > best[candidate.sku][2]:
+        if candidate.sku not in best or _better(candidate, score, best[candidate.sku]):
             best[candidate.sku] = (candidate, verification, score)
     return best
+
+
+def _better(candidate: Candidate, score: float, held: tuple[Candidate, Verification, float]) -> bool:
+    """Whether ``candidate`` fits better than the product's photo ``held``; an equal score goes
+    to the photo whose key sorts first.
+
+    Photos can tie exactly (a colour-shifted copy of the front fits the same inliers, and the
+    photometric agreement is blind to per-channel gain and offset). Candidate order follows the
+    vote, which any catalog change may reorder, so taking the first would let upload order
+    pick the photo, the box and the evidence.
+    """
+    held_candidate, _, held_score = held
+    return score > held_score or (score == held_score and candidate.photo_key < held_candidate.photo_key)
 
 
 def _geometry(candidates: list[Candidate], photos: PhotoFeatures, frame: LocalFeatures) -> list[tuple[Candidate, Verification]]:

@@ -27,8 +27,8 @@ def catalog(services):
     """Stores a photo under a product and returns its candidate and features, as the match step has them."""
     features: dict[int, LocalFeatures] = {}
 
-    def add(image_id: int, sku: str, art: np.ndarray) -> Candidate:
-        key = f"products/{sku}/front.png"
+    def add(image_id: int, sku: str, art: np.ndarray, name: str = "front") -> Candidate:
+        key = f"products/{sku}/{name}.png"
         services.store.put(key, cv2.imencode(".png", art)[1].tobytes())
         features[image_id] = extract_local_features(art, max_side=services.settings.product_feature_max_side)
         return Candidate(image_id, sku, -1, 0.5, key, f"sha-{sku}-{image_id}")
@@ -59,6 +59,22 @@ def test_a_product_is_matched_over_a_look_alike_that_shares_only_its_brand(servi
     product, sibling = arts
     candidates = [add(1, "SKU-PRODUCT", product), add(2, "SKU-SIBLING", sibling)]
     assert matched(services, candidates, features, frame_showing(product)) == ["SKU-PRODUCT"]
+
+
+def test_of_two_photos_that_fit_equally_well_the_match_names_the_one_whose_key_sorts_first_in_either_order(
+    services, catalog, arts
+):
+    # A copy of the front under another name fits exactly as well; which one the vote ranks
+    # first changes with the catalog, so it must not decide.
+    add, features = catalog
+    product, _ = arts
+    front, copy = add(1, "SKU-A", product, "front"), add(2, "SKU-A", product, "shifted")
+    frame = frame_showing(product)
+    for candidates in ([front, copy], [copy, front]):
+        found = verify_among_rivals(
+            services, services.settings.tenant, candidates, stored(features), extract_local_features(frame), lambda: frame
+        )
+        assert found["SKU-A"][0].photo_key == "products/SKU-A/front.png"
 
 
 def test_a_place_two_products_explain_equally_well_goes_to_neither(services, catalog, arts):
