@@ -29,6 +29,12 @@ def appearance_rows(runtime) -> list[tuple]:
     return [(a.video, a.product, a.start, a.end, a.best_frame_id) for a in items]
 
 
+def appearance_rows_without_ids(runtime) -> list[tuple]:
+    """What a user reads of each appearance, comparable across tenants: video, product, interval, box, score."""
+    items = Results(runtime.services.db, runtime.settings.tenant).all_appearances()
+    return [(a.video, a.product, a.start, a.end, tuple(a.box), a.score) for a in items]
+
+
 def delivery_counts_by_step(runtime) -> dict[str, int]:
     with runtime.services.db.pool.connection() as conn:
         rows = conn.execute(
@@ -95,6 +101,23 @@ def test_videos_uploaded_before_their_products_are_still_matched(runtime, datase
     truth = GroundTruth.from_json(dataset / "truth.json")
     expected = {(video, a.product) for video, v in truth.videos.items() for a in v.appearances}
     assert {(video, product) for video, product, *_ in appearance_rows(runtime)} == expected
+
+
+def test_half_the_catalog_then_the_videos_then_the_other_half_gives_what_one_upload_gives(runtime, dataset, settings, tmp_path):
+    # Both match directions run, and the catalog changes between them.
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    together = sorted(appearance_rows_without_ids(runtime))
+    products = sorted((dataset / "products").iterdir())
+    uploads = [("products", products[0::2]), ("videos", sorted((dataset / "videos").iterdir())), ("products", products[1::2])]
+    with LocalRuntime(settings.model_copy(update={"tenant": f"{settings.tenant}-halves"})) as halves:
+        for i, (part, members) in enumerate(uploads):
+            for member in members:
+                copy = shutil.copytree if member.is_dir() else shutil.copy
+                (tmp_path / f"upload-{i}" / part).mkdir(parents=True, exist_ok=True)
+                copy(member, tmp_path / f"upload-{i}" / part / member.name)
+            assert ingest_folder(halves, tmp_path / f"upload-{i}", wait=True, timeout=300)
+        assert sorted(appearance_rows_without_ids(halves)) == together
+    assert together
 
 
 def test_photos_uploaded_together_after_the_videos_share_one_pass_over_the_keyframes(runtime, dataset, tmp_path):
