@@ -8,6 +8,8 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
+from deeplens.db.matches import DecisionInputs
+
 
 def put_local_features(conn: psycopg.Connection, tenant: str, item_kind: str, item_id: int, kind: str, count: int, data: bytes) -> None:
     """Store an item's serialized local features (replacing older ones)."""
@@ -58,6 +60,16 @@ def claim_waiting_photos(conn: psycopg.Connection, tenant: str) -> list[WaitingP
     return [WaitingPhoto(r["item_id"], r["sku"], r["indexed_at"], r["earlier_frames_through"]) for r in rows]
 
 
+def waiting_photo_ids(conn: psycopg.Connection, tenant: str) -> set[int]:
+    """The product photos still waiting for their earlier keyframes to be matched, claimed or not (no locks)."""
+    rows = conn.execute(
+        "SELECT item_id FROM local_features WHERE tenant_id = %s AND item_kind = 'product_image'"
+        " AND earlier_frames_matched_at IS DISTINCT FROM indexed_at",
+        (tenant,),
+    ).fetchall()
+    return {row["item_id"] for row in rows}
+
+
 def mark_earlier_frames_matched(conn: psycopg.Connection, tenant: str, image_ids: list[int]) -> None:
     """Record that every keyframe indexed before these photos' current features was matched against them."""
     conn.execute(
@@ -86,8 +98,10 @@ class IndexedFrame:
     embedding: np.ndarray
     video_id: str
     frame_index: int
-    matched: frozenset[str]
-    """The products (skus) the keyframe holds verified matches of."""
+    matched: bool
+    """Whether the keyframe holds any verified match."""
+    decided: DecisionInputs | None
+    """What its last decision saw; None when it was never decided (or before migration 008)."""
 
 
 def frames_indexed_before(
@@ -96,7 +110,8 @@ def frames_indexed_before(
     """One page of the keyframes whose features were written before ``before``, by id from ``after_id`` on."""
     rows = conn.execute(
         "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding, f.video_id, f.frame_index,"
-        " ARRAY(SELECT m.sku FROM frame_matches m WHERE m.tenant_id = lf.tenant_id AND m.frame_id = lf.item_id) AS matched"
+        " EXISTS (SELECT 1 FROM frame_matches m WHERE m.tenant_id = lf.tenant_id AND m.frame_id = lf.item_id) AS matched,"
+        " f.decided_candidates, f.decided_rivals"
         " FROM local_features lf"
         " JOIN embeddings e ON e.tenant_id = lf.tenant_id AND e.item_kind = lf.item_kind AND e.item_id = lf.item_id"
         " JOIN frames f ON f.tenant_id = lf.tenant_id AND f.id = lf.item_id"
@@ -107,7 +122,13 @@ def frames_indexed_before(
     return [
         IndexedFrame(
             r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32), r["video_id"],
-            r["frame_index"], frozenset(r["matched"]),
+            r["frame_index"], r["matched"], _decision_inputs(r["decided_candidates"], r["decided_rivals"]),
         )
         for r in rows
     ]
+
+
+def _decision_inputs(candidates: list[int] | None, rivals: list[int] | None) -> DecisionInputs | None:
+    if candidates is None:
+        return None
+    return DecisionInputs(frozenset(candidates), None if rivals is None else frozenset(rivals))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -31,12 +32,25 @@ def decided_with_newer_catalog(conn: psycopg.Connection, tenant: str, frame_id: 
     return bool(row and row["newer"])
 
 
-def mark_decided_with(conn: psycopg.Connection, tenant: str, frame_id: int, generation: Generation) -> None:
-    """Record the catalog a keyframe's matches were just decided with."""
+@dataclass(frozen=True)
+class DecisionInputs:
+    """What a keyframe's decision saw: a decision is a function of these photos' features and
+    the keyframe's, so it stands until one of them changes."""
+
+    candidates: frozenset[int]
+    """The product photos verified as the keyframe's candidates."""
+    rivals: frozenset[int] | None
+    """The neighbouring keyframes' candidates, verified as rivals once a product was about to
+    be matched; None when none was (they could not have changed the decision)."""
+
+
+def mark_decided_with(conn: psycopg.Connection, tenant: str, frame_id: int, generation: Generation, inputs: DecisionInputs) -> None:
+    """Record the catalog a keyframe's matches were just decided with, and what the decision saw."""
     photos, newest = generation
     conn.execute(
-        "UPDATE frames SET decided_with_photos = %s, decided_with_newest = %s WHERE tenant_id = %s AND id = %s",
-        (photos, newest, tenant, frame_id),
+        "UPDATE frames SET decided_with_photos = %s, decided_with_newest = %s, decided_candidates = %s, decided_rivals = %s"
+        " WHERE tenant_id = %s AND id = %s",
+        (photos, newest, sorted(inputs.candidates), None if inputs.rivals is None else sorted(inputs.rivals), tenant, frame_id),
     )
 
 

@@ -27,8 +27,10 @@ from deeplens.db.local_features import (
     get_local_features,
     mark_earlier_frames_matched,
     record_earlier_frames_progress,
+    waiting_photo_ids,
 )
 from deeplens.db.matches import (
+    DecisionInputs,
     decided_with_newer_catalog,
     lock_frame,
     mark_decided_with,
@@ -187,6 +189,34 @@ class _KeyframeCandidates:
         return [candidate for frame_id in ids for candidate in self._known[frame_id]]
 
 
+class _Neighbours:
+    """One keyframe's neighbours' candidates (a ``neighbours`` for :func:`verify_among_rivals`),
+    looked up once, remembering whether the verification asked for them."""
+
+    def __init__(self, keyframes: _KeyframeCandidates, video_id: str, frame_index: int) -> None:
+        self._lookup = functools.partial(keyframes.around, video_id, frame_index)
+        self._found: list[Candidate] | None = None
+        self.asked = False
+
+    def candidates(self) -> list[Candidate]:
+        """The candidates, without counting as asked."""
+        if self._found is None:
+            self._found = self._lookup()
+        return self._found
+
+    def __call__(self) -> list[Candidate]:
+        self.asked = True
+        return self.candidates()
+
+    def decision_inputs(self, candidates: list[Candidate]) -> DecisionInputs:
+        """What a decision over ``candidates`` that was given these neighbours saw."""
+        return DecisionInputs(_photo_ids(candidates), _photo_ids(self.candidates()) if self.asked else None)
+
+
+def _photo_ids(candidates: list[Candidate]) -> frozenset[int]:
+    return frozenset(candidate.product_image_id for candidate in candidates)
+
+
 def _match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> dict[str, dict[str, Any]]:
     """Match records of what :func:`verify_among_rivals` verified, by sku."""
     return {sku: _match_record(candidate, verification, score) for sku, (candidate, verification, score) in found.items()}
@@ -216,21 +246,22 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
         if candidates is not None:
             voted.append((frame, candidates))
     for frame, candidates in voted:
+        neighbours = _Neighbours(keyframes, frame["video_id"], frame["frame_index"])
         best = _match_records(
             verify_among_rivals(
                 services, tenant, candidates, photo_features, frame_features[frame["id"]], frame_pixels(services, frame["object_key"]),
-                neighbours=functools.partial(keyframes.around, frame["video_id"], frame["frame_index"]),
+                neighbours=neighbours,
             )
         )
-        pairs.update(_replace_decision(services, tenant, frame["id"], best, index.generation))
+        pairs.update(_replace_decision(services, tenant, frame["id"], best, index.generation, neighbours.decision_inputs(candidates)))
     return pairs
 
 
 def _replace_decision(
-    services: Services, tenant: str, frame_id: int, found: dict[str, dict[str, Any]], generation: Generation
+    services: Services, tenant: str, frame_id: int, found: dict[str, dict[str, Any]], generation: Generation, inputs: DecisionInputs
 ) -> set[tuple[str, str]]:
-    """Make ``found`` a keyframe's matches, as decided with the catalog ``generation``;
-    returns the changed (video, product) pairs.
+    """Make ``found`` a keyframe's matches, as decided with the catalog ``generation`` from
+    ``inputs``; returns the changed (video, product) pairs.
 
     A decision is whole: it replaces every earlier match of the keyframe, since it saw every
     candidate the catalog gives the keyframe now. Two calls holding different catalog
@@ -245,7 +276,7 @@ def _replace_decision(
         if decided_with_newer_catalog(conn, tenant, frame_id, generation):
             return set()
         changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(found.values())))
-        mark_decided_with(conn, tenant, frame_id, generation)
+        mark_decided_with(conn, tenant, frame_id, generation, inputs)
     return {(frame["video_id"], sku) for sku in changed}
 
 
@@ -278,12 +309,13 @@ def _match_earlier_frames(
     """Give each earlier keyframe the candidates its own match step would give it now, among ``photos``.
 
     The catalog index holds the new photos by now, so each keyframe is voted exactly as a
-    keyframe arriving after them would be: the same candidates, the same rivals. Where a
-    new photo is among them, or a product the keyframe holds no longer is, the keyframe is
-    decided again as its own match step would decide it now, so a new photo can also take
-    a place from a product matched there before (it explains the place as well or better,
-    or it shares what the product was recognised by). The cost is one vote per earlier
-    keyframe for the whole batch of photos, not one verification per photo and keyframe.
+    keyframe arriving after them would be: the same candidates, the same rivals. Where
+    they differ from what its last decision saw, or hold a waiting photo, the keyframe is
+    decided again as its own match step would decide it now (:func:`_may_decide_otherwise`),
+    so a new photo can also take a place from a product matched there before (it explains
+    the place as well or better, or it shares what the product was recognised by). The cost
+    is one vote per earlier keyframe for the whole batch of photos, not one verification per
+    photo and keyframe.
 
     Returns the changed (video, product) pairs and the id of the last keyframe looked at
     when the pass stopped at its budget of keyframes (None when it finished).
@@ -298,6 +330,8 @@ def _match_earlier_frames(
     scanned = verified = 0
     with services.db.pool.connection() as conn:
         index = services.catalog_indexes.get(conn, tenant)
+        # Photos indexed since this pass claimed its own: a later pass checks them, as waiting photos.
+        later = frozenset(waiting_photo_ids(conn, tenant) - cutoffs.keys())
     after_id = first_id = min(through.values())
     finished = False
     while not finished and scanned < budget:
@@ -318,21 +352,17 @@ def _match_earlier_frames(
             keyframes.remember(frame.frame_id, candidates)
             voted.append((frame, features, candidates))
         for frame, features, candidates in voted:
-            waiting = _waiting_in(frame, cutoffs, through)
-            # Asked for by the check below and again when verifying: looked up once.
-            neighbours = functools.cache(functools.partial(keyframes.around, frame.video_id, frame.frame_index))
-            # A new photo changes a keyframe's decision where it is a candidate, where it is a
-            # rival (a neighbour's candidate) of a product the keyframe holds, or where it took
-            # the votes of a product the keyframe holds (the vote drops what two products share).
-            held_without_votes = frame.matched - {candidate.sku for candidate in candidates}
-            if not held_without_votes and not any(map(waiting, candidates)) and not (frame.matched and any(map(waiting, neighbours()))):
+            neighbours = _Neighbours(keyframes, frame.video_id, frame.frame_index)
+            if not _may_decide_otherwise(frame, candidates, neighbours, _waiting_in(frame, cutoffs, through), later):
                 continue
             verified += len(candidates)
             found = verify_among_rivals(
                 services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
                 neighbours=neighbours,
             )
-            pairs.update(_replace_decision(services, tenant, frame.frame_id, _match_records(found), index.generation))
+            pairs.update(_replace_decision(
+                services, tenant, frame.frame_id, _match_records(found), index.generation, neighbours.decision_inputs(candidates)
+            ))
         if page:
             after_id = page[-1].frame_id
     if scanned:
@@ -340,6 +370,39 @@ def _match_earlier_frames(
                  "%d (video, product) pairs changed%s", scanned, first_id, after_id, len(photos), time.perf_counter() - started,
                  verified, len(pairs), "" if finished else "; the rest follows in a new event")
     return pairs, None if finished else after_id
+
+
+def _may_decide_otherwise(
+    frame: IndexedFrame,
+    candidates: list[Candidate],
+    neighbours: _Neighbours,
+    waiting: Callable[[Candidate], bool],
+    later: frozenset[int],
+) -> bool:
+    """Whether deciding ``frame`` now could differ from its last decision.
+
+    A decision depends on the photos it verified and on their features: the keyframe's
+    candidates and, where a product was about to be matched, its neighbours' candidates as
+    rivals. So it stands unless its candidates changed (a new photo joined them, or took a
+    product's votes: the vote drops what two products share) or hold a photo with new
+    features, or a rival that could matter changed. Rivals only take places, except that
+    another photo of a product counts for it: a rival gone, or one with new features, may
+    change the decision; a new one only where the keyframe holds a match, or where it is a
+    photo of one of the keyframe's candidate products. Changes made by photos ``later``
+    passes check are left to them: each would decide the keyframe again.
+    """
+    decided = frame.decided
+    own = _photo_ids(candidates)
+    if decided is None or (own ^ decided.candidates) - later or any(map(waiting, candidates)):
+        return True
+    if decided.rivals is None:
+        return False
+    nearby = neighbours.candidates()
+    if decided.rivals - _photo_ids(nearby) - later or any(waiting(c) for c in nearby if c.product_image_id in decided.rivals):
+        return True
+    gained = [c for c in nearby if c.product_image_id not in decided.rivals and c.product_image_id not in later]
+    own_products = {candidate.sku for candidate in candidates}
+    return bool(gained) and (frame.matched or any(c.sku in own_products for c in gained))
 
 
 def _waiting_in(frame: IndexedFrame, cutoffs: dict[int, datetime], through: dict[int, int]) -> Callable[[Candidate], bool]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deeplens.db.catalog import VideoRow, upsert_frame, upsert_video
-from deeplens.db.matches import decided_with_newer_catalog, mark_decided_with
+from deeplens.db.matches import DecisionInputs, decided_with_newer_catalog, mark_decided_with
 
 EARLY = datetime(2026, 1, 1, tzinfo=UTC)
 LATE = EARLY + timedelta(seconds=1)
@@ -27,7 +27,7 @@ def newer(services, frame_id: int, generation) -> bool:
 
 def decide(services, frame_id: int, generation) -> None:
     with services.db.transaction() as conn:
-        mark_decided_with(conn, services.settings.tenant, frame_id, generation)
+        mark_decided_with(conn, services.settings.tenant, frame_id, generation, DecisionInputs(frozenset(), None))
 
 
 def test_an_undecided_keyframe_takes_any_decision(services, keyframe):

@@ -226,3 +226,58 @@ def test_a_photo_added_later_that_takes_every_vote_from_a_product_leaves_what_up
     with LocalRuntime(votes_only.model_copy(update={"tenant": f"{settings.tenant}-together"})) as runtime:
         assert ingest_folder(runtime, together, wait=True, timeout=300)
         assert sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime)) == after
+
+
+def upload_featureless_photo(runtime, tmp_path: Path) -> None:
+    """A new product whose photo is one flat colour: it has no local features, so it takes no
+    keyframe's votes, yet its match event runs a pass over every earlier keyframe."""
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "featureless"
+    (folder / "products" / "SKU-FLAT").mkdir(parents=True)
+    cv2.imwrite(str(folder / "products" / "SKU-FLAT" / "front.png"), np.full((240, 160, 3), 127, np.uint8))
+    assert ingest_folder(runtime, folder, wait=True, timeout=300)
+
+
+def a_matched_keyframe(runtime) -> int:
+    with runtime.services.db.pool.connection() as conn:
+        return conn.execute(
+            "SELECT min(frame_id) AS id FROM frame_matches WHERE tenant_id = %s", (runtime.settings.tenant,)
+        ).fetchone()["id"]
+
+
+def keyframe_matches(runtime, frame_id: int) -> list[str]:
+    with runtime.services.db.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT sku FROM frame_matches WHERE tenant_id = %s AND frame_id = %s ORDER BY sku", (runtime.settings.tenant, frame_id)
+        ).fetchall()
+    return [row["sku"] for row in rows]
+
+
+def tamper(runtime, sql: str, frame_id: int) -> None:
+    with runtime.services.db.transaction() as conn:
+        conn.execute(sql, (runtime.settings.tenant, frame_id))
+
+
+def test_a_pass_for_new_photos_leaves_a_keyframe_alone_while_what_its_decision_saw_is_unchanged(dataset, settings, tmp_path):
+    # Its matches are taken away behind the pipeline's back: only a new decision would bring them back.
+    with LocalRuntime(settings.model_copy(update={"match_top_k": 0})) as runtime:
+        assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+        frame_id = a_matched_keyframe(runtime)
+        tamper(runtime, "DELETE FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", frame_id)
+        upload_featureless_photo(runtime, tmp_path)
+        assert keyframe_matches(runtime, frame_id) == []
+
+
+def test_a_pass_for_new_photos_decides_a_keyframe_again_when_its_candidates_differ_from_what_its_decision_saw(
+    dataset, settings, tmp_path
+):
+    with LocalRuntime(settings.model_copy(update={"match_top_k": 0})) as runtime:
+        assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+        frame_id = a_matched_keyframe(runtime)
+        held = keyframe_matches(runtime, frame_id)
+        tamper(runtime, "DELETE FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", frame_id)
+        tamper(runtime, "UPDATE frames SET decided_candidates = '{}' WHERE tenant_id = %s AND id = %s", frame_id)
+        upload_featureless_photo(runtime, tmp_path)
+        assert keyframe_matches(runtime, frame_id) == held
