@@ -163,20 +163,23 @@ class _KeyframeCandidates:
         self._index = index
         self._known: dict[int, list[Candidate]] = {}
 
-    def remember(self, frame_id: int, candidates: list[Candidate]) -> None:
+    def _remember(self, frame_id: int, candidates: list[Candidate]) -> None:
         self._known[frame_id] = candidates
 
-    def vote(self, conn: psycopg.Connection, frame_id: int, features: LocalFeatures | None = None) -> list[Candidate] | None:
-        """A keyframe's candidates, remembered; ``features`` saves reading them again. None
-        when the keyframe has no features or embedding (yet)."""
+    def vote(
+        self, conn: psycopg.Connection, frame_id: int, features: LocalFeatures | None = None, query: np.ndarray | None = None
+    ) -> list[Candidate] | None:
+        """A keyframe's candidates, remembered; ``features`` and ``query`` (its embedding) save
+        reading them again. None when the keyframe has no features or embedding (yet)."""
         if features is None:
             stored = get_local_features(conn, self._tenant, "frame", [frame_id])
             features = from_bytes(stored[frame_id]) if frame_id in stored else None
-        query = get_embedding(conn, self._tenant, "frame", frame_id, self._model)
+        if query is None:
+            query = get_embedding(conn, self._tenant, "frame", frame_id, self._model)
         if features is None or query is None:
             return None
         candidates = frame_candidates(self._services, conn, self._tenant, self._model, features, query, self._index)
-        self.remember(frame_id, candidates)
+        self._remember(frame_id, candidates)
         return candidates
 
     def around(self, video_id: str, frame_index: int) -> list[Candidate]:
@@ -185,7 +188,7 @@ class _KeyframeCandidates:
             ids = neighbour_frames(conn, self._tenant, video_id, frame_index)
             for frame_id in ids:
                 if frame_id not in self._known and self.vote(conn, frame_id) is None:
-                    self.remember(frame_id, [])
+                    self._remember(frame_id, [])
         return [candidate for frame_id in ids for candidate in self._known[frame_id]]
 
 
@@ -246,15 +249,28 @@ def _match_frames(tenant: str, indexed: types.ImageIndexed, services: Services) 
         if candidates is not None:
             voted.append((frame, candidates))
     for frame, candidates in voted:
-        neighbours = _Neighbours(keyframes, frame["video_id"], frame["frame_index"])
-        best = _match_records(
-            verify_among_rivals(
-                services, tenant, candidates, photo_features, frame_features[frame["id"]], frame_pixels(services, frame["object_key"]),
-                neighbours=neighbours,
-            )
-        )
-        pairs.update(_replace_decision(services, tenant, frame["id"], best, index.generation, neighbours.decision_inputs(candidates)))
+        pairs.update(_decide(
+            services, tenant, frame["id"], candidates, photo_features, frame_features[frame["id"]], frame_pixels(services, frame["object_key"]),
+            _Neighbours(keyframes, frame["video_id"], frame["frame_index"]), index.generation,
+        ))
     return pairs
+
+
+def _decide(
+    services: Services,
+    tenant: str,
+    frame_id: int,
+    candidates: list[Candidate],
+    photos: _StoredPhotoFeatures,
+    features: LocalFeatures,
+    pixels: FramePixels,
+    neighbours: _Neighbours,
+    generation: Generation,
+) -> set[tuple[str, str]]:
+    """Decide a keyframe's matches among ``candidates`` and its neighbours' candidates, and
+    record the decision; returns the changed (video, product) pairs."""
+    found = verify_among_rivals(services, tenant, candidates, photos, features, pixels, neighbours=neighbours)
+    return _replace_decision(services, tenant, frame_id, _match_records(found), generation, neighbours.decision_inputs(candidates))
 
 
 def _replace_decision(
@@ -348,20 +364,16 @@ def _match_earlier_frames(
             scanned += 1
             features = from_bytes(frame.features)
             with services.db.pool.connection() as conn:
-                candidates = frame_candidates(services, conn, tenant, model, features, frame.embedding, index)
-            keyframes.remember(frame.frame_id, candidates)
+                candidates = keyframes.vote(conn, frame.frame_id, features, frame.embedding) or []
             voted.append((frame, features, candidates))
         for frame, features, candidates in voted:
             neighbours = _Neighbours(keyframes, frame.video_id, frame.frame_index)
             if not _may_decide_otherwise(frame, candidates, neighbours, _waiting_in(frame, cutoffs, through), later):
                 continue
             verified += len(candidates)
-            found = verify_among_rivals(
-                services, tenant, candidates, photo_features, features, _stored_frame_pixels(services, tenant, frame.frame_id),
-                neighbours=neighbours,
-            )
-            pairs.update(_replace_decision(
-                services, tenant, frame.frame_id, _match_records(found), index.generation, neighbours.decision_inputs(candidates)
+            pairs.update(_decide(
+                services, tenant, frame.frame_id, candidates, photo_features, features,
+                _stored_frame_pixels(services, tenant, frame.frame_id), neighbours, index.generation,
             ))
         if page:
             after_id = page[-1].frame_id
