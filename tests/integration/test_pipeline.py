@@ -182,14 +182,12 @@ def test_a_video_gives_the_same_appearances_however_its_keyframes_are_batched(ru
     assert whole
 
 
-def test_a_photo_added_later_takes_a_place_from_a_product_it_explains_as_well(dataset, settings, tmp_path):
-    # Every photo is an embedding candidate of every keyframe, so the twin competes wherever the
-    # product was matched; a place two products explain equally goes to neither.
-    every_photo = settings.model_copy(update={"match_top_k": 10})
-    product = "SKU-1001"
+def twin_uploaded_later(dataset: Path, settings, tmp_path: Path, product: str) -> list[tuple]:
+    """The appearances after ``product``'s photos are uploaded again under another sku, once the
+    dataset was processed; asserts they equal those of uploading everything together."""
     twin = tmp_path / "twin"
     shutil.copytree(dataset / "products" / product, twin / "products" / "SKU-TWIN")
-    with LocalRuntime(every_photo) as runtime:
+    with LocalRuntime(settings) as runtime:
         assert ingest_folder(runtime, dataset, wait=True, timeout=300)
         assert product in {p for _, p, *_ in appearance_rows(runtime)}
         assert ingest_folder(runtime, twin, wait=True, timeout=300)
@@ -197,10 +195,17 @@ def test_a_photo_added_later_takes_a_place_from_a_product_it_explains_as_well(da
     together = tmp_path / "together"
     shutil.copytree(dataset, together)
     shutil.copytree(twin / "products", together / "products", dirs_exist_ok=True)
-    with LocalRuntime(every_photo.model_copy(update={"tenant": f"{settings.tenant}-together"})) as runtime:
+    with LocalRuntime(settings.model_copy(update={"tenant": f"{settings.tenant}-together"})) as runtime:
         assert ingest_folder(runtime, together, wait=True, timeout=300)
         assert sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime)) == after
-    assert product not in {p for _, p, *_ in after}
+    return after
+
+
+def test_a_photo_added_later_takes_a_place_from_a_product_it_explains_as_well(dataset, settings, tmp_path):
+    # Every photo is an embedding candidate of every keyframe, so the twin competes wherever the
+    # product was matched; a place two products explain equally goes to neither.
+    after = twin_uploaded_later(dataset, settings.model_copy(update={"match_top_k": 10}), tmp_path, "SKU-1001")
+    assert "SKU-1001" not in {p for _, p, *_ in after}
 
 
 def test_a_photo_added_later_that_takes_every_vote_from_a_product_leaves_what_uploading_both_together_leaves(
@@ -211,21 +216,7 @@ def test_a_photo_added_later_that_takes_every_vote_from_a_product_leaves_what_up
     # the twin is nobody's candidate, and the product stops being one where it was matched.
     # One worker indexes both twin photos before their first match event, so a single pass
     # sees them together (one photo alone would still be a candidate somewhere).
-    votes_only = settings.model_copy(update={"match_top_k": 0, "workers": 1})
-    product = "SKU-1001"
-    twin = tmp_path / "twin"
-    shutil.copytree(dataset / "products" / product, twin / "products" / "SKU-TWIN")
-    with LocalRuntime(votes_only) as runtime:
-        assert ingest_folder(runtime, dataset, wait=True, timeout=300)
-        assert product in {p for _, p, *_ in appearance_rows(runtime)}
-        assert ingest_folder(runtime, twin, wait=True, timeout=300)
-        after = sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime))
-    together = tmp_path / "together"
-    shutil.copytree(dataset, together)
-    shutil.copytree(twin / "products", together / "products", dirs_exist_ok=True)
-    with LocalRuntime(votes_only.model_copy(update={"tenant": f"{settings.tenant}-together"})) as runtime:
-        assert ingest_folder(runtime, together, wait=True, timeout=300)
-        assert sorted((video, p, start, end) for video, p, start, end, _ in appearance_rows(runtime)) == after
+    twin_uploaded_later(dataset, settings.model_copy(update={"match_top_k": 0, "workers": 1}), tmp_path, "SKU-1001")
 
 
 def upload_featureless_photo(runtime, tmp_path: Path) -> None:
