@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,17 +195,41 @@ def linked_folder(target: Path, part: str, members: list[Path]) -> Path:
     return target
 
 
+def _together(dataset: Path, work: Path) -> list[Path]:
+    return [dataset]
+
+
+def _videos_first(dataset: Path, work: Path) -> list[Path]:
+    return [
+        linked_folder(work / "upload-videos", "videos", sorted((dataset / "videos").iterdir())),
+        linked_folder(work / "upload-catalog", "products", sorted((dataset / "products").iterdir())),
+    ]
+
+
+def _catalog_halves(dataset: Path, work: Path) -> list[Path]:
+    products = sorted((dataset / "products").iterdir())
+    return [
+        linked_folder(work / "upload-catalog-a", "products", products[0::2]),
+        linked_folder(work / "upload-videos", "videos", sorted((dataset / "videos").iterdir())),
+        linked_folder(work / "upload-catalog-b", "products", products[1::2]),
+    ]
+
+
+ORDERS: dict[str, Callable[[Path, Path], list[Path]]] = {
+    "together": _together,
+    "videos-first": _videos_first,
+    "catalog-halves": _catalog_halves,
+}
+"""Each order's folders, uploaded one after another."""
+
+
 def run_pipeline(dataset: Path, truth: GroundTruth, settings: dict[str, str], *, videos_first: bool = False) -> dict:
     """Ingest ``dataset`` with the CLI in a fresh home (all at once, or its videos before its catalog) and score it."""
     home = Path(tempfile.mkdtemp(prefix="deeplens-bench-"))
-    if videos_first:
-        # The catalog arrives after every keyframe is indexed, so each photo must find
-        # its appearances from its own side (the product direction of the match step).
-        videos = linked_folder(home / "upload-videos", "videos", sorted((dataset / "videos").iterdir()))
-        catalog = linked_folder(home / "upload-catalog", "products", sorted((dataset / "products").iterdir()))
-        runs = [run_cli_measured(home, "ingest", str(folder), "--wait", settings=settings) for folder in (videos, catalog)]
-    else:
-        runs = [run_cli_measured(home, "ingest", str(dataset), "--wait", settings=settings)]
+    # Videos first, every photo must find its appearances from its own side (the product
+    # direction of the match step), since every keyframe is indexed before it arrives.
+    folders = ORDERS["videos-first" if videos_first else "together"](dataset, home)
+    runs = [run_cli_measured(home, "ingest", str(folder), "--wait", settings=settings) for folder in folders]
     scores = score_home(home, truth, settings)
     wall = sum(run.wall_s for run in runs)
     # CPU seconds as well as wall time: on a shared machine (steal time) wall time alone misleads.

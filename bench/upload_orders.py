@@ -21,42 +21,13 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accuracy import found_appearances, linked_folder, run_cli_measured, score_appearances
+from accuracy import ORDERS, found_appearances, run_cli_measured, score_appearances
 
 from deeplens.datagen import GroundTruth
-
-
-def _together(dataset: Path, work: Path) -> list[Path]:
-    return [dataset]
-
-
-def _videos_first(dataset: Path, work: Path) -> list[Path]:
-    return [
-        linked_folder(work / "upload-videos", "videos", sorted((dataset / "videos").iterdir())),
-        linked_folder(work / "upload-catalog", "products", sorted((dataset / "products").iterdir())),
-    ]
-
-
-def _catalog_halves(dataset: Path, work: Path) -> list[Path]:
-    products = sorted((dataset / "products").iterdir())
-    return [
-        linked_folder(work / "upload-catalog-a", "products", products[0::2]),
-        linked_folder(work / "upload-videos", "videos", sorted((dataset / "videos").iterdir())),
-        linked_folder(work / "upload-catalog-b", "products", products[1::2]),
-    ]
-
-
-ORDERS: dict[str, Callable[[Path, Path], list[Path]]] = {
-    "together": _together,
-    "videos-first": _videos_first,
-    "catalog-halves": _catalog_halves,
-}
-"""Each order's folders, uploaded one after another."""
 
 
 def appearance_keys(found: list[dict]) -> set[tuple]:

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from upload_orders import ORDERS
+from accuracy import ORDERS
 
 
 @pytest.fixture
