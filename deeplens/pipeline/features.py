@@ -50,7 +50,8 @@ def _index_frames(event: Event, services: Services) -> list[Event]:
     batch = types.parse_data(types.FramesExtracted, event.data)
     images = [decode_image(services.store.get(frame.key)) for frame in batch.frames]
     vectors, probs = embed_and_maybe_classify(services.embedder, images)
-    locals_ = [extract_local_features(image, kind=LOCAL_FEATURE_KIND) for image in images]
+    max_side = services.settings.frame_feature_max_side
+    locals_ = [extract_local_features(image, kind=LOCAL_FEATURE_KIND, max_side=max_side) for image in images]
     ids = [frame.frame_id for frame in batch.frames]
     with services.db.transaction() as conn:
         _store(conn, services, event.tenant, "frame", ids, vectors, probs, locals_)
