@@ -9,6 +9,8 @@ container's magic bytes to tell the two apart.
 from __future__ import annotations
 
 import math
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -144,22 +146,40 @@ def probe_video(path: str | Path) -> VideoInfo:
 class FrameReader:
     """Frames of one video by index, in any order, with one open decoder.
 
-    A frame a little ahead of the decoder's position is reached by decoding forward; any
-    other by seeking (OpenCV decodes forward from the previous keyframe, exact for
-    constant-frame-rate files, up to one GOP of decoding per seek). Use it as a context
-    manager, or call :meth:`close`.
+    Seeking costs the decoding from the keyframe (I-frame) before the target: a few frames
+    in a file with a short GOP, up to hundreds in a typical H.264 file, whose GOP is often
+    250 frames or the whole clip. So the reader avoids seeks where it can:
+
+    - the last frames it decoded are kept (within a memory budget), and a seek decodes
+      ``lead`` frames before its target as well, since a bisection often steps back next;
+    - a frame ahead is reached by decoding forward while that is cheaper than a seek, as
+      measured on this very file (decoding a frame, and each seek so far); before the first
+      seek, up to ``max_forward`` frames ahead.
+
+    Which way a frame is reached never changes it: decoding is deterministic, and the seek
+    is exact for constant-frame-rate files. Frames returned are shared with the reader's
+    cache: read them, do not modify them. Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: str | Path, *, max_forward: int = 30, threads: int = 0) -> None:
+    def __init__(
+        self, path: str | Path, *, max_forward: int = 30, threads: int = 0, lead: int = 8, cache_bytes: int = 64 << 20
+    ) -> None:
         """Open ``path`` (a file or an http(s) URL) with ``threads`` decoder threads (see
-        :func:`open_video`, whose errors it raises). Frames up to ``max_forward`` ahead are
-        decoded forward rather than sought."""
-        self._cap, self.info, self._first = open_video(path, threads=threads)
+        :func:`open_video`, whose errors it raises). ``cache_bytes`` bounds the frames kept."""
+        self._cap, self.info, first = open_video(path, threads=threads)
         self._next = 1  # the index the decoder gives next
+        self._kept: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._keep = max(1, cache_bytes // max(1, first.nbytes))
+        self._lead = max(0, min(lead, self._keep - 1))
         self._max_forward = max_forward
+        self._decode = _MeanSeconds()  # one frame decoded forward
+        self._seek = _MeanSeconds()  # one seek, up to the frame before its target
+        self.seeks = 0
+        """How many times the reader has sought so far."""
+        self._remember(0, first)
 
     def read(self, index: int) -> np.ndarray:
-        """The frame with 0-based ``index`` (BGR ``uint8``).
+        """The frame with 0-based ``index`` (BGR ``uint8``; do not modify it).
 
         Raises:
             BadInput: ``frame_out_of_range`` for an index outside ``[0, frame_count)``;
@@ -168,27 +188,67 @@ class FrameReader:
         """
         if index < 0 or index >= self.info.frame_count:
             raise BadInput("frame_out_of_range", f"frame {index} is outside the video's {self.info.frame_count} frames")
-        if index == 0:
-            return self._first
-        if not self._next <= index <= self._next + self._max_forward:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
-            self._next = index
-        while self._next < index:
+        if index in self._kept:
+            return self._kept[index]
+        if not self._next <= index <= self._next + self._forward_limit():
+            self._seek_to(max(0, index - self._lead))
+        while self._next < index - self._lead:
+            started = time.perf_counter()
             if not self._cap.grab():
                 raise BadInput("corrupt_video", f"frame {self._next} cannot be decoded")
+            self._decode.add(time.perf_counter() - started)
             self._next += 1
-        ok, frame = self._cap.read()
-        if not ok or frame is None:
-            raise BadInput("corrupt_video", f"frame {index} cannot be decoded")
-        self._next = index + 1
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
+        while self._next <= index:
+            started = time.perf_counter()
+            ok, frame = self._cap.read()
+            self._decode.add(time.perf_counter() - started)
+            if not ok or frame is None:
+                raise BadInput("corrupt_video", f"frame {self._next} cannot be decoded")
+            self._remember(self._next, cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame)
+            self._next += 1
+        return self._kept[index]
+
+    def _forward_limit(self) -> int:
+        """How far ahead decoding forward is expected to cost no more than a seek."""
+        if self._seek.mean is None or not self._decode.mean:
+            return self._max_forward
+        return max(self._max_forward, int(self._seek.mean / self._decode.mean))
+
+    def _seek_to(self, index: int) -> None:
+        started = time.perf_counter()
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
+        self._seek.add(time.perf_counter() - started)
+        self.seeks += 1
+        self._next = index
+
+    def _remember(self, index: int, frame: np.ndarray) -> None:
+        self._kept[index] = frame
+        while len(self._kept) > self._keep:
+            self._kept.popitem(last=False)
 
     def close(self) -> None:
-        """Release the decoder."""
+        """Release the decoder and the frames kept."""
         self._cap.release()
+        self._kept.clear()
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _MeanSeconds:
+    """A running mean of durations (seconds); ``None`` until the first."""
+
+    def __init__(self) -> None:
+        self._total = 0.0
+        self._count = 0
+
+    def add(self, seconds: float) -> None:
+        self._total += seconds
+        self._count += 1
+
+    @property
+    def mean(self) -> float | None:
+        return self._total / self._count if self._count else None

@@ -201,6 +201,31 @@ def test_frame_reader_returns_the_frame_with_each_index_in_any_order(numbered: P
             assert np.array_equal(reader.read(index), truth[index])
 
 
+def test_frame_reader_keeping_a_single_frame_returns_the_frame_with_each_index_in_any_order(numbered: Path) -> None:
+    truth = _decode_all(numbered)
+    with FrameReader(numbered, max_forward=5, cache_bytes=1) as reader:
+        for index in (0, 17, 59, 3, 4, 12, 11, 40, 41, 0):
+            assert np.array_equal(reader.read(index), truth[index])
+
+
+def test_frame_reader_steps_back_to_frames_it_decoded_lately_without_seeking(numbered: Path) -> None:
+    truth = _decode_all(numbered)
+    with FrameReader(numbered, max_forward=5, lead=8) as reader:
+        reader.read(40)
+        assert reader.seeks == 1
+        for index in (36, 33, 38, 40):  # a bisection's steps back: the lead before the seek's target, decoded on the way
+            assert np.array_equal(reader.read(index), truth[index])
+        assert reader.seeks == 1
+
+
+def test_frame_reader_decodes_forward_to_a_frame_a_little_ahead(numbered: Path) -> None:
+    truth = _decode_all(numbered)
+    with FrameReader(numbered, max_forward=5) as reader:
+        for index in (2, 6, 11):
+            assert np.array_equal(reader.read(index), truth[index])
+        assert reader.seeks == 0
+
+
 def test_frame_reader_with_one_decoder_thread_returns_the_same_frames(numbered: Path) -> None:
     truth = _decode_all(numbered)
     with FrameReader(numbered, threads=1) as reader:
