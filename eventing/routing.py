@@ -26,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     Route("features-product-uploaded", types.PRODUCT_UPLOADED, "features"),
     Route("features-frames-extracted", types.FRAMES_EXTRACTED, "features"),
     Route("match-image-indexed", types.IMAGE_INDEXED, "match"),
+    Route("match-rematch-requested", types.REMATCH_REQUESTED, "match"),
     Route("evidence-match-found", types.MATCH_FOUND, "evidence"),
 )
 

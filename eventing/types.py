@@ -15,6 +15,7 @@ FRAMES_EXTRACTED = "dev.deeplens.frames.extracted"
 IMAGE_INDEXED = "dev.deeplens.image.indexed"
 MATCH_FOUND = "dev.deeplens.match.found"
 MATCH_EVIDENCED = "dev.deeplens.match.evidenced"
+REMATCH_REQUESTED = "dev.deeplens.rematch.requested"
 
 
 class _Data(BaseModel):
@@ -67,6 +68,12 @@ class MatchEvidenced(_Data):
     evidence_key: str
 
 
+class RematchRequested(_Data):
+    """Decide every keyframe of the tenant again, and roll up every appearance again, with the
+    match step's settings as they are now (after a change of ``DEEPLENS_MATCH_*`` or
+    ``DEEPLENS_APPEARANCE_*``)."""
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     OBJECT_CREATED: ObjectCreated,
     PRODUCT_UPLOADED: ProductUploaded,
@@ -75,6 +82,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     IMAGE_INDEXED: ImageIndexed,
     MATCH_FOUND: MatchFound,
     MATCH_EVIDENCED: MatchEvidenced,
+    REMATCH_REQUESTED: RematchRequested,
 }
 
 M = TypeVar("M", bound=BaseModel)

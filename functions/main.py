@@ -37,7 +37,7 @@ def features(cloud_event: Any) -> None:
 
 @functions_framework.cloud_event
 def match(cloud_event: Any) -> None:
-    """image.indexed → match.found."""
+    """image.indexed / rematch.requested → match.found (and image.indexed, where a pass goes on)."""
     handle("match", cloud_event)
 
 

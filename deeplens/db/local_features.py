@@ -70,6 +70,17 @@ def waiting_photo_ids(conn: psycopg.Connection, tenant: str) -> set[int]:
     return {row["item_id"] for row in rows}
 
 
+def announce_photos_again(conn: psycopg.Connection, tenant: str) -> list[int]:
+    """Make every product photo wait for a pass over every keyframe indexed so far, as if its
+    features had just been written; returns their ids."""
+    rows = conn.execute(
+        "UPDATE local_features SET indexed_at = clock_timestamp(), earlier_frames_through = 0"
+        " WHERE tenant_id = %s AND item_kind = 'product_image' RETURNING item_id",
+        (tenant,),
+    ).fetchall()
+    return sorted(row["item_id"] for row in rows)
+
+
 def mark_earlier_frames_matched(conn: psycopg.Connection, tenant: str, image_ids: list[int]) -> None:
     """Record that every keyframe indexed before these photos' current features was matched against them."""
     conn.execute(

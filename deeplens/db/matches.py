@@ -54,6 +54,24 @@ def mark_decided_with(conn: psycopg.Connection, tenant: str, frame_id: int, gene
     )
 
 
+def forget_decisions(conn: psycopg.Connection, tenant: str) -> int:
+    """Forget what every keyframe's last decision saw, so the next pass decides each one again
+    (its matches stay until then); returns how many keyframes."""
+    return conn.execute(
+        "UPDATE frames SET decided_candidates = NULL, decided_rivals = NULL WHERE tenant_id = %s", (tenant,)
+    ).rowcount
+
+
+def rolled_up_pairs(conn: psycopg.Connection, tenant: str) -> list[tuple[str, str]]:
+    """Every (video, product) pair with a verified keyframe match or an appearance, sorted."""
+    rows = conn.execute(
+        "SELECT video_id, sku FROM frame_matches WHERE tenant_id = %s UNION SELECT video_id, sku FROM appearances WHERE tenant_id = %s"
+        " ORDER BY 1, 2",
+        (tenant, tenant),
+    ).fetchall()
+    return [(row["video_id"], row["sku"]) for row in rows]
+
+
 def frame_match_records(conn: psycopg.Connection, tenant: str, frame_id: int) -> list[dict[str, Any]]:
     """A frame's verified matches, in the form :func:`replace_frame_matches` takes."""
     rows = conn.execute(

@@ -22,6 +22,7 @@ from deeplens.db.catalog import get_frame, matched_frames_around, neighbour_fram
 from deeplens.db.local_features import (
     IndexedFrame,
     WaitingPhoto,
+    announce_photos_again,
     claim_waiting_photos,
     frames_indexed_before,
     get_local_features,
@@ -32,9 +33,11 @@ from deeplens.db.local_features import (
 from deeplens.db.matches import (
     DecisionInputs,
     decided_with_newer_catalog,
+    forget_decisions,
     lock_frame,
     mark_decided_with,
     replace_frame_matches,
+    rolled_up_pairs,
 )
 from deeplens.db.vectors import get_embedding, nearest
 from deeplens.matching.catalog_index import CatalogIndex, Generation
@@ -60,25 +63,56 @@ def handle(event: Event, services: Services) -> list[Event]:
     """Verify candidates for newly indexed images; emit ``match.found`` for changed appearances.
 
     A pass of the product direction too long for one call also emits an ``image.indexed``
-    event for its photos, which goes on from where this call stopped.
+    event for its photos, which goes on from where this call stopped. A rematch request
+    starts such a pass over every keyframe (see :func:`_rematch`).
     """
+    if event.type == types.REMATCH_REQUESTED:
+        return _rematch(event, services)
     indexed = types.parse_data(types.ImageIndexed, event.data)
     unfinished: _UnfinishedPass | None = None
     if indexed.item_kind == "frame":
         pairs = _match_frames(event.tenant, indexed, services)
     else:
         pairs, unfinished = _match_products(event.tenant, indexed, services)
-    changed: list[str] = []
-    for video_id, sku in sorted(pairs):
-        changed.extend(rollup(services, event.tenant, video_id, sku))
-    outputs = []
-    if changed:
-        found = types.MatchFound(appearance_ids=changed)
-        outputs.append(event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject))
+    outputs = _rolled_up(event, services, pairs)
     if unfinished is not None:
         more = types.ImageIndexed(item_kind="product_image", item_ids=unfinished.photo_ids, model=indexed.model)
         key = f"earlier-frames-after-{unfinished.after_frame_id}"
         outputs.append(event.child(types.IMAGE_INDEXED, more.model_dump(), source=SOURCE, key=key, subject=event.subject))
+    return outputs
+
+
+def _rolled_up(event: Event, services: Services, pairs: Collection[tuple[str, str]]) -> list[Event]:
+    """Roll up each (video, product) pair; a ``match.found`` event for the appearances that changed."""
+    changed: list[str] = []
+    for video_id, sku in sorted(pairs):
+        changed.extend(rollup(services, event.tenant, video_id, sku))
+    if not changed:
+        return []
+    found = types.MatchFound(appearance_ids=changed)
+    return [event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject)]
+
+
+def _rematch(event: Event, services: Services) -> list[Event]:
+    """Apply the settings as they are now to everything matched before.
+
+    Every appearance is rolled up again (``DEEPLENS_APPEARANCE_*`` and the threshold act
+    there), and every keyframe is decided again (``DEEPLENS_MATCH_*`` act there): what each
+    decision saw is forgotten and every product photo waits again, as if just indexed, so
+    the pass of the product direction, with its budget and follow-up events, decides every
+    keyframe afresh and rolls up what changes.
+    """
+    types.parse_data(types.RematchRequested, event.data)
+    with services.db.transaction() as conn:
+        frames = forget_decisions(conn, event.tenant)
+        photos = announce_photos_again(conn, event.tenant)
+        pairs = rolled_up_pairs(conn, event.tenant)
+    LOG.info("rematch: %d keyframes to decide again against %d product photos; %d (video, product) pairs rolled up again",
+             frames, len(photos), len(pairs))
+    outputs = _rolled_up(event, services, pairs)
+    if photos:
+        indexed = types.ImageIndexed(item_kind="product_image", item_ids=photos, model=services.embedder.model_name)
+        outputs.append(event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE, key="rematch", subject=event.subject))
     return outputs
 
 

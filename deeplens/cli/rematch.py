@@ -1,0 +1,51 @@
+"""``deeplens rematch``: apply the matching and appearance settings as they are now to every
+video matched before.
+
+A keyframe is decided once, with the settings of the match step at the time; changing
+``DEEPLENS_MATCH_THRESHOLD`` (or any ``DEEPLENS_MATCH_*`` / ``DEEPLENS_APPEARANCE_*``)
+changes what later uploads get. This asks the match step to decide every keyframe and roll
+up every appearance again. On a laptop it runs here, with this command's settings; in the
+cluster (``DEEPLENS_BROKER_URL``) the request goes through the Broker, and the match
+function applies the settings it runs with.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from deeplens.cli.common import load_settings
+from deeplens.cli.ingest import wait_with_progress
+from deeplens.results import Results
+from deeplens.runtime import LocalRuntime
+from eventing import types
+from eventing.events import Event
+from eventing.http import BrokerPublisher
+
+SOURCE = "deeplens/cli"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("rematch", help="decide every keyframe and appearance again with the current settings")
+    parser.add_argument("--no-wait", action="store_true", help="only request it; do not process here")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    request = Event(type=types.REMATCH_REQUESTED, source=SOURCE, data=types.RematchRequested().model_dump(),
+                    subject="rematch", tenant=settings.tenant)
+    if settings.broker_url:
+        BrokerPublisher(settings.broker_url)(request)
+        print(f"Rematch requested through {settings.broker_url}; the match function applies the settings it runs with.")
+        return 0
+    with LocalRuntime(settings) as runtime:
+        results = Results(runtime.services.db, settings.tenant)
+        before = len(results.all_appearances())
+        runtime.broker.publish(request)
+        if args.no_wait:
+            print("Rematch requested; `deeplens serve` or the next command that processes uploads carries it out.")
+            return 0
+        wait_with_progress(runtime, None)
+        print(f"Rematched with the current settings: {before} appearance(s) before, {len(results.all_appearances())} now. "
+              "See `deeplens appearances`.")
+    return 0

@@ -1,0 +1,71 @@
+"""A rematch applies the settings as they are now to every video matched before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deeplens.cli.ingest import ingest_folder
+from deeplens.db import Database
+from deeplens.pipeline.services import Services
+from deeplens.results import Results
+from deeplens.runtime import LocalRuntime
+from deeplens.storage.factory import open_store
+from eventing import types
+from eventing.events import Event
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    from deeplens.datagen import generate_dataset
+
+    root = tmp_path_factory.mktemp("tiny")
+    generate_dataset(root, "tiny", seed=3)
+    return root
+
+
+def appearance_rows(runtime: LocalRuntime) -> list[tuple]:
+    """What a user reads of each appearance: video, product, interval, box and score."""
+    items = Results(runtime.services.db, runtime.settings.tenant).all_appearances()
+    return [(a.video, a.product, a.start, a.end, tuple(a.box), a.score) for a in items]
+
+
+def frame_match_count(runtime: LocalRuntime) -> int:
+    with runtime.services.db.pool.connection() as conn:
+        row = conn.execute("SELECT count(*) AS n FROM frame_matches WHERE tenant_id = %s", (runtime.settings.tenant,)).fetchone()
+    return row["n"]
+
+
+def rematched(runtime: LocalRuntime, predictor, **changes) -> tuple[list[tuple], int]:
+    """Appearances and keyframe matches after a rematch run with ``changes`` to the settings."""
+    settings = runtime.settings.model_copy(update=changes)
+    services = Services(settings, Database(settings.database_url, max_size=2), open_store(settings), _embedder=predictor)
+    with LocalRuntime(settings, services=services) as changed:
+        changed.broker.publish(Event(type=types.REMATCH_REQUESTED, source="test", data={}, tenant=settings.tenant))
+        assert changed.broker.run_until_idle(tenant=settings.tenant, timeout=300)
+        assert changed.queue.dead_letters(settings.tenant) == []
+        return appearance_rows(changed), frame_match_count(changed)
+
+
+def test_a_threshold_above_every_score_applied_by_a_rematch_leaves_nothing_and_the_old_one_brings_every_appearance_back(
+    runtime, dataset, predictor
+):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    before = appearance_rows(runtime)
+    assert before
+    assert rematched(runtime, predictor, match_threshold=0.999) == ([], 0)
+    assert rematched(runtime, predictor)[0] == before
+
+
+def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_again(runtime, dataset, predictor):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    before, matches = appearance_rows(runtime), frame_match_count(runtime)
+    assert before and matches
+    # No appearance has 99 verified frames, and no score reaches 1: every one is unconfirmed, the keyframe matches stay.
+    assert rematched(runtime, predictor, appearance_min_frames=99, appearance_strong_score=1.0) == ([], matches)
+    assert rematched(runtime, predictor) == (before, matches)
+
+
+def test_a_rematch_of_a_tenant_with_nothing_indexed_does_nothing(runtime, predictor):
+    assert rematched(runtime, predictor) == ([], 0)
