@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         "in a follow-up event, so each call stays well inside the step's timeout (25-55 ms a keyframe on 2 cores, "
         "more where more new photos are verified).",
     )
+    rematch_pairs: int = Field(
+        100,
+        ge=1,
+        description="(video, product) pairs one match call rolls up again for `deeplens rematch`; the rest go on in "
+        "follow-up events, so each call stays well inside the step's timeout (0.3-1.6 s a pair on 2 cores, the more the "
+        "longer the GOP of the video, since rolling up probes its frames).",
+    )
     appearance_max_gap: float = Field(0.5, description="Seconds of absence bridged inside one appearance.")
     appearance_edge_resolution: float = Field(
         0.2, ge=0,

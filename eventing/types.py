@@ -73,6 +73,10 @@ class RematchRequested(_Data):
     match step's settings as they are now (after a change of ``DEEPLENS_MATCH_*`` or
     ``DEEPLENS_APPEARANCE_*``)."""
 
+    after: tuple[str, str] | None = None
+    """Set on the follow-up events of a long rematch: the (video, product) pair the rolling up
+    goes on after."""
+
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     OBJECT_CREATED: ObjectCreated,

@@ -62,12 +62,15 @@ def forget_decisions(conn: psycopg.Connection, tenant: str) -> int:
     ).rowcount
 
 
-def rolled_up_pairs(conn: psycopg.Connection, tenant: str) -> list[tuple[str, str]]:
-    """Every (video, product) pair with a verified keyframe match or an appearance, sorted."""
+def rolled_up_pairs(conn: psycopg.Connection, tenant: str, *, after: tuple[str, str] | None, limit: int) -> list[tuple[str, str]]:
+    """The (video, product) pairs with a verified keyframe match or an appearance, sorted, from
+    just after the pair ``after`` (from the first when None), at most ``limit``."""
+    first = after is None
     rows = conn.execute(
-        "SELECT video_id, sku FROM frame_matches WHERE tenant_id = %s UNION SELECT video_id, sku FROM appearances WHERE tenant_id = %s"
-        " ORDER BY 1, 2",
-        (tenant, tenant),
+        "SELECT video_id, sku FROM (SELECT video_id, sku FROM frame_matches WHERE tenant_id = %s"
+        " UNION SELECT video_id, sku FROM appearances WHERE tenant_id = %s) pairs"
+        " WHERE %s OR (video_id, sku) > (%s, %s) ORDER BY video_id, sku LIMIT %s",
+        (tenant, tenant, first, *(after or ("", "")), limit),
     ).fetchall()
     return [(row["video_id"], row["sku"]) for row in rows]
 

@@ -97,19 +97,27 @@ def _rematch(event: Event, services: Services) -> list[Event]:
     """Apply the settings as they are now to everything matched before.
 
     Every appearance is rolled up again (``DEEPLENS_APPEARANCE_*`` and the threshold act
-    there), and every keyframe is decided again (``DEEPLENS_MATCH_*`` act there): what each
-    decision saw is forgotten and every product photo waits again, as if just indexed, so
-    the pass of the product direction, with its budget and follow-up events, decides every
+    there), ``DEEPLENS_REMATCH_PAIRS`` pairs a call, the rest in follow-up events. And every
+    keyframe is decided again (``DEEPLENS_MATCH_*`` act there): the first call forgets what
+    each decision saw and makes every product photo wait again, as if just indexed, so the
+    pass of the product direction, with its own budget and follow-up events, decides every
     keyframe afresh and rolls up what changes.
     """
-    types.parse_data(types.RematchRequested, event.data)
+    request = types.parse_data(types.RematchRequested, event.data)
+    photos: list[int] = []
+    limit = services.settings.rematch_pairs
     with services.db.transaction() as conn:
-        frames = forget_decisions(conn, event.tenant)
-        photos = announce_photos_again(conn, event.tenant)
-        pairs = rolled_up_pairs(conn, event.tenant)
-    LOG.info("rematch: %d keyframes to decide again against %d product photos; %d (video, product) pairs rolled up again",
-             frames, len(photos), len(pairs))
-    outputs = _rolled_up(event, services, pairs)
+        if request.after is None:
+            frames = forget_decisions(conn, event.tenant)
+            photos = announce_photos_again(conn, event.tenant)
+            LOG.info("rematch: %d keyframes to decide again against %d product photos", frames, len(photos))
+        pairs = rolled_up_pairs(conn, event.tenant, after=request.after, limit=limit + 1)
+    outputs = _rolled_up(event, services, pairs[:limit])
+    if len(pairs) > limit:
+        video_id, sku = pairs[limit - 1]
+        more = types.RematchRequested(after=(video_id, sku))
+        outputs.append(event.child(types.REMATCH_REQUESTED, more.model_dump(), source=SOURCE, key=f"after/{video_id}/{sku}",
+                                   subject=event.subject))
     if photos:
         indexed = types.ImageIndexed(item_kind="product_image", item_ids=photos, model=services.embedder.model_name)
         outputs.append(event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE, key="rematch", subject=event.subject))

@@ -67,5 +67,19 @@ def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_ag
     assert rematched(runtime, predictor) == (before, matches)
 
 
+def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up_every_pair(runtime, dataset, predictor):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    pairs = {(video, product) for video, product, *_ in appearance_rows(runtime)}
+    assert len(pairs) > 1
+    unconfirmed = {"appearance_min_frames": 99, "appearance_strong_score": 1.0}
+    assert rematched(runtime, predictor, rematch_pairs=1, **unconfirmed)[0] == []
+    with runtime.services.db.pool.connection() as conn:
+        calls = conn.execute(
+            "SELECT count(*) AS n FROM deliveries WHERE tenant_id = %s AND subscriber = 'match' AND event->>'type' = %s",
+            (runtime.settings.tenant, types.REMATCH_REQUESTED),
+        ).fetchone()["n"]
+    assert calls == len(pairs)
+
+
 def test_a_rematch_of_a_tenant_with_nothing_indexed_does_nothing(runtime, predictor):
     assert rematched(runtime, predictor) == ([], 0)
