@@ -14,6 +14,7 @@ from deeplens import __version__
 from deeplens.api.gallery import mount_gallery
 from deeplens.errors import BadInput, NotFound, Unsupported
 from deeplens.pipeline.services import Services
+from deeplens.rematch import request_rematch
 from deeplens.results import Appearance, ObjectStatus, Page, Results
 from deeplens.search import SearchEngine, SearchHit, SearchOptions
 from deeplens.search.engine import MAX_WINDOW
@@ -237,6 +238,12 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         def replay(ids: list[int] | None = None) -> dict[str, int]:
             """Deliver dead letters again (all, or the given ids)."""
             return {"replayed": queue.replay(tenant, ids, republish=republish)}
+
+        @app.post("/rematch", status_code=202, tags=["operations"])
+        def rematch() -> dict[str, str]:
+            """Decide every keyframe and roll up every appearance again with the match step's
+            settings as they are now (after changing a matching or appearance setting)."""
+            return {"requested": request_rematch(services.settings, queue).id}
 
         @app.get("/queue", tags=["operations"])
         def queue_counts() -> dict[str, int]:

@@ -15,13 +15,9 @@ import argparse
 
 from deeplens.cli.common import load_settings
 from deeplens.cli.ingest import wait_with_progress
+from deeplens.rematch import request_rematch
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
-from eventing import types
-from eventing.events import Event
-from eventing.http import BrokerPublisher
-
-SOURCE = "deeplens/cli"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,16 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    request = Event(type=types.REMATCH_REQUESTED, source=SOURCE, data=types.RematchRequested().model_dump(),
-                    subject="rematch", tenant=settings.tenant)
-    if settings.broker_url:
-        BrokerPublisher(settings.broker_url)(request)
-        print(f"Rematch requested through {settings.broker_url}; the match function applies the settings it runs with.")
-        return 0
     with LocalRuntime(settings) as runtime:
         results = Results(runtime.services.db, settings.tenant)
         before = len(results.all_appearances())
-        runtime.broker.publish(request)
+        request_rematch(settings, runtime.queue)
+        if settings.broker_url:
+            print(f"Rematch requested through {settings.broker_url}; the match function applies the settings it runs with.")
+            return 0
         if args.no_wait:
             print("Rematch requested; `deeplens serve` or the next command that processes uploads carries it out.")
             return 0

@@ -126,3 +126,15 @@ def test_products_and_videos_are_listed(client, processed):
     _, truth, _ = processed
     assert client.get("/products").json()["total"] == len(truth.products)
     assert client.get("/videos").json()["total"] == len(truth.videos)  # the empty file never became a video
+
+
+def test_a_rematch_request_is_accepted_and_queued_for_the_match_step(client, processed):
+    runtime, _, _ = processed
+    response = client.post("/rematch")
+    assert response.status_code == 202
+    with runtime.services.db.pool.connection() as conn:
+        queued = conn.execute(
+            "SELECT subscriber, event->>'type' AS type FROM deliveries WHERE tenant_id = %s AND event->>'id' = %s",
+            (runtime.settings.tenant, response.json()["requested"]),
+        ).fetchall()
+    assert [(row["subscriber"], row["type"]) for row in queued] == [("match", "dev.deeplens.rematch.requested")]
