@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import cv2
 import numpy as np
@@ -89,7 +90,7 @@ def database_cpu_s(pgdata: Path) -> tuple[int, float] | None:
 
 
 class _DatabaseCpuSampler(threading.Thread):
-    """Reads :func:`database_cpu_s` every ``interval`` seconds until stopped. The server is a
+    """Reads :func:`database_cpu_s` every ``interval`` seconds while it is entered. The server is a
     daemon (pg_ctl detaches it), so the CLI's rusage leaves it out, and it stops with the
     CLI, so it is read while it runs: what it spends after the last reading is missed."""
 
@@ -108,10 +109,17 @@ class _DatabaseCpuSampler(threading.Thread):
                 pid, cpu = reading
                 self._most[pid] = max(cpu, self._most.get(pid, 0.0))
 
-    def stop(self) -> float:
-        """Stop sampling; the CPU seconds every server seen spent, at the most read."""
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self._stop_event.set()
         self.join()
+
+    @property
+    def cpu_s(self) -> float:
+        """The CPU seconds every server seen has spent, at the most read."""
         return sum(self._most.values())
 
 
@@ -120,14 +128,13 @@ def run_cli_measured(home: Path, *args: str, settings: dict[str, str] | None = N
     children's) and, by sampling, the embedded database server it starts."""
     from deeplens.config import Settings
 
-    sampler = _DatabaseCpuSampler(Settings(home=home).pgdata)
-    sampler.start()
     with tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        process = subprocess.Popen(_cli_command(args), env=_cli_env(home, settings), stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.monotonic() - started
-        db_cpu = sampler.stop()
+        with _DatabaseCpuSampler(Settings(home=home).pgdata) as sampler:
+            started = time.monotonic()
+            process = subprocess.Popen(_cli_command(args), env=_cli_env(home, settings), stdout=subprocess.DEVNULL, stderr=err)
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.monotonic() - started
+        db_cpu = sampler.cpu_s
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             err.seek(0)
