@@ -14,6 +14,7 @@ import pytest
 from deeplens.cli.ingest import ingest_folder
 from deeplens.datagen import GroundTruth, generate_dataset
 from deeplens.results import Results
+from deeplens.vision.video import FrameReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -50,6 +51,16 @@ def test_an_h264_copy_holds_the_same_frames_the_same_photos_and_the_same_truth(d
         assert len(copies) == len(originals)
         # Up to the encoder's loss on the generator's noise: a few grey levels a pixel.
         assert np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(originals, copies)]) < 6
+
+
+def test_a_frame_reader_returns_the_frames_a_decode_from_the_start_gives_in_any_order_in_an_h264_video(datasets):
+    _, copy = datasets
+    video = min((copy / "videos").iterdir())
+    frames = frames_of(video)
+    with FrameReader(video, max_forward=2, lead=2, cache_bytes=4 * frames[0].nbytes) as reader:
+        for index in (len(frames) - 1, 5, 3, 20, 18, 0, 11, 12, 7):  # B-frames and one GOP: every seek decodes from frame 0
+            assert np.array_equal(reader.read(index), frames[index])
+        assert reader.seeks > 0
 
 
 def test_the_pipeline_finds_every_appearance_in_h264_videos_that_are_one_gop_long(runtime, datasets):
