@@ -12,11 +12,12 @@ from eventing.queue import DeliveryQueue
 SOURCE = "deeplens/rematch"
 
 
-def request_rematch(settings: Settings, queue: DeliveryQueue) -> Event:
+def request_rematch(settings: Settings, queue: DeliveryQueue, *, decide: bool = True) -> Event:
     """Publish a ``rematch.requested`` event for the tenant: through the Broker in the cluster
     (``DEEPLENS_BROKER_URL``), where the match function applies the settings it runs with;
-    else onto the durable queue, for this process's workers. Returns the event."""
-    request = Event(type=types.REMATCH_REQUESTED, source=SOURCE, data=types.RematchRequested().model_dump(),
+    else onto the durable queue, for this process's workers. ``decide=False`` rolls up the
+    appearances only (see :class:`~eventing.types.RematchRequested`). Returns the event."""
+    request = Event(type=types.REMATCH_REQUESTED, source=SOURCE, data=types.RematchRequested(decide=decide).model_dump(),
                     subject="rematch", tenant=settings.tenant)
     if settings.broker_url:
         BrokerPublisher(settings.broker_url)(request)

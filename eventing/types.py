@@ -73,6 +73,9 @@ class RematchRequested(_Data):
     match step's settings as they are now (after a change of ``DEEPLENS_MATCH_*`` or
     ``DEEPLENS_APPEARANCE_*``)."""
 
+    decide: bool = True
+    """False to roll up the appearances only: enough for ``DEEPLENS_APPEARANCE_*`` and for a
+    raised threshold (which rolling up applies too), in a fraction of the time."""
     after: tuple[str, str] | None = None
     """Set on the follow-up events of a long rematch: the (video, product) pair the rolling up
     goes on after."""

@@ -240,10 +240,11 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
             return {"replayed": queue.replay(tenant, ids, republish=republish)}
 
         @app.post("/rematch", status_code=202, tags=["operations"])
-        def rematch() -> dict[str, str]:
+        def rematch(appearances_only: bool = False) -> dict[str, str]:
             """Decide every keyframe and roll up every appearance again with the match step's
-            settings as they are now (after changing a matching or appearance setting)."""
-            return {"requested": request_rematch(services.settings, queue).id}
+            settings as they are now (after changing a matching or appearance setting);
+            ``appearances_only`` rolls up only, enough for appearance settings and a raised threshold."""
+            return {"requested": request_rematch(services.settings, queue, decide=not appearances_only).id}
 
         @app.get("/queue", tags=["operations"])
         def queue_counts() -> dict[str, int]:

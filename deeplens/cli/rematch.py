@@ -22,6 +22,9 @@ from deeplens.runtime import LocalRuntime
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rematch", help="decide every keyframe and appearance again with the current settings")
+    parser.add_argument("--appearances-only", action="store_true",
+                        help="roll up the appearances only, without deciding keyframes again: enough after changing "
+                        "DEEPLENS_APPEARANCE_* or raising the threshold, and much faster")
     parser.add_argument("--no-wait", action="store_true", help="only request it; do not process here")
     parser.set_defaults(run=run)
 
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     with LocalRuntime(settings) as runtime:
         results = Results(runtime.services.db, settings.tenant)
         before = len(results.all_appearances())
-        request_rematch(settings, runtime.queue)
+        request_rematch(settings, runtime.queue, decide=not args.appearances_only)
         if settings.broker_url:
             print(f"Rematch requested through {settings.broker_url}; the match function applies the settings it runs with.")
             return 0

@@ -97,8 +97,9 @@ def _rematch(event: Event, services: Services) -> list[Event]:
     """Apply the settings as they are now to everything matched before.
 
     Every appearance is rolled up again (``DEEPLENS_APPEARANCE_*`` and the threshold act
-    there), ``DEEPLENS_REMATCH_PAIRS`` pairs a call, the rest in follow-up events. And every
-    keyframe is decided again (``DEEPLENS_MATCH_*`` act there): the first call forgets what
+    there), ``DEEPLENS_REMATCH_PAIRS`` pairs a call, the rest in follow-up events. And,
+    unless the request says not to, every keyframe is decided again (``DEEPLENS_MATCH_*``
+    act there): the first call forgets what
     each decision saw and makes every product photo wait again, as if just indexed, so the
     pass of the product direction, with its own budget and follow-up events, decides every
     keyframe afresh and rolls up what changes.
@@ -107,7 +108,7 @@ def _rematch(event: Event, services: Services) -> list[Event]:
     photos: list[int] = []
     limit = services.settings.rematch_pairs
     with services.db.transaction() as conn:
-        if request.after is None:
+        if request.decide and request.after is None:
             frames = forget_decisions(conn, event.tenant)
             photos = announce_photos_again(conn, event.tenant)
             LOG.info("rematch: %d keyframes to decide again against %d product photos", frames, len(photos))
@@ -115,7 +116,7 @@ def _rematch(event: Event, services: Services) -> list[Event]:
     outputs = _rolled_up(event, services, pairs[:limit])
     if len(pairs) > limit:
         video_id, sku = pairs[limit - 1]
-        more = types.RematchRequested(after=(video_id, sku))
+        more = types.RematchRequested(decide=request.decide, after=(video_id, sku))
         outputs.append(event.child(types.REMATCH_REQUESTED, more.model_dump(), source=SOURCE, key=f"after/{video_id}/{sku}",
                                    subject=event.subject))
     if photos:

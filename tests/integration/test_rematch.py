@@ -37,12 +37,22 @@ def frame_match_count(runtime: LocalRuntime) -> int:
     return row["n"]
 
 
-def rematched(runtime: LocalRuntime, predictor, **changes) -> tuple[list[tuple], int]:
+def undecided_keyframes(runtime: LocalRuntime) -> int:
+    """Keyframes whose last decision's inputs are forgotten (to be decided again)."""
+    with runtime.services.db.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM frames WHERE tenant_id = %s AND decided_candidates IS NULL", (runtime.settings.tenant,)
+        ).fetchone()
+    return row["n"]
+
+
+def rematched(runtime: LocalRuntime, predictor, *, decide: bool = True, **changes) -> tuple[list[tuple], int]:
     """Appearances and keyframe matches after a rematch run with ``changes`` to the settings."""
     settings = runtime.settings.model_copy(update=changes)
     services = Services(settings, Database(settings.database_url, max_size=2), open_store(settings), _embedder=predictor)
     with LocalRuntime(settings, services=services) as changed:
-        changed.broker.publish(Event(type=types.REMATCH_REQUESTED, source="test", data={}, tenant=settings.tenant))
+        request = types.RematchRequested(decide=decide).model_dump()
+        changed.broker.publish(Event(type=types.REMATCH_REQUESTED, source="test", data=request, tenant=settings.tenant))
         assert changed.broker.run_until_idle(tenant=settings.tenant, timeout=300)
         assert changed.queue.dead_letters(settings.tenant) == []
         return appearance_rows(changed), frame_match_count(changed)
@@ -65,6 +75,24 @@ def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_ag
     # No appearance has 99 verified frames, and no score reaches 1: every one is unconfirmed, the keyframe matches stay.
     assert rematched(runtime, predictor, appearance_min_frames=99, appearance_strong_score=1.0) == ([], matches)
     assert rematched(runtime, predictor) == (before, matches)
+
+
+def test_an_appearances_only_rematch_rolls_every_appearance_up_again_without_deciding_a_keyframe_again(runtime, dataset, predictor):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    before, matches = appearance_rows(runtime), frame_match_count(runtime)
+    assert before and undecided_keyframes(runtime) == 0
+    unconfirmed = {"appearance_min_frames": 99, "appearance_strong_score": 1.0}
+    assert rematched(runtime, predictor, decide=False, **unconfirmed) == ([], matches)
+    assert undecided_keyframes(runtime) == 0
+    assert rematched(runtime, predictor, decide=False) == (before, matches)
+
+
+def test_a_threshold_raised_above_every_score_applied_by_an_appearances_only_rematch_leaves_no_appearance(
+    runtime, dataset, predictor
+):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    matches = frame_match_count(runtime)
+    assert rematched(runtime, predictor, decide=False, match_threshold=0.999) == ([], matches)
 
 
 def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up_every_pair(runtime, dataset, predictor):
