@@ -109,8 +109,11 @@ def _rematch(event: Event, services: Services) -> list[Event]:
     limit = services.settings.rematch_pairs
     with services.db.transaction() as conn:
         if request.decide and request.after is None:
-            frames = forget_decisions(conn, event.tenant)
+            # Photos first: a running pass holds its photos' rows until it ends, and decides
+            # keyframes meanwhile; holding every keyframe's row while waiting for it would
+            # deadlock with those decisions (across connections, out of PostgreSQL's sight).
             photos = announce_photos_again(conn, event.tenant)
+            frames = forget_decisions(conn, event.tenant)
             LOG.info("rematch: %d keyframes to decide again against %d product photos", frames, len(photos))
         pairs = rolled_up_pairs(conn, event.tenant, after=request.after, limit=limit + 1)
     outputs = _rolled_up(event, services, pairs[:limit])

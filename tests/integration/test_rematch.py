@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.db import Database
+from deeplens.db.local_features import announce_photos_again, claim_waiting_photos
+from deeplens.pipeline import match
 from deeplens.pipeline.services import Services
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
@@ -111,3 +116,25 @@ def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up
 
 def test_a_rematch_of_a_tenant_with_nothing_indexed_does_nothing(runtime, predictor):
     assert rematched(runtime, predictor) == ([], 0)
+
+
+def test_a_rematch_waits_for_a_running_pass_without_holding_up_the_decisions_that_pass_makes(runtime, dataset, database_url):
+    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    tenant, db = runtime.settings.tenant, runtime.services.db
+    with db.transaction() as conn:
+        announce_photos_again(conn, tenant)
+    request = Event(type=types.REMATCH_REQUESTED, source="test", data={}, tenant=tenant)
+    with db.transaction() as claim:
+        assert claim_waiting_photos(claim, tenant)  # a pass holds its photos' rows until it ends
+        rematch = threading.Thread(target=match.handle, args=(request, runtime.services))
+        rematch.start()
+        with psycopg.connect(database_url, autocommit=True) as watcher:
+            deadline = time.monotonic() + 30
+            while not watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]:
+                assert time.monotonic() < deadline, "the rematch never waited for the pass's photos"
+                time.sleep(0.05)
+            # Meanwhile the pass decides a keyframe, in a connection of its own, as _decide does.
+            watcher.execute("SET lock_timeout = '5s'")
+            watcher.execute("UPDATE frames SET decided_rivals = decided_rivals WHERE tenant_id = %s", (tenant,))
+    rematch.join(timeout=120)
+    assert not rematch.is_alive()
