@@ -99,10 +99,9 @@ def _rematch(event: Event, services: Services) -> list[Event]:
     Every appearance is rolled up again (``DEEPLENS_APPEARANCE_*`` and the threshold act
     there), ``DEEPLENS_REMATCH_PAIRS`` pairs a call, the rest in follow-up events. And,
     unless the request says not to, every keyframe is decided again (``DEEPLENS_MATCH_*``
-    act there): the first call forgets what
-    each decision saw and makes every product photo wait again, as if just indexed, so the
-    pass of the product direction, with its own budget and follow-up events, decides every
-    keyframe afresh and rolls up what changes.
+    act there): the first call forgets what each decision saw and makes every product photo
+    wait again, as if just indexed, so the pass of the product direction, with its own
+    budget and follow-up events, decides every keyframe afresh and rolls up what changes.
     """
     request = types.parse_data(types.RematchRequested, event.data)
     photos: list[int] = []
