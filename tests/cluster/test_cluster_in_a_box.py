@@ -14,6 +14,7 @@ import uuid
 
 import boto3
 import httpx
+import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
 from processes import base_env, free_port, function, python_module
@@ -173,3 +174,35 @@ def test_a_step_that_fails_for_good_is_dead_lettered_and_replay_completes_it(clu
         lambda: any(v["video"] == video_id and v["keyframes"] for v in httpx.get(f"{cluster['results'].url}/videos").json()["items"]),
         120, "the replayed video to be processed", components.values(),
     )
+
+
+def appearance_rows(cluster) -> list[tuple]:
+    return sorted((a["video"], a["product"], a["start"], a["end"], tuple(a["box"]), a["score"]) for a in appearances(cluster))
+
+
+def test_a_rematch_requested_from_the_results_api_reaches_the_match_function_through_the_broker(cluster, dataset, database_url):
+    root, truth = dataset
+    video_id, video = next((v, t) for v, t in sorted(truth.videos.items()) if t.appearances)
+    sku = video.appearances[0].product
+    upload(cluster, root, f"products/{sku}/{truth.products[sku].photos[0]}")
+    upload(cluster, root, f"videos/{video_id}.mp4")
+    wait_for(lambda: any((a["video"], a["product"]) == (video_id, sku) for a in appearances(cluster)), 180,
+             "an appearance to rematch", cluster["components"].values())
+    wait_for(lambda: all(s["status"] != "processing" for s in httpx.get(f"{cluster['results'].url}/status").json()["items"]),
+             180, "every upload processed", cluster["components"].values())
+    before = appearance_rows(cluster)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        requested_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        response = httpx.post(f"{cluster['results'].url}/rematch")
+        assert response.status_code == 202
+
+        def photos_matched_again() -> bool:
+            # The match function announced every photo again, and its pass over the keyframes has finished.
+            return conn.execute(
+                "SELECT bool_and(indexed_at > %s AND earlier_frames_matched_at = indexed_at) FROM local_features"
+                " WHERE tenant_id = %s AND item_kind = 'product_image'",
+                (requested_at, cluster["tenant"]),
+            ).fetchone()[0]
+
+        wait_for(photos_matched_again, 180, "the rematch's pass over the keyframes", cluster["components"].values())
+    assert appearance_rows(cluster) == before  # the settings did not change, so neither did the appearances
