@@ -31,17 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    processed_here = not (settings.broker_url or args.no_wait)
     with LocalRuntime(settings) as runtime:
         results = Results(runtime.services.db, settings.tenant)
-        before = len(results.all_appearances())
+        before = results.appearances(limit=1).total if processed_here else 0
         request_rematch(settings, runtime.queue, decide=not args.appearances_only)
         if settings.broker_url:
             print(f"Rematch requested through {settings.broker_url}; the match function applies the settings it runs with.")
-            return 0
-        if args.no_wait:
+        elif args.no_wait:
             print("Rematch requested; `deeplens serve` or the next command that processes uploads carries it out.")
-            return 0
-        wait_with_progress(runtime, None)
-        print(f"Rematched with the current settings: {before} appearance(s) before, {len(results.all_appearances())} now. "
-              "See `deeplens appearances`.")
+        else:
+            wait_with_progress(runtime, None)
+            print(f"Rematched with the current settings: {before} appearance(s) before, {results.appearances(limit=1).total} now. "
+                  "See `deeplens appearances`.")
     return 0

@@ -65,12 +65,11 @@ def forget_decisions(conn: psycopg.Connection, tenant: str) -> int:
 def rolled_up_pairs(conn: psycopg.Connection, tenant: str, *, after: tuple[str, str] | None, limit: int) -> list[tuple[str, str]]:
     """The (video, product) pairs with a verified keyframe match or an appearance, sorted, from
     just after the pair ``after`` (from the first when None), at most ``limit``."""
-    first = after is None
+    keyset, from_after = ("", ()) if after is None else (" WHERE (video_id, sku) > (%s, %s)", after)
     rows = conn.execute(
         "SELECT video_id, sku FROM (SELECT video_id, sku FROM frame_matches WHERE tenant_id = %s"
-        " UNION SELECT video_id, sku FROM appearances WHERE tenant_id = %s) pairs"
-        " WHERE %s OR (video_id, sku) > (%s, %s) ORDER BY video_id, sku LIMIT %s",
-        (tenant, tenant, first, *(after or ("", "")), limit),
+        " UNION SELECT video_id, sku FROM appearances WHERE tenant_id = %s) pairs" + keyset + " ORDER BY video_id, sku LIMIT %s",
+        (tenant, tenant, *from_after, limit),
     ).fetchall()
     return [(row["video_id"], row["sku"]) for row in rows]
 
