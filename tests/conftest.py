@@ -65,11 +65,23 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     )
 
 
+def open_services(settings: Settings, predictor, *, max_size: int = 4) -> Services:
+    """Services for ``settings`` on their database and store, with the session's model."""
+    return Services(settings, Database(settings.database_url, max_size=max_size), open_store(settings), _embedder=predictor)
+
+
 @pytest.fixture
 def services(settings: Settings, predictor) -> Iterator[Services]:
-    services = Services(settings, Database(settings.database_url, max_size=4), open_store(settings), _embedder=predictor)
+    services = open_services(settings, predictor)
     yield services
     services.close()
+
+
+@pytest.fixture
+def runtime_with(predictor) -> Callable[[Settings], LocalRuntime]:
+    """Makes a runtime for other settings (the same database, the session's model); use it as a
+    context manager, which closes it."""
+    return lambda settings: LocalRuntime(settings, services=open_services(settings, predictor, max_size=2))
 
 
 @pytest.fixture

@@ -7,16 +7,12 @@ import shutil
 import numpy as np
 
 from deeplens.cli.ingest import ingest_folder
-from deeplens.db import Database
 from deeplens.db.local_features import get_local_features
-from deeplens.pipeline.services import Services
-from deeplens.runtime import LocalRuntime
-from deeplens.storage.factory import open_store
 from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import extract_local_features, from_bytes
 
 
-def test_keyframes_are_described_at_the_configured_side_in_the_frames_own_pixels(settings, predictor, tmp_path):
+def test_keyframes_are_described_at_the_configured_side_in_the_frames_own_pixels(settings, runtime_with, tmp_path):
     from deeplens.datagen import generate_dataset
 
     data = tmp_path / "data"
@@ -25,9 +21,8 @@ def test_keyframes_are_described_at_the_configured_side_in_the_frames_own_pixels
     (upload / "videos").mkdir(parents=True)
     shutil.copy(min((data / "videos").iterdir()), upload / "videos")
     half = settings.model_copy(update={"frame_feature_max_side": 160})  # the tiny preset's frames are 320 x 240
-    services = Services(half, Database(half.database_url, max_size=2), open_store(half), _embedder=predictor)
-    runtime = LocalRuntime(half, services=services)
-    try:
+    with runtime_with(half) as runtime:
+        services = runtime.services
         assert ingest_folder(runtime, upload, wait=True, timeout=120)
         with services.db.pool.connection() as conn:
             frames = conn.execute(
@@ -47,6 +42,3 @@ def test_keyframes_are_described_at_the_configured_side_in_the_frames_own_pixels
         assert not any(described_full_size)
         # Described at 160 px, yet placed in the frame's own 320 x 240 pixels, as verification expects.
         assert max(from_bytes(data).points[:, 0].max() for data in stored.values()) > 200
-    finally:
-        runtime.broker.stop()
-        services.close()

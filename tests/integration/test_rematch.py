@@ -10,13 +10,10 @@ import psycopg
 import pytest
 
 from deeplens.cli.ingest import ingest_folder
-from deeplens.db import Database
 from deeplens.db.local_features import announce_photos_again, claim_waiting_photos
 from deeplens.pipeline import match
-from deeplens.pipeline.services import Services
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
-from deeplens.storage.factory import open_store
 from eventing import types
 from eventing.events import Event
 
@@ -51,11 +48,10 @@ def undecided_keyframes(runtime: LocalRuntime) -> int:
     return row["n"]
 
 
-def rematched(runtime: LocalRuntime, predictor, *, decide: bool = True, **changes) -> tuple[list[tuple], int]:
+def rematched(runtime: LocalRuntime, runtime_with, *, decide: bool = True, **changes) -> tuple[list[tuple], int]:
     """Appearances and keyframe matches after a rematch run with ``changes`` to the settings."""
     settings = runtime.settings.model_copy(update=changes)
-    services = Services(settings, Database(settings.database_url, max_size=2), open_store(settings), _embedder=predictor)
-    with LocalRuntime(settings, services=services) as changed:
+    with runtime_with(settings) as changed:
         request = types.RematchRequested(decide=decide).model_dump()
         changed.broker.publish(Event(type=types.REMATCH_REQUESTED, source="test", data=request, tenant=settings.tenant))
         assert changed.broker.run_until_idle(tenant=settings.tenant, timeout=300)
@@ -64,48 +60,48 @@ def rematched(runtime: LocalRuntime, predictor, *, decide: bool = True, **change
 
 
 def test_a_threshold_above_every_score_applied_by_a_rematch_leaves_nothing_and_the_old_one_brings_every_appearance_back(
-    runtime, dataset, predictor
+    runtime, dataset, runtime_with
 ):
     assert ingest_folder(runtime, dataset, wait=True, timeout=300)
     before = appearance_rows(runtime)
     assert before
-    assert rematched(runtime, predictor, match_threshold=0.999) == ([], 0)
-    assert rematched(runtime, predictor)[0] == before
+    assert rematched(runtime, runtime_with, match_threshold=0.999) == ([], 0)
+    assert rematched(runtime, runtime_with)[0] == before
 
 
-def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_again(runtime, dataset, predictor):
+def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_again(runtime, dataset, runtime_with):
     assert ingest_folder(runtime, dataset, wait=True, timeout=300)
     before, matches = appearance_rows(runtime), frame_match_count(runtime)
     assert before and matches
     # No appearance has 99 verified frames, and no score reaches 1: every one is unconfirmed, the keyframe matches stay.
-    assert rematched(runtime, predictor, appearance_min_frames=99, appearance_strong_score=1.0) == ([], matches)
-    assert rematched(runtime, predictor) == (before, matches)
+    assert rematched(runtime, runtime_with, appearance_min_frames=99, appearance_strong_score=1.0) == ([], matches)
+    assert rematched(runtime, runtime_with) == (before, matches)
 
 
-def test_an_appearances_only_rematch_rolls_every_appearance_up_again_without_deciding_a_keyframe_again(runtime, dataset, predictor):
+def test_an_appearances_only_rematch_rolls_every_appearance_up_again_without_deciding_a_keyframe_again(runtime, dataset, runtime_with):
     assert ingest_folder(runtime, dataset, wait=True, timeout=300)
     before, matches = appearance_rows(runtime), frame_match_count(runtime)
     assert before and undecided_keyframes(runtime) == 0
     unconfirmed = {"appearance_min_frames": 99, "appearance_strong_score": 1.0}
-    assert rematched(runtime, predictor, decide=False, **unconfirmed) == ([], matches)
+    assert rematched(runtime, runtime_with, decide=False, **unconfirmed) == ([], matches)
     assert undecided_keyframes(runtime) == 0
-    assert rematched(runtime, predictor, decide=False) == (before, matches)
+    assert rematched(runtime, runtime_with, decide=False) == (before, matches)
 
 
 def test_a_threshold_raised_above_every_score_applied_by_an_appearances_only_rematch_leaves_no_appearance(
-    runtime, dataset, predictor
+    runtime, dataset, runtime_with
 ):
     assert ingest_folder(runtime, dataset, wait=True, timeout=300)
     matches = frame_match_count(runtime)
-    assert rematched(runtime, predictor, decide=False, match_threshold=0.999) == ([], matches)
+    assert rematched(runtime, runtime_with, decide=False, match_threshold=0.999) == ([], matches)
 
 
-def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up_every_pair(runtime, dataset, predictor):
+def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up_every_pair(runtime, dataset, runtime_with):
     assert ingest_folder(runtime, dataset, wait=True, timeout=300)
     pairs = {(video, product) for video, product, *_ in appearance_rows(runtime)}
     assert len(pairs) > 1
     unconfirmed = {"appearance_min_frames": 99, "appearance_strong_score": 1.0}
-    assert rematched(runtime, predictor, rematch_pairs=1, **unconfirmed)[0] == []
+    assert rematched(runtime, runtime_with, rematch_pairs=1, **unconfirmed)[0] == []
     with runtime.services.db.pool.connection() as conn:
         calls = conn.execute(
             "SELECT count(*) AS n FROM deliveries WHERE tenant_id = %s AND subscriber = 'match' AND event->>'type' = %s",
@@ -114,8 +110,8 @@ def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up
     assert calls == len(pairs)
 
 
-def test_a_rematch_of_a_tenant_with_nothing_indexed_does_nothing(runtime, predictor):
-    assert rematched(runtime, predictor) == ([], 0)
+def test_a_rematch_of_a_tenant_with_nothing_indexed_does_nothing(runtime, runtime_with):
+    assert rematched(runtime, runtime_with) == ([], 0)
 
 
 def test_a_rematch_waits_for_a_running_pass_without_holding_up_the_decisions_that_pass_makes(runtime, dataset, database_url):
