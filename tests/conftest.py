@@ -10,11 +10,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
+from deeplens.cli.ingest import ingest_folder
 from deeplens.config import Settings
+from deeplens.datagen import GroundTruth, generate_dataset
 from deeplens.db import Database
 from deeplens.db.catalog import upsert_product_image
 from deeplens.db.embedded import start_embedded_server
@@ -82,6 +85,39 @@ def runtime_with(predictor) -> Callable[[Settings], LocalRuntime]:
     """Makes a runtime for other settings (the same database, the session's model); use it as a
     context manager, which closes it."""
     return lambda settings: LocalRuntime(settings, services=open_services(settings, predictor, max_size=2))
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """The tiny preset's dataset (seed 3), generated once for the session; tests only read it."""
+    root = tmp_path_factory.mktemp("tiny")
+    generate_dataset(root, "tiny", seed=3)
+    return root
+
+
+ProcessedDataset = tuple[LocalRuntime, GroundTruth, Path]
+"""A runtime, the truth of the dataset it processed, and the dataset's folder."""
+
+
+@pytest.fixture(scope="session")
+def process_tiny_dataset(tmp_path_factory, database_url: str, predictor) -> Callable[..., AbstractContextManager[ProcessedDataset]]:
+    """Generates a tiny dataset and processes it through the in-process pipeline, in a tenant
+    of its own; for a module's shared fixture. Use it as a context manager, which closes the
+    runtime. ``with_empty_video`` adds an empty video, so the dataset has a recorded failure."""
+
+    @contextmanager
+    def process(name: str, *, seed: int, with_empty_video: bool = False) -> Iterator[ProcessedDataset]:
+        root = tmp_path_factory.mktemp(name)
+        truth = generate_dataset(root / "data", "tiny", seed=seed)
+        if with_empty_video:
+            (root / "data" / "videos" / "empty.mp4").write_bytes(b"")
+        settings = Settings(home=root / "home", database_url=database_url, tenant=f"{name}-{uuid.uuid4().hex[:8]}",
+                            backoff_delay=0.01)
+        with LocalRuntime(settings, services=open_services(settings, predictor)) as runtime:
+            assert ingest_folder(runtime, root / "data", wait=True, timeout=300)
+            yield runtime, truth, root / "data"
+
+    return process
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +25,13 @@ from eventing.http import BrokerPublisher
 from eventing.queue import DeadLetter, DeliveryQueue
 
 MAX_LIMIT = 500
+# Query parameters shared by the listings (paginated pages of rows) and the searches (pages
+# of hits, within the window an HNSW scan can reach).
+PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+PageOffset = Annotated[int, Query(ge=0, description="Rows skipped.")]
+HitLimit = Annotated[int, Query(ge=1, le=100, description="Hits per page.")]
+HitOffset = Annotated[int, Query(ge=0, le=MAX_WINDOW, description="Hits skipped.")]
+MinScore = Annotated[float | None, Query(ge=-1.0, le=1.0, description="Lowest cosine similarity listed.")]
 _HITS = TypeAdapter(list[SearchHit])
 
 
@@ -66,12 +73,12 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         return {"status": "ok", "version": __version__}
 
     @app.get("/products", response_model=Page, tags=["catalog"])
-    def products(limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> Page:
+    def products(limit: PageLimit = 100, offset: PageOffset = 0) -> Page:
         """Products by sku, with photo and appearance counts."""
         return results.products(limit=limit, offset=offset)
 
     @app.get("/videos", response_model=Page, tags=["catalog"])
-    def videos(limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> Page:
+    def videos(limit: PageLimit = 100, offset: PageOffset = 0) -> Page:
         """Videos by id."""
         return results.videos(limit=limit, offset=offset)
 
@@ -80,8 +87,8 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         video: str | None = None,
         product: str | None = None,
         min_score: float = Query(0.0, ge=0.0, le=1.0),
-        limit: int = Query(100, ge=1, le=MAX_LIMIT),
-        offset: int = Query(0, ge=0),
+        limit: PageLimit = 100,
+        offset: PageOffset = 0,
     ) -> Page:
         """Where products appear: filter by video, product and minimum score; paginated."""
         return results.appearances(video=video, product=product, min_score=min_score, limit=limit, offset=offset)
@@ -116,10 +123,10 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         video: str | None = Query(None, description="Only keyframes of this video."),
         product: str | None = Query(None, description="Only photos of this product (sku)."),
         since: datetime | None = Query(None, description="Only items added since (date or date-time; UTC when no zone)."),
-        min_score: float | None = Query(None, ge=-1.0, le=1.0, description="Lowest cosine similarity listed."),
-        limit: int | None = Query(None, ge=1, le=100, description="Page size (default k)."),
-        offset: int = Query(0, ge=0, le=MAX_WINDOW),
-        k: int = Query(10, ge=1, le=100, description="Page size (older name of limit)."),
+        min_score: MinScore = None,
+        limit: int | None = Query(None, ge=1, le=100, description="Hits per page (default k)."),
+        offset: HitOffset = 0,
+        k: int = Query(10, ge=1, le=100, description="Hits per page (older name of limit)."),
     ) -> Response:
         """Items that look like the uploaded image, most similar first (score: cosine similarity)."""
         data = await file.read(services.settings.max_image_bytes + 1)
@@ -134,9 +141,9 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         video: str | None = None,
         product: str | None = None,
         since: datetime | None = None,
-        min_score: float | None = Query(None, ge=-1.0, le=1.0),
-        limit: int = Query(10, ge=1, le=100),
-        offset: int = Query(0, ge=0, le=MAX_WINDOW),
+        min_score: MinScore = None,
+        limit: HitLimit = 10,
+        offset: HitOffset = 0,
     ) -> Response:
         """Items that show what the text describes, best first.
 
@@ -163,9 +170,9 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         video: str | None = None,
         product: str | None = None,
         since: datetime | None = None,
-        min_score: float | None = Query(None, ge=-1.0, le=1.0),
-        limit: int = Query(10, ge=1, le=100),
-        offset: int = Query(0, ge=0, le=MAX_WINDOW),
+        min_score: MinScore = None,
+        limit: HitLimit = 10,
+        offset: HitOffset = 0,
     ) -> Response:
         """More like this: items most similar to an indexed product photo or keyframe (itself excluded)."""
         return hits_response(engine.similar(kind, id, options(within, model, video, product, since, min_score, limit, offset)))
@@ -178,8 +185,8 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         video: str | None = None,
         product: str | None = None,
         since: datetime | None = None,
-        limit: int = Query(100, ge=1, le=MAX_LIMIT),
-        offset: int = Query(0, ge=0),
+        limit: PageLimit = 100,
+        offset: PageOffset = 0,
     ) -> Page:
         """Near-duplicate pairs `{a, b, score}` (a and b are search hits), most similar first; paginated."""
         opts = options(kind, model, video, product, since, None, limit, offset)
@@ -208,12 +215,12 @@ def create_app(services: Services, queue: DeliveryQueue | None = None) -> FastAP
         return Response(media.data, media_type=media.content_type, headers=headers)
 
     @app.get("/failures", response_model=Page, tags=["operations"])
-    def list_failures(limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> Page:
+    def list_failures(limit: PageLimit = 100, offset: PageOffset = 0) -> Page:
         """Uploads a step could not process, and why."""
         return results.failures(limit=limit, offset=offset)
 
     @app.get("/status", response_model=Page, tags=["operations"])
-    def statuses(limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> Page:
+    def statuses(limit: PageLimit = 100, offset: PageOffset = 0) -> Page:
         """Processing status of every uploaded object."""
         return results.statuses(limit=limit, offset=offset)
 

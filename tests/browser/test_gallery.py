@@ -17,7 +17,6 @@ import shutil
 import socket
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -32,12 +31,6 @@ import uvicorn
 
 from deeplens.api import create_app
 from deeplens.api.gallery import mount_gallery
-from deeplens.cli.ingest import ingest_folder
-from deeplens.config import Settings
-from deeplens.db import Database
-from deeplens.pipeline.services import Services
-from deeplens.runtime import LocalRuntime
-from deeplens.storage.factory import open_store
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [
@@ -50,20 +43,10 @@ TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory, database_url, predictor):
+def processed(process_tiny_dataset):
     """A tiny dataset (plus one empty video, a recorded failure) through the whole pipeline."""
-    from deeplens.datagen import generate_dataset
-
-    root = tmp_path_factory.mktemp("gallery")
-    truth = generate_dataset(root / "data", "tiny", seed=11)
-    (root / "data" / "videos" / "empty.mp4").write_bytes(b"")
-    settings = Settings(home=root / "home", database_url=database_url, tenant=f"web-{uuid.uuid4().hex[:8]}",
-                        backoff_delay=0.01)
-    services = Services(settings, Database(database_url, max_size=4), open_store(settings), _embedder=predictor)
-    runtime = LocalRuntime(settings, services=services)
-    assert ingest_folder(runtime, root / "data", wait=True, timeout=300)
-    yield runtime, truth, root / "data"
-    runtime.close()
+    with process_tiny_dataset("gallery", seed=11, with_empty_video=True) as processed:
+        yield processed
 
 
 @pytest.fixture(scope="module")

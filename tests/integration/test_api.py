@@ -9,27 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deeplens.api import create_app
-from deeplens.cli.ingest import ingest_folder
-from deeplens.config import Settings
-from deeplens.db import Database
-from deeplens.pipeline.services import Services
-from deeplens.runtime import LocalRuntime
-from deeplens.storage.factory import open_store
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory, database_url, predictor):
-    from deeplens.datagen import generate_dataset
-
-    root = tmp_path_factory.mktemp("api")
-    truth = generate_dataset(root / "data", "tiny", seed=5)
-    (root / "data" / "videos" / "empty.mp4").write_bytes(b"")
-    settings = Settings(home=root / "home", database_url=database_url, tenant=f"api-{uuid.uuid4().hex[:8]}", backoff_delay=0.01)
-    services = Services(settings, Database(database_url, max_size=4), open_store(settings), _embedder=predictor)
-    runtime = LocalRuntime(settings, services=services)
-    assert ingest_folder(runtime, root / "data", wait=True, timeout=300)
-    yield runtime, truth, root / "data"
-    runtime.close()
+def processed(process_tiny_dataset):
+    with process_tiny_dataset("api", seed=5, with_empty_video=True) as processed:
+        yield processed
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from deeplens.cli.ingest import ingest_folder
-from deeplens.datagen import GroundTruth, generate_dataset
+from deeplens.datagen import GroundTruth
 from deeplens.results import Results
 from deeplens.vision.video import FrameReader
 
@@ -22,11 +22,10 @@ from transcode import transcode_dataset
 
 
 @pytest.fixture(scope="module")
-def datasets(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("transcode")
-    generate_dataset(root / "mpeg4", "tiny", seed=3)
-    transcode_dataset(root / "mpeg4", root / "h264")
-    return root / "mpeg4", root / "h264"
+def datasets(tmp_path_factory, tiny_dataset) -> tuple[Path, Path]:
+    copy = tmp_path_factory.mktemp("transcode") / "h264"
+    transcode_dataset(tiny_dataset, copy)
+    return tiny_dataset, copy
 
 
 def frames_of(path: Path) -> list[np.ndarray]:

@@ -12,14 +12,10 @@ from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import extract_local_features, from_bytes
 
 
-def test_keyframes_are_described_at_the_configured_side_in_the_frames_own_pixels(settings, runtime_with, tmp_path):
-    from deeplens.datagen import generate_dataset
-
-    data = tmp_path / "data"
-    generate_dataset(data, "tiny", seed=3)
+def test_keyframes_are_described_at_the_configured_side_in_the_frames_own_pixels(settings, runtime_with, tiny_dataset, tmp_path):
     upload = tmp_path / "upload"
     (upload / "videos").mkdir(parents=True)
-    shutil.copy(min((data / "videos").iterdir()), upload / "videos")
+    shutil.copy(min((tiny_dataset / "videos").iterdir()), upload / "videos")
     half = settings.model_copy(update={"frame_feature_max_side": 160})  # the tiny preset's frames are 320 x 240
     with runtime_with(half) as runtime:
         services = runtime.services

@@ -5,23 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from deeplens.cli.ingest import ingest_folder
 from deeplens.db.local_features import claim_waiting_photos
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
 from eventing import types
 from eventing.events import Event
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    from deeplens.datagen import generate_dataset
-
-    root = tmp_path_factory.mktemp("tiny")
-    generate_dataset(root, "tiny", seed=3)
-    return root
 
 
 def appearance_rows(runtime) -> list[tuple]:
@@ -50,17 +39,17 @@ def match_deliveries(runtime) -> list[dict]:
         ).fetchall()
 
 
-def test_reingesting_the_same_folder_changes_nothing(runtime, dataset):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+def test_reingesting_the_same_folder_changes_nothing(runtime, tiny_dataset):
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     before_rows, before_counts = appearance_rows(runtime), delivery_counts_by_step(runtime)
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     after_counts = delivery_counts_by_step(runtime)
     assert appearance_rows(runtime) == before_rows
     assert {k: v for k, v in after_counts.items() if k != "ingest"} == {k: v for k, v in before_counts.items() if k != "ingest"}
 
 
-def test_a_redelivered_event_is_a_no_op(runtime, dataset):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+def test_a_redelivered_event_is_a_no_op(runtime, tiny_dataset):
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     with runtime.services.db.pool.connection() as conn:
         row = conn.execute(
             "SELECT event FROM deliveries WHERE tenant_id = %s AND subscriber = 'keyframes' AND status = 'done' LIMIT 1",
@@ -69,8 +58,8 @@ def test_a_redelivered_event_is_a_no_op(runtime, dataset):
     assert runtime.runner.run("keyframes", Event.from_json(row["event"])) == []
 
 
-def test_a_step_that_keeps_failing_is_dead_lettered_and_replay_completes_it(runtime, dataset, tmp_path):
-    video = next((dataset / "videos").iterdir())
+def test_a_step_that_keeps_failing_is_dead_lettered_and_replay_completes_it(runtime, tiny_dataset, tmp_path):
+    video = next((tiny_dataset / "videos").iterdir())
     key = f"videos/{video.name}"
     runtime.services.store.put_file(key, video)
     assert runtime.broker.process_one()  # ingest: the upload is recorded, video.uploaded queued
@@ -89,26 +78,26 @@ def test_a_step_that_keeps_failing_is_dead_lettered_and_replay_completes_it(runt
     assert runtime.queue.dead_letters(runtime.settings.tenant) == []
 
 
-def test_videos_uploaded_before_their_products_are_still_matched(runtime, dataset, tmp_path):
+def test_videos_uploaded_before_their_products_are_still_matched(runtime, tiny_dataset, tmp_path):
     videos_first, products_later = tmp_path / "videos-first", tmp_path / "products-later"
-    shutil.copytree(dataset / "videos", videos_first / "videos")
-    shutil.copytree(dataset / "products", products_later / "products")
+    shutil.copytree(tiny_dataset / "videos", videos_first / "videos")
+    shutil.copytree(tiny_dataset / "products", products_later / "products")
     assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
     assert appearance_rows(runtime) == []
     assert ingest_folder(runtime, products_later, wait=True, timeout=300)
     from deeplens.datagen import GroundTruth
 
-    truth = GroundTruth.from_json(dataset / "truth.json")
+    truth = GroundTruth.from_json(tiny_dataset / "truth.json")
     expected = {(video, a.product) for video, v in truth.videos.items() for a in v.appearances}
     assert {(video, product) for video, product, *_ in appearance_rows(runtime)} == expected
 
 
-def test_half_the_catalog_then_the_videos_then_the_other_half_gives_what_one_upload_gives(runtime, dataset, settings, tmp_path):
+def test_half_the_catalog_then_the_videos_then_the_other_half_gives_what_one_upload_gives(runtime, tiny_dataset, settings, tmp_path):
     # Both match directions run, and the catalog changes between them.
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     together = sorted(appearance_rows_without_ids(runtime))
-    products = sorted((dataset / "products").iterdir())
-    uploads = [("products", products[0::2]), ("videos", sorted((dataset / "videos").iterdir())), ("products", products[1::2])]
+    products = sorted((tiny_dataset / "products").iterdir())
+    uploads = [("products", products[0::2]), ("videos", sorted((tiny_dataset / "videos").iterdir())), ("products", products[1::2])]
     with LocalRuntime(settings.model_copy(update={"tenant": f"{settings.tenant}-halves"})) as halves:
         for i, (part, members) in enumerate(uploads):
             for member in members:
@@ -120,10 +109,10 @@ def test_half_the_catalog_then_the_videos_then_the_other_half_gives_what_one_upl
     assert together
 
 
-def test_photos_uploaded_together_after_the_videos_share_one_pass_over_the_keyframes(runtime, dataset, tmp_path):
+def test_photos_uploaded_together_after_the_videos_share_one_pass_over_the_keyframes(runtime, tiny_dataset, tmp_path):
     videos_first, products_later = tmp_path / "videos-first", tmp_path / "products-later"
-    shutil.copytree(dataset / "videos", videos_first / "videos")
-    shutil.copytree(dataset / "products", products_later / "products")
+    shutil.copytree(tiny_dataset / "videos", videos_first / "videos")
+    shutil.copytree(tiny_dataset / "products", products_later / "products")
     assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
     product_matches: list[list[Event]] = []
     dispatch = runtime.broker.dispatch
@@ -143,10 +132,10 @@ def test_photos_uploaded_together_after_the_videos_share_one_pass_over_the_keyfr
     assert product_matches[0] and not any(product_matches[1:])
 
 
-def test_a_pass_longer_than_one_call_goes_on_in_follow_up_events_and_finds_every_appearance(dataset, settings, tmp_path):
+def test_a_pass_longer_than_one_call_goes_on_in_follow_up_events_and_finds_every_appearance(tiny_dataset, settings, tmp_path):
     videos_first, products_later = tmp_path / "videos-first", tmp_path / "products-later"
-    shutil.copytree(dataset / "videos", videos_first / "videos")
-    shutil.copytree(dataset / "products", products_later / "products")
+    shutil.copytree(tiny_dataset / "videos", videos_first / "videos")
+    shutil.copytree(tiny_dataset / "products", products_later / "products")
     with LocalRuntime(settings.model_copy(update={"match_pass_frames": 2})) as runtime:
         assert ingest_folder(runtime, videos_first, wait=True, timeout=300)
         keyframes = sum(v.keyframes for v in Results(runtime.services.db, runtime.settings.tenant).videos().items)
@@ -157,7 +146,7 @@ def test_a_pass_longer_than_one_call_goes_on_in_follow_up_events_and_finds_every
             assert claim_waiting_photos(conn, runtime.settings.tenant) == []
     from deeplens.datagen import GroundTruth
 
-    truth = GroundTruth.from_json(dataset / "truth.json")
+    truth = GroundTruth.from_json(tiny_dataset / "truth.json")
     assert found == {(video, a.product) for video, v in truth.videos.items() for a in v.appearances}
     # Each call votes 2 keyframes again, so one pass over them all takes a follow-up per 2.
     assert follow_ups >= keyframes // 2 > 0
@@ -172,12 +161,12 @@ def test_the_runtime_gives_each_worker_its_share_of_the_cores_in_opencv_and_blas
     assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} <= {share}
 
 
-def test_a_video_gives_the_same_appearances_however_its_keyframes_are_batched(runtime, dataset, settings):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+def test_a_video_gives_the_same_appearances_however_its_keyframes_are_batched(runtime, tiny_dataset, settings):
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     whole = sorted((video, product, start, end) for video, product, start, end, _ in appearance_rows(runtime))
     in_pairs = settings.model_copy(update={"frames_per_event": 2, "tenant": f"{settings.tenant}-pairs"})
     with LocalRuntime(in_pairs) as paired:
-        assert ingest_folder(paired, dataset, wait=True, timeout=300)
+        assert ingest_folder(paired, tiny_dataset, wait=True, timeout=300)
         assert sorted((video, product, start, end) for video, product, start, end, _ in appearance_rows(paired)) == whole
     assert whole
 
@@ -201,22 +190,22 @@ def twin_uploaded_later(dataset: Path, settings, tmp_path: Path, product: str) -
     return after
 
 
-def test_a_photo_added_later_takes_a_place_from_a_product_it_explains_as_well(dataset, settings, tmp_path):
+def test_a_photo_added_later_takes_a_place_from_a_product_it_explains_as_well(tiny_dataset, settings, tmp_path):
     # Every photo is an embedding candidate of every keyframe, so the twin competes wherever the
     # product was matched; a place two products explain equally goes to neither.
-    after = twin_uploaded_later(dataset, settings.model_copy(update={"match_top_k": 10}), tmp_path, "SKU-1001")
+    after = twin_uploaded_later(tiny_dataset, settings.model_copy(update={"match_top_k": 10}), tmp_path, "SKU-1001")
     assert "SKU-1001" not in {p for _, p, *_ in after}
 
 
 def test_a_photo_added_later_that_takes_every_vote_from_a_product_leaves_what_uploading_both_together_leaves(
-    dataset, settings, tmp_path
+    tiny_dataset, settings, tmp_path
 ):
     # Candidates come from votes alone here. A twin's descriptors are as near as the product's,
     # so the vote's ratio test against the nearest other product gives neither of them a vote:
     # the twin is nobody's candidate, and the product stops being one where it was matched.
     # One worker indexes both twin photos before their first match event, so a single pass
     # sees them together (one photo alone would still be a candidate somewhere).
-    twin_uploaded_later(dataset, settings.model_copy(update={"match_top_k": 0, "workers": 1}), tmp_path, "SKU-1001")
+    twin_uploaded_later(tiny_dataset, settings.model_copy(update={"match_top_k": 0, "workers": 1}), tmp_path, "SKU-1001")
 
 
 def upload_featureless_photo(runtime, tmp_path: Path) -> None:
@@ -251,10 +240,10 @@ def tamper(runtime, sql: str, frame_id: int) -> None:
         conn.execute(sql, (runtime.settings.tenant, frame_id))
 
 
-def test_a_pass_for_new_photos_leaves_a_keyframe_alone_while_what_its_decision_saw_is_unchanged(dataset, settings, tmp_path):
+def test_a_pass_for_new_photos_leaves_a_keyframe_alone_while_what_its_decision_saw_is_unchanged(tiny_dataset, settings, tmp_path):
     # Its matches are taken away behind the pipeline's back: only a new decision would bring them back.
     with LocalRuntime(settings.model_copy(update={"match_top_k": 0})) as runtime:
-        assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+        assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
         frame_id = a_matched_keyframe(runtime)
         tamper(runtime, "DELETE FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", frame_id)
         upload_featureless_photo(runtime, tmp_path)
@@ -262,10 +251,10 @@ def test_a_pass_for_new_photos_leaves_a_keyframe_alone_while_what_its_decision_s
 
 
 def test_a_pass_for_new_photos_decides_a_keyframe_again_when_its_candidates_differ_from_what_its_decision_saw(
-    dataset, settings, tmp_path
+    tiny_dataset, settings, tmp_path
 ):
     with LocalRuntime(settings.model_copy(update={"match_top_k": 0})) as runtime:
-        assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+        assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
         frame_id = a_matched_keyframe(runtime)
         held = keyframe_matches(runtime, frame_id)
         tamper(runtime, "DELETE FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", frame_id)

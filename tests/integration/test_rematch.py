@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import psycopg
-import pytest
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.db.local_features import announce_photos_again, claim_waiting_photos
@@ -16,15 +14,6 @@ from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
 from eventing import types
 from eventing.events import Event
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    from deeplens.datagen import generate_dataset
-
-    root = tmp_path_factory.mktemp("tiny")
-    generate_dataset(root, "tiny", seed=3)
-    return root
 
 
 def appearance_rows(runtime: LocalRuntime) -> list[tuple]:
@@ -60,17 +49,17 @@ def rematched(runtime: LocalRuntime, runtime_with, *, decide: bool = True, **cha
 
 
 def test_a_threshold_above_every_score_applied_by_a_rematch_leaves_nothing_and_the_old_one_brings_every_appearance_back(
-    runtime, dataset, runtime_with
+    runtime, tiny_dataset, runtime_with
 ):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     before = appearance_rows(runtime)
     assert before
     assert rematched(runtime, runtime_with, match_threshold=0.999) == ([], 0)
     assert rematched(runtime, runtime_with)[0] == before
 
 
-def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_again(runtime, dataset, runtime_with):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_again(runtime, tiny_dataset, runtime_with):
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     before, matches = appearance_rows(runtime), frame_match_count(runtime)
     assert before and matches
     # No appearance has 99 verified frames, and no score reaches 1: every one is unconfirmed, the keyframe matches stay.
@@ -78,8 +67,8 @@ def test_an_appearance_setting_applied_by_a_rematch_rolls_every_appearance_up_ag
     assert rematched(runtime, runtime_with) == (before, matches)
 
 
-def test_an_appearances_only_rematch_rolls_every_appearance_up_again_without_deciding_a_keyframe_again(runtime, dataset, runtime_with):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+def test_an_appearances_only_rematch_rolls_every_appearance_up_again_without_deciding_a_keyframe_again(runtime, tiny_dataset, runtime_with):
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     before, matches = appearance_rows(runtime), frame_match_count(runtime)
     assert before and undecided_keyframes(runtime) == 0
     unconfirmed = {"appearance_min_frames": 99, "appearance_strong_score": 1.0}
@@ -89,15 +78,15 @@ def test_an_appearances_only_rematch_rolls_every_appearance_up_again_without_dec
 
 
 def test_a_threshold_raised_above_every_score_applied_by_an_appearances_only_rematch_leaves_no_appearance(
-    runtime, dataset, runtime_with
+    runtime, tiny_dataset, runtime_with
 ):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     matches = frame_match_count(runtime)
     assert rematched(runtime, runtime_with, decide=False, match_threshold=0.999) == ([], matches)
 
 
-def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up_every_pair(runtime, dataset, runtime_with):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+def test_a_rematch_longer_than_one_call_goes_on_in_follow_up_events_and_rolls_up_every_pair(runtime, tiny_dataset, runtime_with):
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     pairs = {(video, product) for video, product, *_ in appearance_rows(runtime)}
     assert len(pairs) > 1
     unconfirmed = {"appearance_min_frames": 99, "appearance_strong_score": 1.0}
@@ -114,8 +103,8 @@ def test_a_rematch_of_a_tenant_with_nothing_indexed_does_nothing(runtime, runtim
     assert rematched(runtime, runtime_with) == ([], 0)
 
 
-def test_a_rematch_waits_for_a_running_pass_without_holding_up_the_decisions_that_pass_makes(runtime, dataset, database_url):
-    assert ingest_folder(runtime, dataset, wait=True, timeout=300)
+def test_a_rematch_waits_for_a_running_pass_without_holding_up_the_decisions_that_pass_makes(runtime, tiny_dataset, database_url):
+    assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
     tenant, db = runtime.settings.tenant, runtime.services.db
     with db.transaction() as conn:
         announce_photos_again(conn, tenant)

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from deeplens.api import create_app
-from deeplens.cli.ingest import ingest_folder
-from deeplens.config import Settings
-from deeplens.db import Database
-from deeplens.pipeline.services import Services
-from deeplens.runtime import LocalRuntime
-from deeplens.storage.factory import open_store
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory, database_url, predictor):
-    from deeplens.datagen import generate_dataset
-
-    root = tmp_path_factory.mktemp("search-api")
-    generate_dataset(root / "data", "tiny", seed=11)
-    settings = Settings(home=root / "home", database_url=database_url, tenant=f"sapi-{uuid.uuid4().hex[:8]}", backoff_delay=0.01)
-    services = Services(settings, Database(database_url, max_size=4), open_store(settings), _embedder=predictor)
-    runtime = LocalRuntime(settings, services=services)
-    assert ingest_folder(runtime, root / "data", wait=True, timeout=300)
-    yield runtime, root / "data"
-    runtime.close()
+def processed(process_tiny_dataset):
+    with process_tiny_dataset("search-api", seed=11) as (runtime, _, data):
+        yield runtime, data
 
 
 @pytest.fixture(scope="module")
