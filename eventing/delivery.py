@@ -36,7 +36,3 @@ class DeliverySpec:
         if self.backoff_policy == "exponential":
             return self.backoff_delay * 2**retry_number
         return self.backoff_delay * retry_number
-
-    def iso_backoff_delay(self) -> str:
-        """``backoffDelay`` as the ISO-8601 duration Knative expects."""
-        return f"PT{self.backoff_delay:g}S"

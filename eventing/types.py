@@ -102,8 +102,3 @@ def parse_data(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors()[:5])
         raise BadInput("malformed_event", f"{model.__name__} data is invalid: {problems}") from exc
-
-
-def json_schemas() -> dict[str, dict[str, Any]]:
-    """The JSON Schema of every event type's data, for docs and the API."""
-    return {event_type: model.model_json_schema() for event_type, model in SCHEMAS.items()}

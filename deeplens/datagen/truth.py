@@ -40,14 +40,6 @@ class Appearance:
     end: float
     boxes: dict[int, Box]  # frame index -> box, one entry per visible frame
 
-    @property
-    def start_frame(self) -> int:
-        return min(self.boxes)
-
-    @property
-    def end_frame(self) -> int:
-        return max(self.boxes)
-
 
 @dataclass
 class DistractorAppearance:

@@ -40,12 +40,3 @@ def has_class_scores(conn: psycopg.Connection, tenant: str, model: str) -> bool:
         "SELECT 1 FROM class_scores WHERE tenant_id = %s AND model = %s LIMIT 1", (tenant, model)
     ).fetchone()
     return row is not None
-
-
-def get_class_scores(conn: psycopg.Connection, tenant: str, item_kind: str, item_id: int, model: str) -> dict[int, float]:
-    """One item's stored class probabilities, by class id."""
-    row = conn.execute(
-        "SELECT class_ids, probs FROM class_scores WHERE tenant_id = %s AND item_kind = %s AND item_id = %s AND model = %s",
-        (tenant, item_kind, item_id, model),
-    ).fetchone()
-    return {} if row is None else dict(zip(row["class_ids"], row["probs"]))

@@ -21,9 +21,3 @@ def bump_generation(conn: psycopg.Connection, tenant: str) -> int:
         " SET generation = index_state.generation + 1, updated_at = now() RETURNING generation",
         (tenant,),
     ).fetchone()["generation"]
-
-
-def current_generation(conn: psycopg.Connection, tenant: str) -> int:
-    """The tenant's generation (0 before anything was indexed)."""
-    row = conn.execute("SELECT generation FROM index_state WHERE tenant_id = %s", (tenant,)).fetchone()
-    return 0 if row is None else int(row["generation"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -162,21 +161,3 @@ def encode_jpeg(img: np.ndarray, quality: int = 90) -> bytes:
     if not ok:  # pragma: no cover - only on an OpenCV build without JPEG
         raise RuntimeError("OpenCV failed to encode JPEG")
     return buf.tobytes()
-
-
-def read_image_file(
-    path: str | Path,
-    *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> np.ndarray:
-    """Read and decode an image file with :func:`decode_image` (same errors).
-
-    The size is checked from the file system first, so an oversized file is never read
-    into memory. A missing file raises ``FileNotFoundError`` (it is not bad input).
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise BadInput("too_large", f"the image has {size} bytes; the limit is {max_bytes}")
-    return decode_image(path.read_bytes(), max_bytes=max_bytes, max_pixels=max_pixels)

@@ -133,16 +133,6 @@ def open_video(path: str | Path, *, threads: int = 0) -> tuple[cv2.VideoCapture,
     return cap, info, frame
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Describe a video and check that at least its first frame decodes.
-
-    Raises the same errors as :func:`open_video`.
-    """
-    cap, info, _ = open_video(path)
-    cap.release()
-    return info
-
-
 class FrameReader:
     """Frames of one video by index, in any order, with one open decoder.
 

@@ -77,6 +77,3 @@ def test_linear_backoff_grows_by_the_delay_per_retry():
     spec = DeliverySpec(retry=2, backoff_policy="linear", backoff_delay=0.5)
     assert [spec.delay(n) for n in (1, 2)] == [0.5, 1.0]
 
-
-def test_backoff_delay_renders_as_an_iso8601_duration():
-    assert DeliverySpec(backoff_delay=0.2).iso_backoff_delay() == "PT0.2S"

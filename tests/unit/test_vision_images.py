@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from deeplens.errors import BadInput
-from deeplens.vision.images import decode_image, encode_jpeg, read_image_file, sniff_image_format
+from deeplens.vision.images import decode_image, encode_jpeg, sniff_image_format
 
 
 def _textured(h: int = 120, w: int = 160) -> np.ndarray:
@@ -130,17 +130,3 @@ def test_encode_jpeg_rejects_a_float_array() -> None:
     with pytest.raises(BadInput) as err:
         encode_jpeg(np.zeros((40, 40, 3), np.float32))
     assert err.value.reason == "bad_array"
-
-
-def test_read_image_file_decodes_a_file(tmp_path) -> None:
-    path = tmp_path / "p.jpg"
-    path.write_bytes(encode_jpeg(_textured()))
-    assert read_image_file(path).shape == (120, 160, 3)
-
-
-def test_read_image_file_checks_the_size_before_reading(tmp_path) -> None:
-    path = tmp_path / "big.jpg"
-    path.write_bytes(encode_jpeg(_textured()))
-    with pytest.raises(BadInput) as err:
-        read_image_file(path, max_bytes=10)
-    assert err.value.reason == "too_large"

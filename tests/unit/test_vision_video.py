@@ -12,7 +12,7 @@ import pytest
 from deeplens.errors import BadInput
 from deeplens.vision.keyframes import select_keyframes
 from deeplens.vision.synthetic import shot_frames, write_video
-from deeplens.vision.video import FrameReader, probe_video
+from deeplens.vision.video import FrameReader, open_video
 
 FPS = 25.0
 
@@ -90,31 +90,32 @@ def _reason(fn, *args) -> str:  # type: ignore[no-untyped-def]
     return err.value.reason
 
 
-def test_probe_reports_fps_frames_size_and_duration(two_shots: Path) -> None:
-    info = probe_video(two_shots)
+def test_opening_reports_fps_frames_size_and_duration(two_shots: Path) -> None:
+    capture, info, _ = open_video(two_shots)
+    capture.release()
     assert info.fps == pytest.approx(FPS)
     assert info.frame_count == 60
     assert (info.width, info.height) == (320, 180)
     assert info.duration == pytest.approx(60 / FPS)
 
 
-def test_probe_rejects_a_zero_length_file_as_empty(tmp_path: Path) -> None:
+def test_opening_rejects_a_zero_length_file_as_empty(tmp_path: Path) -> None:
     path = tmp_path / "empty.mp4"
     path.write_bytes(b"")
-    assert _reason(probe_video, path) == "empty"
+    assert _reason(open_video, path) == "empty"
 
 
-def test_probe_rejects_a_text_file_renamed_mp4_as_not_a_video(tmp_path: Path) -> None:
+def test_opening_rejects_a_text_file_renamed_mp4_as_not_a_video(tmp_path: Path) -> None:
     path = tmp_path / "notes.mp4"
     path.write_text("these are my notes, not a video\n" * 50)
-    assert _reason(probe_video, path) == "not_a_video"
+    assert _reason(open_video, path) == "not_a_video"
 
 
 def test_probe_rejects_an_mp4_cut_before_its_index_as_corrupt(numbered: Path, tmp_path: Path) -> None:
     data = numbered.read_bytes()  # OpenCV writes the moov index at the end
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    assert _reason(probe_video, cut) == "corrupt_video"
+    assert _reason(open_video, cut) == "corrupt_video"
 
 
 def test_keyframes_always_include_the_first_and_the_last_frame(two_shots: Path) -> None:
