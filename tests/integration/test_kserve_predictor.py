@@ -15,9 +15,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import httpx
@@ -45,6 +46,7 @@ TINY_CLIP = {
 }
 TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
 BOTH = [{"name": "embedding"}, {"name": "probabilities"}]  # the v2 "outputs" of a request for class probabilities too
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -185,27 +187,36 @@ def test_binary_output_carries_the_same_floats_as_json(server, images):
     np.testing.assert_array_equal(raw, as_json)
 
 
+def all_at_once(n: int, call: Callable[[int], T]) -> dict[int, T]:
+    """``call(i)`` for each i < n, from n threads released together (so requests overlap);
+    every result, by i."""
+    start = threading.Barrier(n)
+    results: dict[int, T] = {}
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(n)), "a request failed"
+    return results
+
+
 def test_concurrent_requests_are_each_answered_with_their_own_vectors_and_share_forward_passes(
     server, images, predictor
 ):
     expected = predictor.embed_images(images)
     n_requests = 18
-    results: dict[int, np.ndarray] = {}
-    start = threading.Barrier(n_requests)
     batches_before, rows_before = metric(server, "deeplens_predictor_batches_total"), metric(
         server, "deeplens_predictor_batched_rows_total"
     )
-
-    def one(i: int) -> None:
-        start.wait()
-        results[i] = embeddings(infer(server, "mobilenet_v2", "image", [b64(png(images[i % len(images)]))]))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n_requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == list(range(n_requests))
+    results = all_at_once(
+        n_requests, lambda i: embeddings(infer(server, "mobilenet_v2", "image", [b64(png(images[i % len(images)]))]))
+    )
     for i, got in results.items():
         np.testing.assert_allclose(got[0], expected[i % len(images)], atol=1e-4)
     assert metric(server, "deeplens_predictor_batched_rows_total") - rows_before == n_requests
@@ -258,21 +269,13 @@ def test_concurrent_requests_with_and_without_probabilities_share_forward_passes
 ):
     vectors, probs = predictor.embed_and_classify(images)
     n_requests = 18
-    results: dict[int, dict[str, np.ndarray]] = {}
-    start = threading.Barrier(n_requests)
     batches_before = metric(server, "deeplens_predictor_batches_total")
 
-    def one(i: int) -> None:
+    def one(i: int) -> dict[str, np.ndarray]:
         extra = {"outputs": BOTH} if i % 2 else {}
-        start.wait()
-        results[i] = outputs(infer(server, "mobilenet_v2", "image", [b64(png(images[i % len(images)]))], **extra))
+        return outputs(infer(server, "mobilenet_v2", "image", [b64(png(images[i % len(images)]))], **extra))
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n_requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == list(range(n_requests))
+    results = all_at_once(n_requests, one)
     for i, got in results.items():
         assert list(got) == (["embedding", "probabilities"] if i % 2 else ["embedding"])
         np.testing.assert_allclose(got["embedding"][0], vectors[i % len(images)], atol=1e-4)
