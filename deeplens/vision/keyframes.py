@@ -32,7 +32,7 @@ from typing import Self
 import cv2
 import numpy as np
 
-from deeplens.vision.video import VideoInfo, open_video
+from deeplens.vision.video import VideoInfo, as_bgr, open_video
 
 _EPS = 1e-9
 
@@ -160,8 +160,7 @@ class KeyframeScan(Iterator[Keyframe]):
                 ok, frame = self._cap.read()
                 if not ok or frame is None:
                     break
-                if frame.ndim == 2:
-                    frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+                frame = as_bgr(frame)
                 index += 1
                 self.decoded_frames += 1
                 since = (index - last_index) / fps

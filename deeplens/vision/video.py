@@ -75,6 +75,11 @@ def _sane_fps(fps: float) -> float:
     return float(fps)
 
 
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """A decoded frame as BGR: OpenCV gives some grayscale streams' frames one channel."""
+    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
+
+
 def open_video(path: str | Path, *, threads: int = 0) -> tuple[cv2.VideoCapture, VideoInfo, np.ndarray]:
     """Open a video and decode its first frame; the caller owns (and releases) the capture.
 
@@ -123,8 +128,7 @@ def open_video(path: str | Path, *, threads: int = 0) -> tuple[cv2.VideoCapture,
     except BaseException:
         cap.release()
         raise
-    if frame.ndim == 2:
-        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    frame = as_bgr(frame)
     # The decoded frame is the truth for size (rotation metadata may swap the header's).
     h, w = frame.shape[:2]
     info = VideoInfo(
@@ -194,7 +198,7 @@ class FrameReader:
             self._decode.add(time.perf_counter() - started)
             if not ok or frame is None:
                 raise BadInput("corrupt_video", f"frame {self._next} cannot be decoded")
-            self._remember(self._next, cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame)
+            self._remember(self._next, as_bgr(frame))
             self._next += 1
         return self._kept[index]
 

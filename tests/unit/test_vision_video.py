@@ -111,7 +111,7 @@ def test_opening_rejects_a_text_file_renamed_mp4_as_not_a_video(tmp_path: Path) 
     assert _reason(open_video, path) == "not_a_video"
 
 
-def test_probe_rejects_an_mp4_cut_before_its_index_as_corrupt(numbered: Path, tmp_path: Path) -> None:
+def test_opening_rejects_an_mp4_cut_before_its_index_as_corrupt(numbered: Path, tmp_path: Path) -> None:
     data = numbered.read_bytes()  # OpenCV writes the moov index at the end
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
