@@ -87,8 +87,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 EXPOSE 8080
 
-# A pipeline step: functions-framework serving the function FUNCTION_TARGET. A function's
-# decorator overrides --signature-type (ingest is an HTTP function: MinIO's webhook posts
-# plain JSON).
+# A pipeline step: functions-framework serving the function FUNCTION_TARGET. Every step is
+# an HTTP function that reads its CloudEvent itself, so it can answer with the empty reply
+# Knative's Broker requires (and ingest can take the plain JSON MinIO's webhook posts).
 # `exec` makes it PID 1, so it receives Kubernetes' SIGTERM directly.
-CMD ["/bin/sh", "-c", "exec functions-framework --source functions/main.py --target \"${FUNCTION_TARGET:?set FUNCTION_TARGET to a step: ingest, keyframes, features, match, evidence or deadletter}\" --signature-type cloudevent --port \"${PORT:-8080}\""]
+CMD ["/bin/sh", "-c", "exec functions-framework --source functions/main.py --target \"${FUNCTION_TARGET:?set FUNCTION_TARGET to a step: ingest, keyframes, features, match, evidence or deadletter}\" --signature-type http --port \"${PORT:-8080}\""]

@@ -29,5 +29,18 @@ class NotFound(DeepLensError):
     """A requested object, row or model does not exist."""
 
 
+class ObjectMissing(NotFound):
+    """The bucket no longer holds an object an event names (deleted after it was announced).
+
+    Raised by the object stores; a step treats it as bad input, since no redelivery can
+    bring the object back.
+    """
+
+
+class Undeliverable(DeepLensError):
+    """No redelivery can make this delivery succeed: the receiver does not take the event,
+    or refused it for good. As Knative does with a 4xx answer, it is dead-lettered at once."""
+
+
 class Unsupported(DeepLensError):
     """The request is valid but the chosen component cannot serve it (e.g. text search on an image-only model)."""

@@ -13,13 +13,15 @@ import time
 import traceback
 from collections.abc import Callable
 
+from deeplens.errors import Undeliverable
 from eventing.events import Event
 from eventing.queue import Delivery, DeliveryQueue
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[str, Event], list[Event]]
-"""Run step ``subscriber`` on an event; return the events it emits. Raising means "retry"."""
+"""Run step ``subscriber`` on an event; return the events it emits. Raising means "retry",
+except :class:`~deeplens.errors.Undeliverable`, which is dead-lettered at once."""
 
 DeadLetterSink = Callable[[Delivery, Exception], None]
 """Receives a delivery that failed its last attempt, with the last error."""
@@ -67,7 +69,7 @@ class LocalBroker:
             outputs = self.dispatch(delivery.subscriber, delivery.event)
         except Exception as exc:  # noqa: BLE001 - any failure of a step is a failed delivery
             error = describe_error(exc)
-            dead = self.queue.fail(delivery, error)
+            dead = self.queue.fail(delivery, error, final=isinstance(exc, Undeliverable))
             log.warning(
                 "%s failed on %s (attempt %d): %s%s", delivery.subscriber, delivery.event.type,
                 delivery.attempts, error, " — dead-lettered" if dead else "",

@@ -25,14 +25,18 @@ from starlette.routing import Route
 from deeplens.errors import BadInput
 from eventing.broker import DeadLetterSink, LocalBroker, describe_error
 from eventing.events import Event
-from eventing.http import error_extensions, parse_request, post_event
+from eventing.http import DeliveryFailed, error_extensions, parse_request, post_event, read_reply, to_binary_request
 from eventing.queue import Delivery, DeliveryQueue
 
 log = logging.getLogger(__name__)
 
 
 class HttpDispatch:
-    """Delivers an event to a step's URL; a non-2xx answer or a connection error raises (→ retry)."""
+    """Delivers an event to a step's URL and reads the answer as Knative's broker filter does.
+
+    A connection error or a failed answer raises (retried, or dead-lettered at once when
+    Knative would not retry it); a CloudEvent in the reply is published back to the broker.
+    """
 
     def __init__(self, subscribers: Mapping[str, str], client: httpx.Client) -> None:
         self.subscribers = dict(subscribers)
@@ -42,9 +46,11 @@ class HttpDispatch:
         url = self.subscribers.get(subscriber)
         if url is None:
             raise LookupError(f"no URL configured for subscriber {subscriber!r}")
-        post_event(self.client, url, event)
-        # Steps publish what they emit to the ingress themselves, as Knative functions do.
-        return []
+        headers, body = to_binary_request(event)
+        reply = read_reply(url, self.client.post(url, headers=headers, content=body))
+        # Our steps publish what they emit to the ingress themselves; a reply is what other
+        # Knative subscribers may answer with instead.
+        return [] if reply is None else [reply]
 
 
 class HttpDeadLetterSink:
@@ -57,8 +63,8 @@ class HttpDeadLetterSink:
         self.fallback = fallback
 
     def __call__(self, delivery: Delivery, error: Exception) -> None:
-        code = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else None
-        body = error.response.text if isinstance(error, httpx.HTTPStatusError) else describe_error(error)
+        code = error.status if isinstance(error, DeliveryFailed) else None
+        body = error.body if isinstance(error, DeliveryFailed) else describe_error(error)
         destination = self.subscribers.get(delivery.subscriber, delivery.subscriber)
         try:
             post_event(self.client, self.url, delivery.event, error_extensions(destination, code, body))

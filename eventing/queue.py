@@ -122,13 +122,14 @@ class DeliveryQueue:
                 (delivery.subscriber, delivery.event.id),
             )
 
-    def fail(self, delivery: Delivery, error: str) -> bool:
-        """Schedule a retry with backoff; after the last attempt mark it dead and return True.
+    def fail(self, delivery: Delivery, error: str, *, final: bool = False) -> bool:
+        """Schedule a retry with backoff; after the last attempt (or at once, when ``final``)
+        mark it dead and return True.
 
         The caller hands a dead delivery to its dead-letter sink.
         """
         with self.pool.connection() as conn, conn.transaction():
-            dead = delivery.attempts >= self.spec.max_attempts
+            dead = final or delivery.attempts >= self.spec.max_attempts
             conn.execute(
                 "UPDATE deliveries SET status = %s, lease_until = NULL, last_error = %s, updated_at = now(),"
                 " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",

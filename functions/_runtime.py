@@ -11,18 +11,24 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deeplens.config import Settings
-from deeplens.errors import BadInput
+from deeplens.errors import BadInput, Undeliverable
 from deeplens.native_threads import cap_native_threads
 from deeplens.pipeline.ingest import notification_event
 from deeplens.pipeline.runner import StepRunner
 from deeplens.pipeline.services import Services
+from eventing.broker import describe_error
 from eventing.delivery import DeliverySpec
 from eventing.events import Event
-from eventing.http import ERROR_CODE, ERROR_DATA, ERROR_DEST, BrokerPublisher, from_cloudevent, parse_request
+from eventing.http import ERROR_CODE, ERROR_DATA, ERROR_DEST, BrokerPublisher, from_cloudevent, parse_cloudevent
 from eventing.queue import DeliveryQueue
 from eventing.routing import STEPS, subscribers_for
 
 log = logging.getLogger(__name__)
+
+Reply = tuple[str, int, dict[str, str]]
+"""What a function answers: body, status and headers (functions-framework hands it to Flask)."""
+
+_DONE: Reply = ("", 204, {})
 
 
 class _Process:
@@ -61,38 +67,66 @@ def run_step(step: str, event: Event) -> None:
     process.runner.mark_processed(step, event)
 
 
-def handle(step: str, cloud_event: Any) -> None:
-    """Entry for a CloudEvents function; a malformed event is logged and acknowledged."""
+def error_reply(status: int, error: str, detail: str) -> Reply:
+    """A failed delivery's answer: the sender keeps its short JSON body with the dead letter."""
+    return json.dumps({"error": error, "detail": detail}), status, {"Content-Type": "application/json"}
+
+
+def _deliver(step: str, event: Event) -> Reply:
+    """Run the step on a parsed event and answer by what a redelivery could change."""
     try:
+        run_step(step, event)
+    except Undeliverable as exc:
+        log.error("%s: refused event %s (%s): %s", step, event.id, event.type, exc)
+        return error_reply(400, "undeliverable", str(exc))
+    except Exception as exc:  # noqa: BLE001 - any other fault may pass: the sender retries
+        log.exception("%s: event %s (%s) failed; the sender retries it", step, event.id, event.type)
+        return error_reply(500, "transient", describe_error(exc))
+    return _DONE
+
+
+def handle(step: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    """Entry for a step: a CloudEvent (binary or structured) in, an empty 204 out when done."""
+    try:
+        cloud_event = parse_cloudevent(headers, body)
         event = from_cloudevent(cloud_event)
     except BadInput as exc:
-        # Redelivering a malformed event cannot fix it.
-        log.error("%s: rejected malformed event %s: %s", step, cloud_event.get("id"), exc)
-        return
-    run_step(step, event)
+        # Redelivering a malformed event cannot fix it: 400, which Knative dead-letters.
+        log.error("%s: rejected a malformed event: %s", step, exc)
+        return error_reply(400, exc.reason, exc.message)
+    return _deliver(step, event)
 
 
-def handle_notification(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], int]:
+def handle_notification(headers: Mapping[str, str], body: bytes) -> Reply:
     """Entry for ingest: a CloudEvent, or a bucket notification POSTed as-is (MinIO webhook, S3/SQS ``Records``)."""
     headers = {str(name).lower(): value for name, value in headers.items()}
     try:
         if "ce-specversion" in headers or "cloudevents" in headers.get("content-type", ""):
-            event = parse_request(headers, body)
+            event = from_cloudevent(parse_cloudevent(headers, body))
         else:
             event = notification_event(json.loads(body or b"null"), _process().settings.tenant)
     except (BadInput, ValueError) as exc:
-        return {"error": "malformed_notification", "detail": str(exc)}, 400
-    run_step("ingest", event)
-    return {"accepted": event.id}, 200
+        return error_reply(400, "malformed_notification", str(exc))
+    return _deliver("ingest", event)
 
 
-def record_dead_letter(cloud_event: Any) -> None:
+def record_dead_letter(headers: Mapping[str, str], body: bytes) -> Reply:
     """Keep an event a Knative Trigger gave up on, with the error its extensions carry."""
+    try:
+        cloud_event = parse_cloudevent(headers, body)
+        event = from_cloudevent(cloud_event)
+    except BadInput as exc:
+        return error_reply(400, exc.reason, exc.message)
     attributes = cloud_event.get_attributes()
     destination = str(attributes.get(ERROR_DEST, ""))
-    event = from_cloudevent(cloud_event)
     process = _process()
-    process.queue.record_dead_letter(event, _failed_step(destination, event.type), _error_text(attributes), process.queue.spec.max_attempts)
+    try:
+        process.queue.record_dead_letter(event, _failed_step(destination, event.type), _error_text(attributes),
+                                         process.queue.spec.max_attempts)
+    except Exception as exc:  # noqa: BLE001 - the database may be back next time
+        log.exception("deadletter: could not keep event %s", event.id)
+        return error_reply(500, "transient", describe_error(exc))
+    return _DONE
 
 
 def _failed_step(destination: str, event_type: str) -> str:

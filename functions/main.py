@@ -1,11 +1,16 @@
 """One functions-framework target per step: parse the event, run the library step, publish.
 
-    functions-framework --source functions/main.py --target keyframes --signature-type cloudevent
+    functions-framework --source functions/main.py --target keyframes
 
-``ingest`` is an HTTP function (``--signature-type http``): MinIO's webhook POSTs bucket
-notifications that are not CloudEvents, and the broker delivers CloudEvents; it takes
-both. Outputs go to ``DEEPLENS_BROKER_URL`` (the Broker ingress) when set, else onto the
-durable queue in PostgreSQL. A step that raises answers 500, so the sender retries.
+Every target is an HTTP function that reads the CloudEvent itself, because Knative's
+Broker counts any non-empty reply that is not a CloudEvent as a failed delivery, and
+functions-framework's CloudEvent functions always answer ``OK``. So each answers by what
+a retry can change: 204 and no body when done (bad input included: it is recorded where
+the API shows it), 400 for a request no redelivery can fix (not a CloudEvent, or a type
+the step does not take), 500 for a fault that may pass (retried with backoff, then
+dead-lettered). ``ingest`` also takes the bucket notifications MinIO's webhook POSTs as
+plain JSON. Outputs go to ``DEEPLENS_BROKER_URL`` (the Broker ingress) when set, else
+onto the durable queue in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,40 +19,40 @@ from typing import Any
 
 import functions_framework
 
-from functions._runtime import handle, handle_notification, record_dead_letter
+from functions._runtime import Reply, handle, handle_notification, record_dead_letter
 
 
 @functions_framework.http
-def ingest(request: Any) -> tuple[dict[str, Any], int]:
+def ingest(request: Any) -> Reply:
     """Bucket notification or object.created → product.uploaded / video.uploaded."""
     return handle_notification(request.headers, request.get_data())
 
 
-@functions_framework.cloud_event
-def keyframes(cloud_event: Any) -> None:
+@functions_framework.http
+def keyframes(request: Any) -> Reply:
     """video.uploaded → frames.extracted (batches)."""
-    handle("keyframes", cloud_event)
+    return handle("keyframes", request.headers, request.get_data())
 
 
-@functions_framework.cloud_event
-def features(cloud_event: Any) -> None:
+@functions_framework.http
+def features(request: Any) -> Reply:
     """product.uploaded / frames.extracted → image.indexed."""
-    handle("features", cloud_event)
+    return handle("features", request.headers, request.get_data())
 
 
-@functions_framework.cloud_event
-def match(cloud_event: Any) -> None:
+@functions_framework.http
+def match(request: Any) -> Reply:
     """image.indexed / rematch.requested → match.found (and image.indexed, where a pass goes on)."""
-    handle("match", cloud_event)
+    return handle("match", request.headers, request.get_data())
 
 
-@functions_framework.cloud_event
-def evidence(cloud_event: Any) -> None:
+@functions_framework.http
+def evidence(request: Any) -> Reply:
     """match.found → match.evidenced."""
-    handle("evidence", cloud_event)
+    return handle("evidence", request.headers, request.get_data())
 
 
-@functions_framework.cloud_event
-def deadletter(cloud_event: Any) -> None:
+@functions_framework.http
+def deadletter(request: Any) -> Reply:
     """A Trigger's dead-letter sink: keep the event and its error for listing and replay."""
-    record_dead_letter(cloud_event)
+    return record_dead_letter(request.headers, request.get_data())

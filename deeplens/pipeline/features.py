@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from deeplens.db.catalog import upsert_product_image
+from deeplens.errors import Undeliverable
 from deeplens.db.class_scores import upsert_class_scores
 from deeplens.db.index_state import bump_generation
 from deeplens.db.local_features import put_local_features
@@ -30,7 +31,7 @@ def handle(event: Event, services: Services) -> list[Event]:
         return _index_product(event, services)
     if event.type == types.FRAMES_EXTRACTED:
         return _index_frames(event, services)
-    raise ValueError(f"features cannot handle {event.type}")
+    raise Undeliverable(f"features does not take {event.type} events")
 
 
 def _index_product(event: Event, services: Services) -> list[Event]:

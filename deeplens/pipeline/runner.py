@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from deeplens.db.failures import record_failure
-from deeplens.errors import BadInput
+from deeplens.errors import BadInput, ObjectMissing
 from deeplens.pipeline import evidence, features, ingest, keyframes, match
 from deeplens.pipeline.services import Services
 from eventing.events import Event
@@ -49,9 +49,10 @@ class StepRunner:
     def run(self, step: str, event: Event) -> list[Event]:
         """Run ``step`` on ``event`` and return the events it emits.
 
-        Bad input is recorded as a failure of the upload the event descends from and
-        emits nothing (retrying cannot help); any other exception propagates so the
-        broker retries it.
+        Bad input, and an object deleted since it was announced, are recorded as a
+        failure of the upload the event descends from and emit nothing (retrying cannot
+        help); any other exception propagates so the broker retries it (or, for
+        :class:`~deeplens.errors.Undeliverable`, dead-letters it at once).
         """
         if step not in self.steps:
             raise KeyError(f"no step named {step!r}")
@@ -61,8 +62,13 @@ class StepRunner:
         try:
             return self.steps[step](event, self.services)
         except BadInput as exc:
-            key = event.rootkey or event.subject or event.id
-            log.warning("%s: bad input %s: %s", step, key, exc)
-            with self.services.db.transaction() as conn:
-                record_failure(conn, event.tenant, key, step, exc.reason, exc.message, event.id)
-            return []
+            self._record_failure(step, event, exc.reason, exc.message)
+        except ObjectMissing as exc:
+            self._record_failure(step, event, "object_missing", f"deleted before {step} could read it: {exc}")
+        return []
+
+    def _record_failure(self, step: str, event: Event, reason: str, message: str) -> None:
+        key = event.rootkey or event.subject or event.id
+        log.warning("%s: bad input %s: %s: %s", step, key, reason, message)
+        with self.services.db.transaction() as conn:
+            record_failure(conn, event.tenant, key, step, reason, message, event.id)

@@ -75,7 +75,7 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def get(self, key: str) -> bytes:
-        """The object's bytes; :class:`deeplens.errors.NotFound` when absent."""
+        """The object's bytes; :class:`deeplens.errors.ObjectMissing` when absent."""
 
     @abstractmethod
     def download(self, key: str, path: Path) -> None:
@@ -84,7 +84,7 @@ class ObjectStore(ABC):
     @abstractmethod
     def media_location(self, key: str) -> str:
         """Where a decoder (OpenCV's FFmpeg) can read the object in place, seeking by range
-        rather than copying all of it: a file path, or a presigned URL. NotFound when absent."""
+        rather than copying all of it: a file path, or a presigned URL. ObjectMissing when absent."""
 
     @abstractmethod
     def head(self, key: str) -> ObjectInfo | None:

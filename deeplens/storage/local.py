@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from deeplens.errors import BadInput, NotFound
+from deeplens.errors import BadInput, ObjectMissing
 from deeplens.storage.base import ObjectInfo, ObjectStore
 
 
@@ -40,19 +40,19 @@ class LocalStore(ObjectStore):
     def get(self, key: str) -> bytes:
         path = self._path(key)
         if not path.is_file():
-            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+            raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
         return path.read_bytes()
 
     def download(self, key: str, path: Path) -> None:
         source = self._path(key)
         if not source.is_file():
-            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+            raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
         shutil.copyfile(source, path)
 
     def media_location(self, key: str) -> str:
         path = self._path(key)
         if not path.is_file():
-            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+            raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
         return str(path)
 
     def head(self, key: str) -> ObjectInfo | None:

@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from deeplens.errors import NotFound
+from deeplens.errors import ObjectMissing
 from deeplens.storage.base import ObjectInfo, ObjectStore
 
 
@@ -62,7 +62,7 @@ class S3Store(ObjectStore):
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                raise NotFound(f"no object {key!r} in bucket {self.bucket!r}") from exc
+                raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}") from exc
             raise
 
     def download(self, key: str, path: Path) -> None:
@@ -70,7 +70,7 @@ class S3Store(ObjectStore):
 
     def media_location(self, key: str, *, expires: int = 3600) -> str:
         if self.head(key) is None:
-            raise NotFound(f"no object {key!r} in bucket {self.bucket!r}")
+            raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires)
 
     def head(self, key: str) -> ObjectInfo | None:

@@ -144,7 +144,7 @@ def test_the_default_command_serves_the_function_target_with_functions_framework
     options = dict(zip(words[2::2], words[3::2]))
     assert options["--source"] == "functions/main.py"
     assert options["--target"].startswith("${FUNCTION_TARGET")
-    assert options["--signature-type"] == "cloudevent"
+    assert options["--signature-type"] == "http"
     assert options["--port"] == "${PORT:-8080}"
 
 
@@ -170,14 +170,16 @@ def test_the_image_command_loads_every_step_the_chart_deploys(runtime, routes):
         functions_framework.create_app(target=step, source=str(source), signature_type=options["--signature-type"])
 
 
-def test_ingest_is_served_as_an_http_function_so_minio_can_post_plain_json(runtime):
+def test_every_step_is_served_as_an_http_function_so_it_chooses_its_reply(runtime, routes):
     functions_framework = pytest.importorskip("functions_framework")
     from functions_framework import _function_registry
 
     options = _command_options(runtime)
-    functions_framework.create_app(target="ingest", source=str(REPO / options["--source"]), signature_type=options["--signature-type"])
-    # The decorator's type wins over the image's --signature-type cloudevent.
-    assert _function_registry.get_func_signature_type("ingest", options["--signature-type"]) == "http"
+    for step in sorted({r["subscriber"] for r in routes} | {"deadletter"}):
+        functions_framework.create_app(target=step, source=str(REPO / options["--source"]), signature_type=options["--signature-type"])
+        # Knative's Broker fails a delivery whose reply is neither empty nor a CloudEvent;
+        # functions-framework's CloudEvent functions always answer "OK".
+        assert _function_registry.get_func_signature_type(step, "cloudevent") == "http"
 
 
 def test_the_runtime_keeps_state_out_of_the_read_only_app_directory(runtime):

@@ -83,7 +83,7 @@ def function(name: str, target: str, env: dict[str, str], log_dir: Path) -> Comp
         str(Path(sys.executable).parent / "functions-framework"),
         "--source", str(REPO / "functions" / "main.py"),
         "--target", target,
-        "--signature-type", "cloudevent",
+        "--signature-type", "http",
         "--port", str(port),
         "--host", "127.0.0.1",
     ]
