@@ -35,24 +35,25 @@ from deeplens.config import Settings
 from deeplens.runtime import LocalRuntime
 from deeplens.search import SearchEngine, SearchOptions
 from deeplens.search.evaluation import DISTRACTORS, EDITS, ORIGINALS, TEXT_QUERIES, encode, photo
+from deeplens.storage.keys import product_key
 
 
 def index_photos(runtime: LocalRuntime, with_copies: bool) -> dict[str, int]:
-    """Upload originals (+ copies) and distractors as product photos; work the queue; ids by object key."""
-    store = runtime.services.store
+    """Upload originals (+ copies) and distractors as product photos; work the queue; ids by ``<sku>/<photo>``."""
+    store, tenant = runtime.services.store, runtime.settings.tenant
     for name in ORIGINALS:
         image = photo(name)
-        store.put(f"products/{name}/original.png", encode(image))
+        store.put(product_key(tenant, name, "original.png"), encode(image))
         if with_copies:
             for edit, fn in EDITS.items():
-                store.put(f"products/{name}/{edit}.png", encode(fn(image)))
+                store.put(product_key(tenant, name, f"{edit}.png"), encode(fn(image)))
     for name in DISTRACTORS:
-        store.put(f"products/{name}/original.png", encode(photo(name)))
+        store.put(product_key(tenant, name, "original.png"), encode(photo(name)))
     if not runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=900):
         raise SystemExit("indexing timed out")
     with runtime.services.db.pool.connection() as conn:
         rows = conn.execute("SELECT id, object_key FROM product_images WHERE tenant_id = %s", (runtime.settings.tenant,)).fetchall()
-    return {r["object_key"]: r["id"] for r in rows}
+    return {r["object_key"].split("/", 2)[2]: r["id"] for r in rows}
 
 
 def run(database_url: str, home: Path) -> dict:
@@ -68,12 +69,12 @@ def run(database_url: str, home: Path) -> dict:
         # 1. copies in the index: "more like this" of each copy, siblings left out
         per_edit: dict[str, list[int]] = {edit: [] for edit in EDITS}
         for name in ORIGINALS:
-            siblings = {ids[f"products/{name}/{e}.png"] for e in EDITS}
+            siblings = {ids[f"{name}/{e}.png"] for e in EDITS}
             for edit in EDITS:
-                hits = engine.similar("product_image", ids[f"products/{name}/{edit}.png"], SearchOptions(kind="products", limit=20))
+                hits = engine.similar("product_image", ids[f"{name}/{edit}.png"], SearchOptions(kind="products", limit=20))
                 ranked = [h.id for h in hits if h.id not in siblings]
-                per_edit[edit].append(ranked.index(ids[f"products/{name}/original.png"]) + 1
-                                      if ids[f"products/{name}/original.png"] in ranked else 99)
+                per_edit[edit].append(ranked.index(ids[f"{name}/original.png"]) + 1
+                                      if ids[f"{name}/original.png"] in ranked else 99)
         out["recall_at_1_indexed_copies"] = {e: sum(r == 1 for r in ranks) / len(ranks) for e, ranks in per_edit.items()}
         out["original_rank_indexed_copies"] = per_edit
 
@@ -101,7 +102,7 @@ def run(database_url: str, home: Path) -> dict:
             for edit, fn in EDITS.items():
                 hits = engine.by_image(encode(fn(image), ".jpg"), SearchOptions(kind="products", limit=20))
                 ranked = [h.id for h in hits]
-                target = ids[f"products/{name}/original.png"]
+                target = ids[f"{name}/original.png"]
                 per_edit[edit].append(ranked.index(target) + 1 if target in ranked else 99)
         out["recall_at_1_query_copies"] = {e: sum(r == 1 for r in ranks) / len(ranks) for e, ranks in per_edit.items()}
         out["original_rank_query_copies"] = per_edit

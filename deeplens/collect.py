@@ -2,8 +2,8 @@
 
 A manifest is CSV (with a header) or JSON lines, one item per row:
 
-- a product photo: ``sku`` and ``image_url`` → ``products/<sku>/<file name from the URL>``
-- a video: ``video_url`` and optionally ``video_id`` → ``videos/<video_id or file name>.<ext>``
+- a product photo: ``sku`` and ``image_url`` → ``products/<tenant>/<sku>/<file name from the URL>``
+- a video: ``video_url`` and optionally ``video_id`` → ``videos/<tenant>/<video_id or file name>.<ext>``
 
 Each URL is downloaded (httpx; timeouts, 429 and 5xx retried with exponential backoff),
 refused when larger than the limit or when neither its declared type nor its first bytes
@@ -228,14 +228,14 @@ class _Transient(Exception):
 # --- the whole run -----------------------------------------------------------------------------
 
 
-def object_key(row: ManifestRow, mime: str) -> str:
-    """Where a downloaded row goes in the bucket (the extension follows the content, not the URL)."""
+def object_key(tenant: str, row: ManifestRow, mime: str) -> str:
+    """Where a downloaded row goes in the tenant's part of the bucket (the extension follows the content, not the URL)."""
     ext = EXTENSIONS.get(mime, "")
     name = PurePosixPath(unquote(urlsplit(row.url).path)).name
     stem = _SAFE.sub("_", PurePosixPath(name).stem).strip("._") or hashlib.sha256(row.url.encode()).hexdigest()[:16]
     if row.family == "image":
-        return product_key(row.sku or "", stem + ext)
-    return video_key(_SAFE.sub("_", row.video_id).strip("._") + ext if row.video_id else stem + ext)
+        return product_key(tenant, row.sku or "", stem + ext)
+    return video_key(tenant, _SAFE.sub("_", row.video_id).strip("._") + ext if row.video_id else stem + ext)
 
 
 def collect(
@@ -289,7 +289,7 @@ def collect(
                 except BadInput as exc:
                     finish(Outcome(row.line, row.url, reason=exc.reason, message=f"{row.url}: {exc.message}"))
                     continue
-                key = object_key(row, mime)
+                key = object_key(settings.tenant, row, mime)
                 if key in seen_keys:
                     finish(Outcome(row.line, row.url, reason="duplicate_key",
                                    message=f"{row.url} maps to {key}, which line {seen_keys[key]} already uploaded"))

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deeplens.tenants import TENANT_ID
+
 InferenceEngine = Literal["auto", "torch", "onnxruntime"]
 
 
@@ -43,7 +45,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "DEEPLENS_DATABASE_URL"),
         description="PostgreSQL (with pgvector) URL; unset = embedded server under DEEPLENS_HOME.",
     )
-    tenant: str = Field("default", description="Tenant id stamped on every row this process writes.")
+    tenant: str = Field(
+        "default", pattern=f"^{TENANT_ID}$",
+        description="Tenant the laptop commands (ingest, collect, appearances, …) act for: its rows, and its part of "
+        "the bucket (products/<tenant>/…, videos/<tenant>/…). The pipeline steps take the tenant from each object's key.",
+    )
 
     # --- object storage ------------------------------------------------------------------
     store: Literal["local", "s3"] = Field("local", description="Object store backend.")

@@ -38,11 +38,13 @@ class Event:
     rootkey: str | None = None
 
     def child(
-        self, type: str, data: dict[str, Any], *, source: str, key: str, subject: str | None = None, rootkey: str | None = None
+        self, type: str, data: dict[str, Any], *, source: str, key: str, subject: str | None = None,
+        rootkey: str | None = None, tenant: str | None = None,
     ) -> Event:
         """An event caused by this one, with a deterministic id (``key`` tells siblings apart).
 
-        It inherits tenant and root key; ``rootkey`` sets the root where this event starts one.
+        It inherits tenant and root key; ``rootkey`` sets the root where this event starts
+        one, and ``tenant`` the tenant where the object it starts from names another.
         """
         return Event(
             type=type,
@@ -50,7 +52,7 @@ class Event:
             data=data,
             id=str(uuid.uuid5(_ID_NAMESPACE, f"{self.id}/{type}/{key}")),
             subject=subject,
-            tenant=self.tenant,
+            tenant=tenant or self.tenant,
             rootkey=rootkey or self.rootkey,
         )
 

@@ -37,8 +37,8 @@ class Upload:
     empty_products: list[str] = field(default_factory=list)
 
 
-def scan_folder(root: Path) -> Upload:
-    """The object keys a folder maps to, by the bucket layout."""
+def scan_folder(root: Path, tenant: str) -> Upload:
+    """The object keys a folder maps to in ``tenant``'s part of the bucket, by the bucket layout."""
     if not root.is_dir():
         raise SystemExit(f"deeplens ingest: {root} is not a folder")
     products, videos = root / "products", root / "videos"
@@ -50,10 +50,10 @@ def scan_folder(root: Path) -> Upload:
             photos = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
             if not photos:
                 upload.empty_products.append(folder.name)
-            upload.files.extend((product_key(folder.name, p.name), p) for p in photos)
+            upload.files.extend((product_key(tenant, folder.name, p.name), p) for p in photos)
     if videos.is_dir():
         upload.files.extend(
-            (video_key(p.name), p) for p in sorted(videos.iterdir()) if p.is_file() and not p.name.startswith(".")
+            (video_key(tenant, p.name), p) for p in sorted(videos.iterdir()) if p.is_file() and not p.name.startswith(".")
         )
     return upload
 
@@ -78,10 +78,10 @@ def wait_with_progress(runtime: LocalRuntime, timeout: float | None) -> bool:
 
 def ingest_folder(runtime: LocalRuntime, root: Path, *, wait: bool, timeout: float | None = None) -> bool:
     """Upload a folder (recording empty product folders as failures); optionally wait. False on timeout."""
-    upload = scan_folder(root)
+    upload = scan_folder(root, runtime.settings.tenant)
     with runtime.services.db.transaction() as conn:
         for sku in upload.empty_products:
-            record_failure(conn, runtime.settings.tenant, product_key(sku, ""), "ingest", "no_images",
+            record_failure(conn, runtime.settings.tenant, product_key(runtime.settings.tenant, sku, ""), "ingest", "no_images",
                            f"product folder {sku!r} holds no images")
     for key, path in tqdm(upload.files, desc="uploading", unit="file", file=sys.stderr, dynamic_ncols=True):
         runtime.services.store.put_file(key, path)

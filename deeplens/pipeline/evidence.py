@@ -34,7 +34,7 @@ def _render(tenant: str, appearance_id: str, services: Services) -> str | None:
         appearance = get_appearance(conn, tenant, appearance_id)
         if appearance is None:  # superseded by a later roll-up: nothing to show
             return None
-        key = evidence_key(appearance_id, appearance["best_frame_id"])
+        key = evidence_key(tenant, appearance_id, appearance["best_frame_id"])
         if appearance["evidence_key"] == key:
             return None
         frame = get_frame(conn, tenant, appearance["best_frame_id"])

@@ -12,7 +12,7 @@ from deeplens.db.failures import clear_failures, record_failure
 from deeplens.errors import NotFound
 from deeplens.pipeline.services import Services
 from deeplens.storage.base import sha256_hex
-from deeplens.storage.keys import parse_key
+from deeplens.storage.keys import LAYOUT, parse_key
 from deeplens.storage.notifications import CreatedObject, parse_notification
 from eventing import types
 from eventing.events import Event
@@ -21,11 +21,12 @@ log = logging.getLogger(__name__)
 SOURCE = "deeplens/ingest"
 
 
-def notification_event(payload: Any, tenant: str) -> Event:
+def notification_event(payload: Any, default_tenant: str) -> Event:
     """The ``object.created`` CloudEvent carrying a notification (record, webhook body or ``Records`` document).
 
     Its id is derived from the records (bucket, key, etag, sequencer), so a notification
-    delivered twice is the same event.
+    delivered twice is the same event. Its tenant is the one its first key names
+    (``default_tenant`` for a key outside the layout, so its failure is still recorded).
     """
     created = parse_notification(payload)
     if created:
@@ -39,7 +40,7 @@ def notification_event(payload: Any, tenant: str) -> Event:
         data=payload,
         id=hashlib.sha256(identity.encode()).hexdigest()[:32],
         subject=first.key if first else None,
-        tenant=tenant,
+        tenant=(parse_key(first.key).tenant if first else None) or default_tenant,
         rootkey=first.key if first else None,
     )
 
@@ -49,6 +50,7 @@ def handle(event: Event, services: Services) -> list[Event]:
 
     Derived objects (frames, evidence) are ignored; a key outside the layout or an
     oversized object is recorded as a failure; unchanged content (same sha256) is a no-op.
+    Each object belongs to the tenant its key names, whatever the event says.
     """
     outputs = []
     for created in parse_notification(event.data):
@@ -61,27 +63,27 @@ def _ingest_object(event: Event, created: CreatedObject, services: Services) -> 
     parsed = parse_key(created.key)
     if parsed.kind == "derived":
         return []
+    tenant = parsed.tenant or event.tenant
     # One notification may carry several records, so failures are recorded per object here
     # instead of failing the whole event.
     if parsed.kind == "unknown":
-        return _fail(event, services, created.key, parsed.kind, "unrecognised_key",
-                     "key is neither products/<sku>/<photo> nor videos/<video file>")
+        return _fail(event, tenant, services, created.key, parsed.kind, "unrecognised_key", f"key is not {LAYOUT}")
     limit = settings.max_image_bytes if parsed.kind == "product_image" else settings.max_object_bytes
     if created.size > limit:
-        return _fail(event, services, created.key, parsed.kind, "too_large", f"object is {created.size} bytes; the limit is {limit}")
+        return _fail(event, tenant, services, created.key, parsed.kind, "too_large", f"object is {created.size} bytes; the limit is {limit}")
     try:
         data = services.store.get(created.key)
     except NotFound:
         log.info("ingest: %s vanished before it was read; nothing to do", created.key)
         return []
     if len(data) > limit:
-        return _fail(event, services, created.key, parsed.kind, "too_large", f"object is {len(data)} bytes; the limit is {limit}")
+        return _fail(event, tenant, services, created.key, parsed.kind, "too_large", f"object is {len(data)} bytes; the limit is {limit}")
     digest = sha256_hex(data)
     with services.db.transaction() as conn:
-        if not record_object(conn, event.tenant, created.key, parsed.kind, digest, len(data)):
+        if not record_object(conn, tenant, created.key, parsed.kind, digest, len(data)):
             log.info("ingest: %s unchanged (sha256 %s…); no-op", created.key, digest[:12])
             return []
-        clear_failures(conn, event.tenant, created.key)
+        clear_failures(conn, tenant, created.key)
     if parsed.kind == "product_image":
         event_type = types.PRODUCT_UPLOADED
         payload = types.ProductUploaded(key=created.key, sku=parsed.sku, sha256=digest, size=len(data)).model_dump()
@@ -89,11 +91,12 @@ def _ingest_object(event: Event, created: CreatedObject, services: Services) -> 
         event_type = types.VIDEO_UPLOADED
         payload = types.VideoUploaded(key=created.key, video_id=parsed.video_id, sha256=digest, size=len(data)).model_dump()
     # The content hash is part of the child's identity, so changed content is processed afresh.
-    return [event.child(event_type, payload, source=SOURCE, key=f"{created.key}@{digest}", subject=created.key, rootkey=created.key)]
+    return [event.child(event_type, payload, source=SOURCE, key=f"{created.key}@{digest}", subject=created.key,
+                        rootkey=created.key, tenant=tenant)]
 
 
-def _fail(event: Event, services: Services, key: str, kind: str, reason: str, message: str) -> list[Event]:
+def _fail(event: Event, tenant: str, services: Services, key: str, kind: str, reason: str, message: str) -> list[Event]:
     with services.db.transaction() as conn:
-        record_object(conn, event.tenant, key, kind, "", 0)
-        record_failure(conn, event.tenant, key, "ingest", reason, message, event.id)
+        record_object(conn, tenant, key, kind, "", 0)
+        record_failure(conn, tenant, key, "ingest", reason, message, event.id)
     return []

@@ -45,7 +45,7 @@ def handle(event: Event, services: Services) -> list[Event]:
         frames: list[types.FrameRef] = []
         with scan:
             for keyframe in scan:
-                key = frame_key(video.video_id, keyframe.index)
+                key = frame_key(event.tenant, video.video_id, keyframe.index)
                 services.store.put(key, encode_jpeg(keyframe.image), "image/jpeg")
                 height, width = keyframe.image.shape[:2]
                 with services.db.transaction() as conn:

@@ -37,23 +37,24 @@ class LocalStore(ObjectStore):
         os.replace(tmp, path)
         return ObjectInfo(key, len(data), hashlib.md5(data).hexdigest())
 
-    def get(self, key: str) -> bytes:
+    def _object_path(self, key: str) -> Path:
+        """The file holding an object; ObjectMissing when there is none, OSError when its path holds something else."""
         path = self._path(key)
-        if not path.is_file():
+        if not path.exists():
             raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
-        return path.read_bytes()
+        if not path.is_file():
+            # A fault of the store's directory, not of the upload: retried, then dead-lettered.
+            raise OSError(f"the path of object {key!r} in bucket {self.bucket!r} is not a regular file")
+        return path
+
+    def get(self, key: str) -> bytes:
+        return self._object_path(key).read_bytes()
 
     def download(self, key: str, path: Path) -> None:
-        source = self._path(key)
-        if not source.is_file():
-            raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
-        shutil.copyfile(source, path)
+        shutil.copyfile(self._object_path(key), path)
 
     def media_location(self, key: str) -> str:
-        path = self._path(key)
-        if not path.is_file():
-            raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
-        return str(path)
+        return str(self._object_path(key))
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)

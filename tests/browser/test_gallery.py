@@ -287,7 +287,7 @@ def test_an_evidence_link_opens_the_viewer_directly(page, base_url):
 
 def test_the_failures_page_shows_the_bad_upload_and_why(page):
     page.goto("/#/failures")
-    row = page.locator("#failures-table tbody tr", has_text="videos/empty.mp4")
+    row = page.locator("#failures-table tbody tr", has_text="/empty.mp4")
     row.wait_for()
     assert "Empty" in row.inner_text() and "keyframes" in row.inner_text()
     shot(page, "09-failures")

@@ -72,7 +72,6 @@ def cluster(tmp_path_factory, database_url):
     common = dict(
         aws,
         DATABASE_URL=database_url,
-        DEEPLENS_TENANT=tenant,
         DEEPLENS_HOME=str(logs / "home"),
         DEEPLENS_STORE="s3",
         DEEPLENS_BUCKET=BUCKET,
@@ -94,8 +93,9 @@ def cluster(tmp_path_factory, database_url):
     source = python_module("sqs-source", "eventing.sqs_source",
                            ["--queue-url", queue_url, "--sink", steps["ingest"].url + "/", "--endpoint-url", s3_url],
                            env, logs, health_path=None).start()
+    # The functions take each object's tenant from its key; only the results service is told one.
     results = python_module("results", "deeplens.cli.main", ["serve", "--no-workers", "--port", "{port}"],
-                            env, logs, health_path="/health").start()
+                            {**env, "DEEPLENS_TENANT": tenant}, logs, health_path="/health").start()
     components = {"predictor": predictor, **steps, "deadletter": deadletter, "broker": broker, "source": source, "results": results}
     yield {"s3": s3, "components": components, "results": results, "tenant": tenant}
     for component in components.values():
@@ -103,8 +103,16 @@ def cluster(tmp_path_factory, database_url):
     moto.stop()
 
 
-def upload(cluster, root, relative: str) -> None:
-    cluster["s3"].upload_file(str(root / relative), BUCKET, relative)
+def tenant_key(cluster, relative: str) -> str:
+    """The key of a dataset file (``products/<sku>/<photo>``, ``videos/<file>``) in the test tenant's part of the bucket."""
+    kind, rest = relative.split("/", 1)
+    return f"{kind}/{cluster['tenant']}/{rest}"
+
+
+def upload(cluster, root, relative: str) -> str:
+    key = tenant_key(cluster, relative)
+    cluster["s3"].upload_file(str(root / relative), BUCKET, key)
+    return key
 
 
 def appearances(cluster) -> list[dict]:
@@ -128,7 +136,7 @@ def test_text_search_ranks_photos_by_the_class_probabilities_the_model_server_ga
     pytest.importorskip("skimage", reason="scikit-image provides the sample photo")
     from deeplens.search.evaluation import encode, photo
 
-    key = "products/chelsea/chelsea.png"
+    key = tenant_key(cluster, "products/chelsea/chelsea.png")
     cluster["s3"].put_object(Bucket=BUCKET, Key=key, Body=encode(photo("chelsea")))
     wait_for(
         lambda: (r := httpx.get(f"{cluster['results'].url}/status/{key}")).status_code == 200 and r.json()["status"] == "done",
@@ -144,8 +152,7 @@ def test_a_killed_step_is_restarted_and_the_event_is_retried_without_loss(cluste
     features = cluster["components"]["features"]
     features.kill()
     sku = max(truth.products)
-    key = f"products/{sku}/{truth.products[sku].photos[0]}"
-    upload(cluster, root, key)
+    key = upload(cluster, root, f"products/{sku}/{truth.products[sku].photos[0]}")
     time.sleep(1.5)  # the broker's first deliveries to features fail: connection refused
     features.start()
     status = wait_for(

@@ -92,19 +92,21 @@ def test_searching_with_a_file_that_is_not_an_image_is_a_clear_422(client):
     assert response.json()["error"] == "not_an_image"
 
 
-def test_failures_show_the_bad_upload_and_its_reason(client):
+def test_failures_show_the_bad_upload_and_its_reason(client, processed):
+    runtime, _, _ = processed
     items = client.get("/failures").json()["items"]
-    assert {(f["key"], f["reason"]) for f in items} == {("videos/empty.mp4", "empty")}
+    assert {(f["key"], f["reason"]) for f in items} == {(f"videos/{runtime.settings.tenant}/empty.mp4", "empty")}
 
 
 def test_status_of_a_processed_video_is_done(client, processed):
-    _, truth, _ = processed
+    runtime, truth, _ = processed
     video = min(truth.videos)
-    assert client.get(f"/status/videos/{video}.mp4").json()["status"] == "done"
+    assert client.get(f"/status/videos/{runtime.settings.tenant}/{video}.mp4").json()["status"] == "done"
 
 
-def test_status_of_an_unknown_key_is_404(client):
-    assert client.get("/status/videos/nope.mp4").status_code == 404
+def test_status_of_an_unknown_key_is_404(client, processed):
+    runtime, _, _ = processed
+    assert client.get(f"/status/videos/{runtime.settings.tenant}/nope.mp4").status_code == 404
 
 
 def test_products_and_videos_are_listed(client, processed):

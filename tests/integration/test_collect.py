@@ -225,7 +225,9 @@ def test_collect_uploads_the_good_rows_and_records_the_bad_ones(runtime, site, t
     base, _ = site
     rows = read_manifest(write_manifest(tmp_path / "m.csv", base))
     report = collect(runtime.services, rows, max_bytes=LIMIT, downloader=downloader)
-    assert [o.key for o in report.uploaded] == ["products/SHOE-1/shoe.jpg", "products/BAG-2/bag.jpg", "videos/review-1.mp4"]
+    tenant = runtime.settings.tenant
+    assert [o.key for o in report.uploaded] == [
+        f"products/{tenant}/SHOE-1/shoe.jpg", f"products/{tenant}/BAG-2/bag.jpg", f"videos/{tenant}/review-1.mp4"]
     assert {o.url.rsplit("/", 1)[1]: o.reason for o in report.failed} == {
         "missing.jpg": "http_error", "page.html": "bad_type", "huge.png": "too_large"}
     with runtime.services.db.pool.connection() as conn:

@@ -386,7 +386,7 @@ def test_a_features_step_on_the_model_server_stores_class_scores_so_text_search_
     with RemotePredictor(server, "mobilenet_v2") as remote:
         services = Services(settings, Database(settings.database_url, max_size=4), open_store(settings), _embedder=remote)
         with LocalRuntime(settings, services=services) as runtime:
-            services.store.put("products/chelsea/chelsea.png", encode(photo("chelsea")))
+            services.store.put(f"products/{settings.tenant}/chelsea/chelsea.png", encode(photo("chelsea")))
             assert runtime.broker.run_until_idle(tenant=settings.tenant, timeout=300)
             hits = SearchEngine(services).by_text("cat", SearchOptions())
     assert [h.product for h in hits] == ["chelsea"]

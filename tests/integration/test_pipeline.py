@@ -60,15 +60,17 @@ def test_a_redelivered_event_is_a_no_op(runtime, tiny_dataset):
 
 def test_a_step_that_keeps_failing_is_dead_lettered_and_replay_completes_it(runtime, tiny_dataset, tmp_path):
     video = next((tiny_dataset / "videos").iterdir())
-    key = f"videos/{video.name}"
+    key = f"videos/{runtime.settings.tenant}/{video.name}"
     runtime.services.store.put_file(key, video)
     assert runtime.broker.process_one()  # ingest: the upload is recorded, video.uploaded queued
     stored = runtime.services.store.root / key
     hidden = tmp_path / "hidden.mp4"
-    shutil.move(stored, hidden)  # the object store loses the object: a fault outside the input
+    shutil.move(stored, hidden)
+    stored.mkdir()  # the store's directory is broken where the object was: a fault outside the input
     runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=60)
     [letter] = runtime.queue.dead_letters(runtime.settings.tenant)
     assert (letter.subscriber, letter.event["type"], letter.attempts) == ("keyframes", types.VIDEO_UPLOADED, 3)
+    stored.rmdir()
     shutil.move(hidden, stored)  # the fault is gone
     assert runtime.queue.replay(runtime.settings.tenant) == 1
     runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=120)
@@ -76,6 +78,18 @@ def test_a_step_that_keeps_failing_is_dead_lettered_and_replay_completes_it(runt
     assert results.videos().items[0].keyframes > 0
     assert results.status(key).status == "done"
     assert runtime.queue.dead_letters(runtime.settings.tenant) == []
+
+
+def test_a_video_deleted_before_its_keyframes_were_read_is_recorded_not_retried(runtime, tiny_dataset):
+    video = next((tiny_dataset / "videos").iterdir())
+    key = f"videos/{runtime.settings.tenant}/{video.name}"
+    runtime.services.store.put_file(key, video)
+    assert runtime.broker.process_one()  # ingest: video.uploaded queued
+    runtime.services.store.delete(key)
+    runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=60)
+    assert runtime.queue.dead_letters(runtime.settings.tenant) == []
+    [failure] = Results(runtime.services.db, runtime.settings.tenant).failures().items
+    assert (failure.key, failure.step, failure.reason) == (key, "keyframes", "object_missing")
 
 
 def test_videos_uploaded_before_their_products_are_still_matched(runtime, tiny_dataset, tmp_path):

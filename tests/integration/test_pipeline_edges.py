@@ -48,7 +48,7 @@ def test_with_the_video_gone_edges_fall_back_to_keyframe_midpoints(runtime, data
     ingest_folder(runtime, dataset, wait=True)
     truth = GroundTruth.from_json(dataset / "truth.json")
     for video_id in truth.videos:
-        runtime.services.store.delete(video_key(f"{video_id}.mp4"))
+        runtime.services.store.delete(video_key(settings.tenant, f"{video_id}.mp4"))
     # A fresh process: no probe outcomes remembered.
     services = Services(settings, runtime.services.db, runtime.services.store)
     for found in Results(services.db, settings.tenant).all_appearances():

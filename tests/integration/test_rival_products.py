@@ -28,7 +28,7 @@ def catalog(services):
     features: dict[int, LocalFeatures] = {}
 
     def add(image_id: int, sku: str, art: np.ndarray, name: str = "front") -> Candidate:
-        key = f"products/{sku}/{name}.png"
+        key = f"products/{services.settings.tenant}/{sku}/{name}.png"
         services.store.put(key, cv2.imencode(".png", art)[1].tobytes())
         features[image_id] = extract_local_features(art, max_side=services.settings.product_feature_max_side)
         return Candidate(image_id, sku, -1, 0.5, key, f"sha-{sku}-{image_id}")
@@ -74,7 +74,7 @@ def test_of_two_photos_that_fit_equally_well_the_match_names_the_one_whose_key_s
         found = verify_among_rivals(
             services, services.settings.tenant, candidates, stored(features), extract_local_features(frame), lambda: frame
         )
-        assert found["SKU-A"][0].photo_key == "products/SKU-A/front.png"
+        assert found["SKU-A"][0].photo_key == f"products/{services.settings.tenant}/SKU-A/front.png"
 
 
 def test_a_place_two_products_explain_equally_well_goes_to_neither(services, catalog, arts):

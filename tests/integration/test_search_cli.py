@@ -16,8 +16,8 @@ pytest.importorskip("skimage", reason="scikit-image provides the sample photos")
 def indexed(runtime, monkeypatch, tmp_path):
     """Three photos indexed under the test's tenant, and the environment that points the CLI at them."""
     for name in ("coffee", "chelsea", "rocket"):
-        runtime.services.store.put(f"products/{name}/{name}.png", encode(photo(name)))
-    runtime.services.store.put("products/coffee-again/coffee.png", encode(photo("coffee")))
+        runtime.services.store.put(f"products/{runtime.settings.tenant}/{name}/{name}.png", encode(photo(name)))
+    runtime.services.store.put(f"products/{runtime.settings.tenant}/coffee-again/coffee.png", encode(photo("coffee")))
     assert runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=300)
     s = runtime.settings
     for name, value in {"DEEPLENS_HOME": s.home, "DATABASE_URL": s.database_url, "DEEPLENS_TENANT": s.tenant}.items():

@@ -33,7 +33,7 @@ CLIP = "open_clip:tiny-search"
 
 def upload(runtime: LocalRuntime, *names: str, sku: str | None = None) -> None:
     for name in names:
-        runtime.services.store.put(f"products/{sku or name}/{name}.png", encode(photo(name)))
+        runtime.services.store.put(f"products/{runtime.settings.tenant}/{sku or name}/{name}.png", encode(photo(name)))
     assert runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=300)
 
 

@@ -34,15 +34,16 @@ def indexed(tmp_path_factory, database_url, predictor):
     runtime = LocalRuntime(settings, services=services)
     for name in ORIGINALS:
         image = photo(name)
-        services.store.put(f"products/{name}/original.png", encode(image))
+        services.store.put(f"products/{settings.tenant}/{name}/original.png", encode(image))
         for edit, fn in EDITS.items():
-            services.store.put(f"products/{name}/{edit}.png", encode(fn(image)))
+            services.store.put(f"products/{settings.tenant}/{name}/{edit}.png", encode(fn(image)))
     for name in DISTRACTORS:
-        services.store.put(f"products/{name}/original.png", encode(photo(name)))
+        services.store.put(f"products/{settings.tenant}/{name}/original.png", encode(photo(name)))
     assert runtime.broker.run_until_idle(tenant=settings.tenant, timeout=600)
     with services.db.pool.connection() as conn:
         rows = conn.execute("SELECT id, object_key FROM product_images WHERE tenant_id = %s", (settings.tenant,)).fetchall()
-    yield SearchEngine(services), {r["object_key"]: r["id"] for r in rows}
+    # Keyed by <sku>/<photo>: the object key without its products/<tenant>/ prefix.
+    yield SearchEngine(services), {r["object_key"].split("/", 2)[2]: r["id"] for r in rows}
     runtime.close()
 
 
@@ -50,10 +51,10 @@ def indexed(tmp_path_factory, database_url, predictor):
 def test_every_edited_copy_finds_its_original_first(indexed, edit):
     engine, ids = indexed
     for name in ORIGINALS:
-        siblings = {ids[f"products/{name}/{e}.png"] for e in EDITS}
-        hits = engine.similar("product_image", ids[f"products/{name}/{edit}.png"], SearchOptions(kind="products", limit=10))
+        siblings = {ids[f"{name}/{e}.png"] for e in EDITS}
+        hits = engine.similar("product_image", ids[f"{name}/{edit}.png"], SearchOptions(kind="products", limit=10))
         first_other = next(h for h in hits if h.id not in siblings)
-        assert first_other.key == f"products/{name}/original.png", (name, edit, [h.key for h in hits[:5]])
+        assert first_other.id == ids[f"{name}/original.png"], (name, edit, [h.key for h in hits[:5]])
 
 
 def test_an_uploaded_copy_finds_itself_or_its_original_first(indexed):

@@ -5,29 +5,44 @@ from pathlib import Path
 import pytest
 
 from deeplens.errors import BadInput, NotFound
-from deeplens.storage.keys import DERIVED_PREFIXES, parse_key
+from deeplens.storage.keys import DERIVED_PREFIXES, frame_key, parse_key, product_key, video_key
 from deeplens.storage.local import LocalStore
 from deeplens.storage.notifications import parse_notification, webhook_payload
 
 
-def test_product_photo_keys_name_their_sku():
-    parsed = parse_key("products/SKU-1/front.jpg")
-    assert (parsed.kind, parsed.sku) == ("product_image", "SKU-1")
+def test_product_photo_keys_name_their_tenant_and_sku():
+    parsed = parse_key("products/acme/SKU-1/front.jpg")
+    assert (parsed.kind, parsed.tenant, parsed.sku) == ("product_image", "acme", "SKU-1")
 
 
-def test_video_keys_name_their_video_by_file_stem():
-    parsed = parse_key("videos/review 17.mp4")
-    assert (parsed.kind, parsed.video_id) == ("video", "review 17")
+def test_video_keys_name_their_tenant_and_their_video_by_file_stem():
+    parsed = parse_key("videos/acme/review 17.mp4")
+    assert (parsed.kind, parsed.tenant, parsed.video_id) == ("video", "acme", "review 17")
 
 
-@pytest.mark.parametrize("key", ["frames/v/000001.jpg", "evidence/a/1.jpg"])
+@pytest.mark.parametrize("key", ["frames/acme/v/000001.jpg", "evidence/acme/a/1.jpg"])
 def test_derived_keys_are_derived(key):
     assert parse_key(key).kind == "derived"
 
 
-@pytest.mark.parametrize("key", ["readme.txt", "products/loose.jpg", "videos/a/b.mp4", "products/sku/deep/x.jpg"])
+@pytest.mark.parametrize("key", [
+    "readme.txt", "products/loose.jpg", "products/SKU-1/front.jpg", "videos/review.mp4", "videos/acme/sub/x.mp4",
+    "products/acme/sku/deep/x.jpg", "videos/../x.mp4", "products/../sku/x.jpg", "products/acme/../x.jpg",
+    "products/acme//x.jpg", "videos/-acme/x.mp4",
+])
 def test_keys_outside_the_layout_are_unknown(key):
     assert parse_key(key).kind == "unknown"
+
+
+def test_the_same_file_names_of_two_tenants_are_two_keys():
+    assert product_key("a", "SKU-1", "front.jpg") != product_key("b", "SKU-1", "front.jpg")
+    assert frame_key("a", "video-1", 3) != frame_key("b", "video-1", 3)
+
+
+@pytest.mark.parametrize("tenant", ["", "..", "a/b", "-x", "x" * 64, "a\x00b"])
+def test_a_key_is_never_made_for_a_tenant_id_that_could_leave_its_segment(tenant):
+    with pytest.raises(ValueError):
+        video_key(tenant, "x.mp4")
 
 
 def test_local_store_announces_each_created_source_object_as_an_s3_record(tmp_path):
