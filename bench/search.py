@@ -14,7 +14,10 @@ What it does:
    m = 16, ef_construction = 64).
 2. recall@10 of the index against exact search (numpy, brute force) for ``--queries``
    fresh vectors from the same distribution, at several ``hnsw.ef_search`` values, with the
-   median latency of the SQL query alone.
+   median latency of the SQL query alone. The same for a small tenant that holds
+   ``--small-tenant-share`` (1%) of the vectors, drawn from the same distribution and so
+   interleaved with the large tenant's in the one HNSW graph: every search is filtered by
+   tenant, and pgvector's iterative index scans must find its 10 among the large tenant's.
 3. Serves the results API with uvicorn on loopback (a separate process, one worker, cache
    off so every request searches) and sends ``--requests`` "more like this" requests
    (``GET /search/similar``: the API's vector-search path, no model inference) from
@@ -286,6 +289,8 @@ def main() -> None:
     parser.add_argument("--ef-search", type=int, default=None, help="ef_search for the API runs (default: DEEPLENS_HNSW_EF_SEARCH)")
     parser.add_argument("--shared-buffers", default="2GB",
                         help="shared_buffers of the embedded server (default 2GB: the index must fit; 'keep' leaves it)")
+    parser.add_argument("--small-tenant-share", type=float, default=0.01,
+                        help="share of the vectors a second, small tenant holds (default 0.01; 0 = none)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -317,8 +322,12 @@ def main() -> None:
         log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
         log(f"generating {args.n} × {args.dim} clustered vectors …")
         vectors, centres = clustered(args.n, args.dim, args.clusters, seed=1)
+        small = np.random.default_rng(5).random(args.n) < args.small_tenant_share
+        small_vectors, vectors = vectors[small], vectors[~small]
         log("loading and building the HNSW index …")
         items, loaded, built = load(db, tenant, model, vectors)
+        small_tenant = f"{tenant}-small"
+        small_items = load(db, small_tenant, model, small_vectors)[0] if len(small_vectors) else []
         with db.pool.connection() as conn:
             size = conn.execute("SELECT pg_relation_size(index_name::regclass) AS b FROM models WHERE model = %s", (model,)).fetchone()["b"]
         result.update(load_s=round(loaded, 1), index_build_s=round(built, 1), index_mb=round(size / 2**20, 1))
@@ -326,6 +335,10 @@ def main() -> None:
         queries = queries_like(centres, args.queries, seed=2)
         truth = exact_top10(vectors, queries)
         result["recall"] = recall_sweep(db, tenant, model, items, queries, truth)
+        if small_items:
+            log(f"recall sweep for the small tenant ({len(small_items)} vectors) …")
+            result["small_tenant"] = {"vectors": len(small_items), "recall": recall_sweep(
+                db, small_tenant, model, small_items, queries, exact_top10(small_vectors, queries))}
         db.close()
         del vectors
         log(f"API runs at ef_search {ef} …")
@@ -351,6 +364,11 @@ def main() -> None:
     print("ef_search  recall@10  SQL p50 ms")
     for r in result["recall"]:
         print(f"{r['ef_search']:9}  {r['recall_at_10']:9.4f}  {r['sql_p50_ms']:10.2f}")
+    if "small_tenant" in result:
+        print(f"a small tenant holding {result['small_tenant']['vectors']} of the vectors, every search filtered by tenant:")
+        print("ef_search  recall@10  SQL p50 ms  SQL p99 ms")
+        for r in result["small_tenant"]["recall"]:
+            print(f"{r['ef_search']:9}  {r['recall_at_10']:9.4f}  {r['sql_p50_ms']:10.2f}  {r['sql_p99_ms']:10.2f}")
     for r in result["api"]:
         print(f"GET /search/similar ({'cache on, 300 distinct ids' if r['cache'] else 'cache off'}, ef_search {ef}, "
               f"{r['concurrency']} in flight): {r['qps']} q/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}"
