@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deeplens.tenants import TENANT_ID
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     s3_region: str = Field("us-east-1", description="S3 region name.")
     s3_announce: bool = Field(
         True, description="The S3 store announces its own writes; false where MinIO's webhook does it (cluster)."
+    )
+    webhook_token: SecretStr | None = Field(
+        None,
+        description="The token MinIO's webhook target sends (MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<id>); when set, ingest "
+        "refuses a bucket notification without it (401). The chart generates one. Unset = none checked (laptop).",
     )
     max_object_bytes: int = Field(2_000_000_000, description="Larger uploads are refused as bad input.")
     max_image_bytes: int = Field(50_000_000, description="Larger product images are refused as bad input.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hmac
 import json
 import logging
 from collections.abc import Mapping
@@ -98,16 +99,32 @@ def handle(step: str, headers: Mapping[str, str], body: bytes) -> Reply:
 
 
 def handle_notification(headers: Mapping[str, str], body: bytes) -> Reply:
-    """Entry for ingest: a CloudEvent, or a bucket notification POSTed as-is (MinIO webhook, S3/SQS ``Records``)."""
+    """Entry for ingest: a CloudEvent, or a bucket notification POSTed as-is (MinIO webhook, S3/SQS ``Records``).
+
+    With ``DEEPLENS_WEBHOOK_TOKEN`` set, a notification must carry it as MinIO sends it
+    (``Authorization: Bearer <token>``); CloudEvents come from the Broker, inside the cluster.
+    """
     headers = {str(name).lower(): value for name, value in headers.items()}
     try:
         if "ce-specversion" in headers or "cloudevents" in headers.get("content-type", ""):
             event = from_cloudevent(parse_cloudevent(headers, body))
         else:
-            event = notification_event(json.loads(body or b"null"), _process().settings.tenant)
+            settings = _process().settings
+            if not _carries_token(headers, settings.webhook_token.get_secret_value() if settings.webhook_token else None):
+                log.warning("ingest: refused a bucket notification without the webhook token")
+                return error_reply(401, "invalid_webhook_token", "the notification does not carry the webhook token")
+            event = notification_event(json.loads(body or b"null"), settings.tenant)
     except (BadInput, ValueError) as exc:
         return error_reply(400, "malformed_notification", str(exc))
     return _deliver("ingest", event)
+
+
+def _carries_token(headers: Mapping[str, str], token: str | None) -> bool:
+    """Whether the request carries ``token`` (always, when none is configured); compared in constant time."""
+    if token is None:
+        return True
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def record_dead_letter(headers: Mapping[str, str], body: bytes) -> Reply:

@@ -142,7 +142,9 @@ def step_function(settings, monkeypatch):
     _runtime._process.cache_clear()
 
     @contextmanager
-    def start(target: str) -> Iterator[str]:
+    def start(target: str, **env: str) -> Iterator[str]:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
         app = functions_framework.create_app(target=target, source="functions/main.py")
         with serve(app) as url:
             yield url
@@ -185,3 +187,19 @@ def test_an_object_deleted_before_its_step_ran_is_recorded_and_acknowledged(step
     assert (response.status_code, response.content) == (204, b"")
     [failure] = Results(db, settings.tenant).failures(limit=10, offset=0).items
     assert (failure.key, failure.reason) == (key, "object_missing")
+
+
+def test_with_a_webhook_token_set_ingest_refuses_a_notification_without_it(step_function):
+    with step_function("ingest", DEEPLENS_WEBHOOK_TOKEN="s3cr3t-token") as url:
+        missing = httpx.post(url, content=b'{"Records": []}', headers={"content-type": "application/json"})
+        wrong = httpx.post(url, content=b'{"Records": []}',
+                           headers={"content-type": "application/json", "authorization": "Bearer guess"})
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert "s3cr3t" not in missing.text + wrong.text
+
+
+def test_with_a_webhook_token_set_ingest_takes_a_notification_that_carries_it(step_function):
+    with step_function("ingest", DEEPLENS_WEBHOOK_TOKEN="s3cr3t-token") as url:
+        response = httpx.post(url, content=b'{"Records": []}',
+                              headers={"content-type": "application/json", "authorization": "Bearer s3cr3t-token"})
+    assert (response.status_code, response.content) == (204, b"")
