@@ -14,7 +14,7 @@ from deeplens import __version__
 from deeplens.api import gallery
 from deeplens.api.dependencies import ServiceState
 from deeplens.api.errors import install_error_handlers
-from deeplens.api.routers import appearances, catalog, images, operations, search
+from deeplens.api.routers import appearances, catalog, images, keys, operations, search
 from deeplens.auth import Authenticator
 from deeplens.pipeline.services import Services
 from deeplens.search import SearchEngine
@@ -48,7 +48,8 @@ def create_app(services: Services, queue: DeliveryQueue | None = None, *, auth: 
             conn.execute("SELECT 1")
         return {"status": "ok", "version": __version__}
 
-    for router in (catalog.router, appearances.router, search.router, images.router, operations.router, gallery.router):
+    for router in (catalog.router, appearances.router, search.router, images.router, operations.router, keys.router,
+                   gallery.router):
         app.include_router(router)
     if queue is not None:
         app.include_router(operations.queue_router)

@@ -202,3 +202,25 @@ def test_a_failed_login_logs_nothing_of_the_credential_or_the_secret(client, ser
 
 def test_the_dev_secret_never_shows_in_the_settings_repr(services):
     assert DEV_SECRET not in repr(services.settings) and DEV_SECRET not in str(services.settings.model_dump())
+
+
+def test_an_admin_creates_lists_and_revokes_its_tenants_keys_through_the_api(client, signing_key, tenant):
+    admin = token(signing_key, tenant, "admin")
+    created = client.post("/keys", headers=admin, json={"scopes": ["read"], "name": "export"}).json()
+    assert client.get("/products", headers=bearer(created["key"])).status_code == 200
+    assert [k["id"] for k in client.get("/keys", headers=admin).json()] == [created["id"]]
+    assert "key" not in client.get("/keys", headers=admin).json()[0]
+    assert client.delete(f"/keys/{created['id']}", headers=admin).status_code == 204
+    assert client.get("/products", headers=bearer(created["key"])).status_code == 401
+
+
+def test_an_admin_cannot_see_or_revoke_another_tenants_keys(client, signing_key, tenant):
+    theirs = client.post("/keys", headers=token(signing_key, f"{tenant}-other", "admin"), json={"scopes": ["read"]}).json()
+    mine = token(signing_key, tenant, "admin")
+    assert client.get("/keys", headers=mine).json() == []
+    assert client.delete(f"/keys/{theirs['id']}", headers=mine).status_code == 404
+    assert client.get("/products", headers=bearer(theirs["key"])).status_code == 200
+
+
+def test_keys_need_the_admin_scope(client, signing_key, tenant):
+    assert client.post("/keys", headers=token(signing_key, tenant, "read write"), json={"scopes": ["admin"]}).status_code == 403

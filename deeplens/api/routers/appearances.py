@@ -45,4 +45,4 @@ def evidence(caller: Reader, appearance_id: str) -> Response:
     if found is None or found.evidence is None:
         raise NotFound(f"no evidence for appearance {appearance_id!r} (yet)")
     return Response(caller.services.store.get(found.evidence), media_type="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=3600"})
+                    headers={"Cache-Control": "private, max-age=3600", "Vary": "Authorization"})
