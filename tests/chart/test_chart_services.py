@@ -190,7 +190,7 @@ def test_the_hs256_secret_comes_from_a_secret_and_only_to_the_results_api(render
 
 
 def test_the_hs256_secret_cannot_be_a_plain_value(render):
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="hs256Secret"):
         render({"auth": {"hs256Secret": "plain-text-secret"}})
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -81,7 +81,7 @@ class JwksServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 server.fetches += 1
                 body = json.dumps(server._jwks).encode()
                 self.send_response(200)
@@ -100,7 +100,7 @@ class JwksServer:
     def publish(self, keys: list[SigningKey]) -> None:
         self._jwks = {"keys": [k.public_jwk() for k in keys]}
 
-    def __enter__(self) -> JwksServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from deeplens.api import create_app
-from deeplens.auth import AuthMisconfigured, Authenticator
+from deeplens.auth import Authenticator, AuthMisconfigured
 from deeplens.auth.keys import ApiKeyStore
 from deeplens.cli.main import main
 from deeplens.config import Settings
