@@ -96,6 +96,7 @@ async function authedFetch(target, init = {}) {
     if (stored) headers.Authorization = `Bearer ${stored}`;
     const response = await fetch(target, { ...init, headers });
     if (response.status !== 401) return response;
+    if (credential() !== stored) continue; // signed in again meanwhile: retry with the new credential
     const error = await errorOf(response);
     signOut();
     await askForCredential(stored ? `${error.detail} Sign in again.` : "");
