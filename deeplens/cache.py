@@ -1,9 +1,10 @@
 """The search cache: query embeddings, query results and thumbnails.
 
 In-process LRU on a laptop, Redis in the cluster (``DEEPLENS_REDIS_URL``), behind one small
-interface of byte values. Entries are never deleted on purpose: keys that depend on the
-index carry the tenant's index generation (:mod:`deeplens.db.index_state`), so a change to
-the index makes new keys and the old entries age out (LRU order or TTL).
+interface of byte values. Every key names its tenant, so one tenant's entries are never
+another's answer. Entries are never deleted on purpose: keys that depend on the index carry
+the tenant's index generation (:mod:`deeplens.db.index_state`), so a change to the index
+makes new keys and the old entries age out (LRU order or TTL).
 
 A cache is an optimisation, never a dependency: a Redis that is down or slow counts as a
 miss and is logged, the search still answers.

@@ -190,6 +190,42 @@ class Settings(BaseSettings):
     collect_backoff: float = Field(0.5, gt=0, description="Seconds before the first download retry; doubles each time.")
     collect_concurrency: int = Field(4, ge=1, description="Downloads in flight at once.")
 
+    # --- authentication of the results API ---------------------------------------------------
+    auth_enabled: bool = Field(
+        False,
+        description="Require a credential (bearer JWT or API key) on every route but /health, /docs, /openapi.json "
+        "and the gallery's static shell; the tenant then comes from the credential. Off = every request is "
+        "DEEPLENS_TENANT with every scope (the laptop). On with no token issuer configured (neither "
+        "DEEPLENS_AUTH_JWKS_URL nor DEEPLENS_AUTH_HS256_SECRET) the service refuses to start, unless "
+        "DEEPLENS_AUTH_API_KEYS_ONLY says API keys alone are meant.",
+    )
+    auth_jwks_url: str | None = Field(
+        None, description="JWKS URL of the identity provider: RS256 and ES256 tokens are verified against its keys."
+    )
+    auth_issuer: str | None = Field(
+        None, description="Required `iss` of every JWT; must be set with DEEPLENS_AUTH_JWKS_URL (checked when set)."
+    )
+    auth_audience: str = Field("deeplens", min_length=1, description="Required `aud` of every JWT.")
+    auth_hs256_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret (at least 32 characters) for HS256 tokens, for development; never logged.",
+    )
+    auth_tenant_claim: str = Field("tenant", min_length=1, description="JWT claim that names the caller's tenant.")
+    auth_scope_claim: str = Field(
+        "scope", min_length=1,
+        description="JWT claim with the caller's scopes (read, write, admin): a space-separated string or a list.",
+    )
+    auth_leeway: int = Field(30, ge=0, le=300, description="Seconds of clock skew allowed on exp/nbf/iat.")
+    auth_jwks_lifespan: float = Field(300.0, gt=0, le=86_400, description="Seconds the JWKS is cached.")
+    auth_jwks_cooldown: float = Field(
+        30.0, ge=0, le=3600,
+        description="Seconds at least between JWKS refreshes forced by an unknown `kid` (a rotated key is "
+        "picked up then; bounds what tokens with made-up key ids cost the identity provider).",
+    )
+    auth_api_keys_only: bool = Field(
+        False, description="With auth on, accept API keys only: starting with no token issuer configured is meant."
+    )
+
     @property
     def threads_per_worker(self) -> int:
         """Threads one model call or SIFT extraction may use: the cores shared by the broker's workers."""

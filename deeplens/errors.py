@@ -44,3 +44,12 @@ class Undeliverable(DeepLensError):
 
 class Unsupported(DeepLensError):
     """The request is valid but the chosen component cannot serve it (e.g. text search on an image-only model)."""
+
+
+class Conflict(DeepLensError):
+    """The request clashes with work already under way (a quota); ``reason`` is a short machine code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

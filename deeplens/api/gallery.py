@@ -1,26 +1,26 @@
 """The web gallery of the results service: static pages at ``/``, no build step.
 
 The gallery is plain HTML, CSS and ES modules under ``deeplens/api/static/`` that talk to
-the REST API from the browser. :func:`mount_gallery` serves them; given the process's
-services it also adds two small read-only look-ups the REST API does not answer in one
-request — the photo ids of a page of products and a poster keyframe of a page of videos —
-so a grid of thousands of products costs one request per page, not one per card.
+the REST API from the browser. :func:`mount_gallery` serves them (the static shell is
+public: it holds no data, and signs in when the API answers 401); :data:`router` adds small
+read-only look-ups the REST API does not answer in one request — the photo ids of a page of
+products and a poster keyframe of a page of videos — so a grid of thousands of products
+costs one request per page, not one per card. They need the ``read`` scope and answer for
+the caller's tenant, like every data route.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from deeplens.api.dependencies import Reader
+from deeplens.api.errors import AUTH_RESPONSES, ErrorBody
 from deeplens.errors import NotFound
-
-if TYPE_CHECKING:
-    from deeplens.pipeline.services import Services
 
 STATIC_DIR = Path(__file__).with_name("static")
 #: Most products or videos one look-up answers (a gallery page is far smaller).
@@ -51,8 +51,8 @@ class _Static(StaticFiles):
         return response
 
 
-def mount_gallery(app: FastAPI, services: Services | None = None) -> None:
-    """Serve the gallery at ``/`` and its files at ``/static/``; with ``services``, its look-ups under ``/gallery/``."""
+def mount_gallery(app: FastAPI) -> None:
+    """Serve the gallery's static shell at ``/`` and its files at ``/static/`` (public: no data in them)."""
     index = STATIC_DIR / "index.html"
 
     @app.get("/", include_in_schema=False)
@@ -61,55 +61,56 @@ def mount_gallery(app: FastAPI, services: Services | None = None) -> None:
 
     app.mount("/static", _Static(directory=STATIC_DIR), name="static")
 
-    if services is None:
-        return
-    tenant = services.settings.tenant
-    db = services.db
 
-    @app.get("/gallery/product-photos", tags=["gallery"])
-    def product_photos(sku: list[str] = Query(..., max_length=MAX_KEYS)) -> dict[str, list[int]]:
-        """Ids of each product's photos (``GET /images/product_image/{id}``), by object key; at most 8 each."""
-        with db.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT sku, id FROM ("
-                "  SELECT sku, id, row_number() OVER (PARTITION BY sku ORDER BY object_key) AS n"
-                "  FROM product_images WHERE tenant_id = %s AND sku = ANY(%s)"
-                ") ranked WHERE n <= %s ORDER BY sku, n",
-                (tenant, list(sku), MAX_PHOTOS),
-            ).fetchall()
-        out: dict[str, list[int]] = {}
-        for row in rows:
-            out.setdefault(row["sku"], []).append(row["id"])
-        return out
+router = APIRouter(prefix="/gallery", tags=["gallery"], responses=AUTH_RESPONSES)
 
-    @app.get("/gallery/video-posters", tags=["gallery"])
-    def video_posters(video: list[str] = Query(..., max_length=MAX_KEYS)) -> dict[str, int]:
-        """A keyframe id per video to show as its poster: its best match's frame, else the keyframe nearest the middle."""
-        with db.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT v.video_id, COALESCE("
-                "  (SELECT a.best_frame_id FROM appearances a WHERE a.tenant_id = v.tenant_id AND a.video_id = v.video_id"
-                "   ORDER BY a.best_score DESC, a.start_t LIMIT 1),"
-                "  (SELECT f.id FROM frames f WHERE f.tenant_id = v.tenant_id AND f.video_id = v.video_id"
-                "   ORDER BY abs(f.t - v.duration / 2), f.id LIMIT 1)) AS id"
-                " FROM videos v WHERE v.tenant_id = %s AND v.video_id = ANY(%s)",
-                (tenant, list(video)),
-            ).fetchall()
-        return {row["video_id"]: row["id"] for row in rows if row["id"] is not None}
 
-    @app.get("/gallery/videos/{video_id}", response_model=VideoInfo, tags=["gallery"],
-             responses={404: {"description": "no such video"}})
-    def video_info(video_id: str) -> VideoInfo:
-        """One video's duration, size and keyframes."""
-        with db.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT video_id, duration, fps, width, height FROM videos WHERE tenant_id = %s AND video_id = %s",
-                (tenant, video_id),
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no video {video_id!r}")
-            frames = conn.execute(
-                "SELECT id, t FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY t", (tenant, video_id)
-            ).fetchall()
-        return VideoInfo(video=row["video_id"], duration=row["duration"], fps=row["fps"], width=row["width"],
-                         height=row["height"], keyframes=[(f["id"], round(f["t"], 3)) for f in frames])
+@router.get("/product-photos")
+def product_photos(caller: Reader, sku: list[str] = Query(..., max_length=MAX_KEYS)) -> dict[str, list[int]]:
+    """Ids of each product's photos (``GET /images/product_image/{id}``), by object key; at most 8 each."""
+    with caller.services.db.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT sku, id FROM ("
+            "  SELECT sku, id, row_number() OVER (PARTITION BY sku ORDER BY object_key) AS n"
+            "  FROM product_images WHERE tenant_id = %s AND sku = ANY(%s)"
+            ") ranked WHERE n <= %s ORDER BY sku, n",
+            (caller.tenant, list(sku), MAX_PHOTOS),
+        ).fetchall()
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        out.setdefault(row["sku"], []).append(row["id"])
+    return out
+
+
+@router.get("/video-posters")
+def video_posters(caller: Reader, video: list[str] = Query(..., max_length=MAX_KEYS)) -> dict[str, int]:
+    """A keyframe id per video to show as its poster: its best match's frame, else the keyframe nearest the middle."""
+    with caller.services.db.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT v.video_id, COALESCE("
+            "  (SELECT a.best_frame_id FROM appearances a WHERE a.tenant_id = v.tenant_id AND a.video_id = v.video_id"
+            "   ORDER BY a.best_score DESC, a.start_t LIMIT 1),"
+            "  (SELECT f.id FROM frames f WHERE f.tenant_id = v.tenant_id AND f.video_id = v.video_id"
+            "   ORDER BY abs(f.t - v.duration / 2), f.id LIMIT 1)) AS id"
+            " FROM videos v WHERE v.tenant_id = %s AND v.video_id = ANY(%s)",
+            (caller.tenant, list(video)),
+        ).fetchall()
+    return {row["video_id"]: row["id"] for row in rows if row["id"] is not None}
+
+
+@router.get("/videos/{video_id}", response_model=VideoInfo,
+            responses={404: {"model": ErrorBody, "description": "no such video"}})
+def video_info(caller: Reader, video_id: str) -> VideoInfo:
+    """One video's duration, size and keyframes."""
+    with caller.services.db.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT video_id, duration, fps, width, height FROM videos WHERE tenant_id = %s AND video_id = %s",
+            (caller.tenant, video_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no video {video_id!r}")
+        frames = conn.execute(
+            "SELECT id, t FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY t", (caller.tenant, video_id)
+        ).fetchall()
+    return VideoInfo(video=row["video_id"], duration=row["duration"], fps=row["fps"], width=row["width"],
+                     height=row["height"], keyframes=[(f["id"], round(f["t"], 3)) for f in frames])

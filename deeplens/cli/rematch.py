@@ -15,6 +15,7 @@ import argparse
 
 from deeplens.cli.common import load_settings
 from deeplens.cli.ingest import wait_with_progress
+from deeplens.errors import Conflict
 from deeplens.rematch import request_rematch
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
@@ -35,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     with LocalRuntime(settings) as runtime:
         results = Results(runtime.services.db, settings.tenant)
         before = results.appearances(limit=1).total if processed_here else 0
-        request_rematch(settings, runtime.queue, decide=not args.appearances_only)
+        try:
+            request_rematch(settings, runtime.queue, settings.tenant, decide=not args.appearances_only)
+        except Conflict as exc:
+            raise SystemExit(f"deeplens rematch: {exc}") from exc
         if settings.broker_url:
             print(f"Rematch requested through {settings.broker_url}; the match function applies the settings it runs with.")
         elif args.no_wait:

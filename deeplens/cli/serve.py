@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from deeplens.api import create_app
+from deeplens.auth import AuthMisconfigured
 from deeplens.cli.common import load_settings
 from deeplens.runtime import LocalRuntime
 
@@ -20,11 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def serve(runtime: LocalRuntime, host: str, port: int, *, workers: bool = True) -> None:
-    """Serve the API (blocking) while the broker works the queue in the background."""
+    """Serve the API (blocking) while the broker works the queue in the background.
+
+    With auth on and nothing to verify credentials with, it refuses to start (SystemExit)."""
+    try:
+        app = create_app(runtime.services, runtime.queue)
+    except AuthMisconfigured as exc:
+        raise SystemExit(f"deeplens serve: refusing to start: {exc}") from exc
     if workers:
         runtime.broker.start()
     print(f"DeepLens results service: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
-    uvicorn.run(create_app(runtime.services, runtime.queue), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def run(args: argparse.Namespace) -> int:

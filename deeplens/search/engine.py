@@ -1,13 +1,16 @@
 """Search the index: by an image, by an indexed item ("more like this"), by text; near-duplicates.
 
-One :class:`SearchEngine` per process (the API and the CLI each build one). Query
-embeddings are cached by content (they never change for a model); results are cached under
-the tenant's index generation, which every write to the index bumps, so a cached result is
-never served after the index changed.
+One :class:`SearchEngine` per process (the API and the CLI each build one); the API serves
+each request from :meth:`SearchEngine.for_tenant`, a view over the caller's tenant that
+shares the caches and models. Every cache key names the tenant: query embeddings are cached
+by content (they never change for a model), results under the tenant's index generation,
+which every write to the index bumps, so a cached result is never served after the index
+changed, nor to another tenant.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -88,16 +91,23 @@ def _hit(row: Row, class_names: Callable[[int], str] | None = None) -> SearchHit
 
 
 class SearchEngine:
-    """Search over one tenant's index, with caches."""
+    """Search over one tenant's index (``tenant``, default DEEPLENS_TENANT), with caches."""
 
-    def __init__(self, services: Services, *, cache: Cache | None = None, embedders: EmbedderPool | None = None) -> None:
+    def __init__(self, services: Services, *, tenant: str | None = None, cache: Cache | None = None,
+                 embedders: EmbedderPool | None = None) -> None:
         self.services = services
         self.settings = services.settings
-        self.tenant = services.settings.tenant
+        self.tenant = tenant if tenant is not None else services.settings.tenant
         self.cache = cache if cache is not None else open_cache(services.settings)
         self.embedders = embedders or EmbedderPool(services)
         self.mappers = ClassMappers(services.settings)
         self._dims: dict[str, int] = {}
+
+    def for_tenant(self, tenant: str) -> SearchEngine:
+        """This engine over ``tenant``'s index, sharing its caches, models and class mappers (cheap: one a request)."""
+        scoped = copy.copy(self)
+        scoped.tenant = tenant
+        return scoped
 
     # --- shared plumbing ------------------------------------------------------------------
 
@@ -149,7 +159,7 @@ class SearchEngine:
 
     def image_vector(self, model: str, data: bytes) -> np.ndarray:
         """The query embedding of an encoded image (cached by content); :class:`BadInput` if it is not one."""
-        key = f"qimg:{model}:{hashlib.sha256(data).hexdigest()}"
+        key = f"qimg:{self.tenant}:{model}:{hashlib.sha256(data).hexdigest()}"
         vector = get_vector(self.cache, key)
         if vector is None:
             image = decode_image(data, max_bytes=self.settings.max_image_bytes)
@@ -194,7 +204,7 @@ class SearchEngine:
 
     def text_vector(self, model: str, text: str) -> np.ndarray:
         """The text tower's embedding of ``text`` (cached)."""
-        key = f"qtxt:{model}:{digest(text)}"
+        key = f"qtxt:{self.tenant}:{model}:{digest(text)}"
         vector = get_vector(self.cache, key)
         if vector is None:
             vector = self.embedders.get(model).embed_texts([text])[0]  # type: ignore[attr-defined]
@@ -208,7 +218,7 @@ class SearchEngine:
         if text_mode(spec) != "classes":
             raise Unsupported(f"model {model} reads text with its text tower; it maps queries to no classes")
         s = self.settings
-        key = f"qcls:{model}:{digest(' '.join(text.split()).lower(), s.text_class_threshold, s.text_class_margin, s.text_max_classes)}"
+        key = f"qcls:{self.tenant}:{model}:{digest(' '.join(text.split()).lower(), s.text_class_threshold, s.text_class_margin, s.text_max_classes)}"
         cached = get_json(self.cache, key)
         if cached is not None:
             return [ClassInfo.model_validate(c) for c in cached]
@@ -314,7 +324,4 @@ class SearchEngine:
 
 def search_by_image(services: Services, tenant: str, data: bytes, *, kind: Kind = "products", k: int = 10) -> list[SearchHit]:
     """The ``k`` indexed items most similar to the encoded image ``data`` (``BadInput`` if it is not one)."""
-    if tenant != services.settings.tenant:
-        services = Services(services.settings.model_copy(update={"tenant": tenant}), services.db, services.store,
-                            _embedder=services.embedder)
-    return SearchEngine(services).by_image(data, SearchOptions(kind=kind, limit=k))
+    return SearchEngine(services, tenant=tenant).by_image(data, SearchOptions(kind=kind, limit=k))

@@ -28,23 +28,24 @@ class Media:
     etag: str
 
 
-def item_image(services: Services, kind: str, item_id: int, *, thumb: bool = False, cache: Cache | None = None) -> Media:
-    """The stored image of an item (``thumb``: a JPEG at most 256 px on its longer side).
+def item_image(services: Services, tenant: str, kind: str, item_id: int, *, thumb: bool = False,
+               cache: Cache | None = None) -> Media:
+    """The stored image of one of ``tenant``'s items (``thumb``: a JPEG at most 256 px on its longer side).
 
-    :class:`NotFound` for an unknown item or a missing object. Thumbnails are cached by the
+    :class:`NotFound` for an unknown item, another tenant's, or a missing object. Thumbnails are cached by the
     original's content hash, so an overwritten object gets a fresh one.
     """
     if kind not in ("product_image", "frame"):
         raise NotFound(f"no item kind {kind!r} (product_image or frame)")
     with services.db.pool.connection() as conn:
-        row = item_row(conn, services.settings.tenant, kind, item_id)
+        row = item_row(conn, tenant, kind, item_id)
     if row is None:
         raise NotFound(f"no {kind} {item_id}")
     data = services.store.get(row["key"])
     tag = hashlib.sha256(data).hexdigest()[:20]
     if not thumb:
         return Media(data, sniff(data) or content_type_for(row["key"]), f'"{tag}"')
-    key = f"thumb:{THUMB_SIZE}:{tag}"
+    key = f"thumb:{tenant}:{THUMB_SIZE}:{tag}"
     small = cache.get(key) if cache is not None else None
     if small is None:
         small = thumbnail(data)

@@ -44,12 +44,14 @@ def weights_available(spec: ModelSpec) -> bool:
     return False
 
 
-def list_models(services: Services) -> list[ModelInfo]:
-    """The registry's usual models plus every model with stored vectors, default first, then by name."""
+def list_models(services: Services, tenant: str | None = None) -> list[ModelInfo]:
+    """The registry's usual models plus every model with stored vectors, default first, then by name; the
+    counts are ``tenant``'s (default DEEPLENS_TENANT)."""
+    tenant = tenant if tenant is not None else services.settings.tenant
     with services.db.pool.connection() as conn:
         dims = stored_models(conn)
-        counts = indexed_counts(conn, services.settings.tenant)
-        scored = class_scored_counts(conn, services.settings.tenant)
+        counts = indexed_counts(conn, tenant)
+        scored = class_scored_counts(conn, tenant)
     default = services.settings.model
     specs: dict[str, ModelSpec | None] = {s.name: s for s in list_specs()}
     for name in [default, *dims]:

@@ -30,7 +30,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is miss
 import uvicorn
 
 from deeplens.api import create_app
-from deeplens.api.gallery import mount_gallery
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [
@@ -54,8 +53,6 @@ def base_url(processed):
     """The results service (API + gallery) served by uvicorn on a free loopback port."""
     runtime, _, _ = processed
     app = create_app(runtime.services, runtime.queue)
-    if not any(getattr(route, "path", None) == "/" for route in app.routes):
-        mount_gallery(app, runtime.services)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

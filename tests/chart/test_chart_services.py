@@ -142,8 +142,8 @@ def test_settings_names_are_ones_deeplens_reads():
     for name, info in Settings.model_fields.items():
         aliases = getattr(info.validation_alias, "choices", None) or []
         read |= {str(a).upper() for a in aliases} or {f"DEEPLENS_{name.upper()}"}
-    config_only = {"DEEPLENS_BROKER_URL", "DEEPLENS_PREDICTOR_URL", "DEEPLENS_REDIS_URL", "DEEPLENS_AUTH_ENABLED"}
-    # Every shared setting the chart sets is either a Settings field or one of the four
+    config_only = {"DEEPLENS_BROKER_URL", "DEEPLENS_PREDICTOR_URL", "DEEPLENS_REDIS_URL"}
+    # Every shared setting the chart sets is either a Settings field or one of the three
     # read elsewhere (broker URL: functions/_runtime.py; the others: the cluster issue).
     unknown = (SHARED_SETTINGS | {"DEEPLENS_S3_REGION"}) - read - config_only
     assert unknown == set()
@@ -155,6 +155,57 @@ def test_auth_is_enabled_by_default(defaults):
 
 def test_auth_can_be_turned_off(render):
     assert render({"auth": {"enabled": False}}).config()["DEEPLENS_AUTH_ENABLED"] == "false"
+
+
+def test_every_auth_setting_the_chart_sets_is_one_deeplens_reads(render):
+    from deeplens.config import Settings
+
+    config = render({"auth": {"jwksUrl": "https://idp.example/jwks", "issuer": "https://idp.example/"}}).config()
+    fields = {f"DEEPLENS_{name.upper()}" for name in Settings.model_fields}
+    auth = {name for name in config if name.startswith("DEEPLENS_AUTH_")}
+    assert auth >= {"DEEPLENS_AUTH_JWKS_URL", "DEEPLENS_AUTH_ISSUER", "DEEPLENS_AUTH_AUDIENCE"} and auth <= fields
+
+
+def test_the_identity_provider_is_configured_from_values(render):
+    config = render({"auth": {"jwksUrl": "https://idp.example/jwks", "issuer": "https://idp.example/",
+                              "audience": "shop-api"}}).config()
+    assert (config["DEEPLENS_AUTH_JWKS_URL"], config["DEEPLENS_AUTH_ISSUER"], config["DEEPLENS_AUTH_AUDIENCE"]) == (
+        "https://idp.example/jwks", "https://idp.example/", "shop-api")
+
+
+def test_a_jwks_url_without_an_issuer_is_refused(render):
+    with pytest.raises(Exception, match="issuer"):
+        render({"auth": {"jwksUrl": "https://idp.example/jwks"}})
+
+
+def test_the_hs256_secret_comes_from_a_secret_and_only_to_the_results_api(render):
+    rendered = render({"auth": {"hs256Secret": {"existingSecret": "idp-dev", "key": "secret"}}})
+    assert not any("HS256" in name for name in rendered.config())
+    for name, service in rendered.knative_services().items():
+        env = {e["name"]: e for e in container(service).get("env", [])}
+        if name == "results":
+            assert env["DEEPLENS_AUTH_HS256_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "idp-dev", "key": "secret"}
+        else:
+            assert "DEEPLENS_AUTH_HS256_SECRET" not in env, name
+
+
+def test_the_hs256_secret_cannot_be_a_plain_value(render):
+    with pytest.raises(Exception, match="hs256Secret"):
+        render({"auth": {"hs256Secret": "plain-text-secret"}})
+
+
+def test_only_knative_and_the_releases_own_pods_may_reach_the_functions(defaults, routes):
+    (policy,) = defaults.of_kind("NetworkPolicy")
+    selected = set(policy["spec"]["podSelector"]["matchExpressions"][0]["values"])
+    assert selected == {r["subscriber"] for r in routes} | {"deadletter", "results"}
+    (rule,) = policy["spec"]["ingress"]
+    namespaces = rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
+    assert {"knative-serving", "knative-eventing"} <= set(namespaces)
+    assert rule["from"][1]["podSelector"]["matchLabels"] == {"app.kubernetes.io/instance": RELEASE}
+
+
+def test_the_network_policy_can_be_left_out(render):
+    assert render({"networkPolicy": {"enabled": False}}).of_kind("NetworkPolicy") == []
 
 
 def test_the_results_api_serves_on_all_interfaces_without_pipeline_workers(defaults):

@@ -1,6 +1,6 @@
 // The DeepLens gallery: a hash router over the views. No framework, no build step.
 
-import { api } from "./api.js";
+import { api, credential, signOut } from "./api.js";
 import { h, mount } from "./dom.js";
 import { failuresView } from "./failures.js";
 import { productsView, productView } from "./products.js";
@@ -9,6 +9,13 @@ import { videosView, videoView } from "./videos.js";
 import { errorBox } from "./ui.js";
 
 const main = document.getElementById("main");
+
+const signOutButton = document.getElementById("signout");
+signOutButton.hidden = !credential();
+signOutButton.addEventListener("click", () => {
+  signOut();
+  location.reload();
+});
 let current = null; // AbortController of the view being shown
 
 /** "#/videos/v1?appearance=x" → { parts: ["videos", "v1"], params } */

@@ -1,5 +1,7 @@
 // Small DOM and formatting helpers: no framework, just functions.
 
+import { loadImage } from "./api.js";
+
 /**
  * Create an element: h("a", {href: "#/x", class: "card", onclick: fn}, "text", child, [more]).
  * Attributes starting with "on" become listeners; `dataset` and `style` take objects;
@@ -100,15 +102,26 @@ export function placeholder(text, extraClass = "") {
   return h("div", { class: ["placeholder", extraClass], "aria-hidden": "true" }, String(text).slice(0, 10));
 }
 
+// Images are fetched (with the credential) when they come near the viewport, as loading="lazy" would.
+const nearViewport = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    nearViewport.unobserve(entry.target);
+    loadImage(entry.target, entry.target.dataset.src);
+  }
+}, { rootMargin: "200px" });
+
 /**
- * A lazily loaded image that falls back to a placeholder if it cannot be loaded.
- * Thumbnails are JPEGs at most 256 px: width/height hints keep the layout still.
+ * A lazily loaded image of the service (`src` its path) that falls back to a placeholder
+ * if it cannot be loaded. Thumbnails are JPEGs at most 256 px.
  */
 export function lazyImg(src, alt, { fallback = "", className = "", eager = false } = {}) {
-  const img = h("img", { src, alt, loading: eager ? "eager" : "lazy", decoding: "async", class: className });
+  const img = h("img", { alt, decoding: "async", class: className, "data-src": src });
   img.addEventListener("error", () => {
     img.replaceWith(placeholder(fallback || alt, className));
   }, { once: true });
+  if (eager) loadImage(img, src);
+  else nearViewport.observe(img);
   return img;
 }
 

@@ -1,7 +1,7 @@
 // The evidence viewer: one appearance — the side-by-side evidence image, score, times,
 // the best frame with its box — in a modal dialog that can be linked to (?appearance=ID).
 
-import { api, evidenceUrl, imageUrl } from "./api.js";
+import { api, download, evidenceUrl, imageUrl, loadImage } from "./api.js";
 import { h, mount, fmtTime, fmtDuration, fmtInt, scoreMeter } from "./dom.js";
 import { icon, errorBox, loading } from "./ui.js";
 
@@ -27,7 +27,6 @@ function ensureDialog() {
 function framePreview(appearance) {
   const box = h("div", { class: "frame-box", hidden: true, "aria-hidden": "true" });
   const img = h("img", {
-    src: imageUrl("frame", appearance.best_frame_id, false),
     alt: `Best keyframe of ${appearance.product} in ${appearance.video}, the product outlined`,
     decoding: "async",
   });
@@ -40,6 +39,7 @@ function framePreview(appearance) {
     box.hidden = false;
   });
   img.addEventListener("error", () => img.closest(".frame-preview")?.remove(), { once: true });
+  loadImage(img, imageUrl("frame", appearance.best_frame_id, false));
   return h("figure", { class: "frame-preview" }, h("div", { class: "frame-wrap" }, img, box),
     h("figcaption", {}, "Best keyframe, the product's box outlined"));
 }
@@ -65,11 +65,11 @@ function render(a) {
     const img = h("img", {
       id: "evidence-image",
       class: "evidence-image",
-      src: evidenceUrl(a.id),
       alt: `Evidence for ${a.product} in ${a.video}: the product photo beside the matched frame, with the outline and inlier correspondences`,
       decoding: "async",
     });
     img.addEventListener("error", () => img.replaceWith(errorBox({ code: "evidence_unavailable", detail: "The evidence image could not be loaded." })), { once: true });
+    loadImage(img, evidenceUrl(a.id));
     figure = h("figure", { class: "evidence-figure" }, img,
       h("figcaption", {}, "Product photo | video frame — outline and matched keypoints"));
   } else {
@@ -86,7 +86,7 @@ function render(a) {
         framePreview(a),
         h("div", { class: "evidence-actions" },
           h("a", { class: "btn btn-ghost", href: `#/search?similar=frame:${a.best_frame_id}&kind=products&ref=${encodeURIComponent(`${a.product} in ${a.video}`)}` }, icon("similar"), "Products like this frame"),
-          a.evidence ? h("a", { class: "btn btn-ghost", href: evidenceUrl(a.id), download: `evidence-${a.id}.jpg` }, icon("download"), "Download evidence") : null))),
+          a.evidence ? h("button", { class: "btn btn-ghost", type: "button", onclick: () => download(evidenceUrl(a.id), `evidence-${a.id}.jpg`) }, icon("download"), "Download evidence") : null))),
   ];
 }
 

@@ -2,7 +2,7 @@
 // Text and "more like this" searches live in the URL (#/search?q=… / ?similar=kind:id);
 // an image search keeps its file in memory, so "Load more" re-sends it with the next offset.
 
-import { api, once, url, imageUrl } from "./api.js";
+import { api, once, url, imageUrl, openImage } from "./api.js";
 import { h, mount, lazyImg, fmtTime, scoreMeter, plural } from "./dom.js";
 import { pageHeader, errorBox, emptyState, skeletonGrid, icon } from "./ui.js";
 
@@ -38,7 +38,9 @@ function hitCard(hit) {
   const label = isProduct ? `Product photo of ${hit.product}` : `Keyframe of ${hit.video} at ${fmtTime(hit.t)}`;
   const thumb = hit.thumb_url || `${hit.image_url || `/images/${hit.kind}/${hit.id}`}?thumb=1`;
   return h("li", { class: "card hit-card", dataset: { kind: hit.kind, id: String(hit.id), product: hit.product ?? "", video: hit.video ?? "" } },
-    h("a", { class: "card-media", href: url(hit.image_url || `/images/${hit.kind}/${hit.id}`), target: "_blank", rel: "noopener", "aria-label": `Open the full image: ${label}` },
+    h("a", { class: "card-media", href: url(hit.image_url || `/images/${hit.kind}/${hit.id}`), "aria-label": `Open the full image: ${label}`,
+      // Through a blob: URL: a new tab would ask for the image without the credential.
+      onclick: (event) => { event.preventDefault(); openImage(url(hit.image_url || `/images/${hit.kind}/${hit.id}`)); } },
       lazyImg(url(thumb), label, { fallback: hit.product || hit.video || hit.kind, className: "card-img" }),
       h("span", { class: ["kind-badge", isProduct ? "kind-product" : "kind-frame"] }, isProduct ? "Product" : "Keyframe")),
     h("div", { class: "card-body" },
