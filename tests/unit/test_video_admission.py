@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -142,3 +143,22 @@ def test_a_video_within_the_limits_opens(clip):
     cap.release()
     assert (info.width, info.height, info.frame_count) == (64, 48, 20)
     assert frame.shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec"),
+    [("mp4", "mpeg4"), ("mov", "mpeg4"), ("matroska", "mpeg4"), ("webm", "libvpx"), ("avi", "mpeg4"),
+     ("mpegts", "mpeg2video"), ("vob", "mpeg2video")],
+)
+def test_every_allowed_container_opens(tmp_path, fmt, codec):
+    path = tmp_path / f"clip.{fmt}"
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for level in range(0, 200, 20):
+            image = np.full((48, 64, 3), level, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    cap, info, _ = open_video(path, limits=LIMITS)
+    cap.release()
+    assert (info.width, info.height) == (64, 48)
