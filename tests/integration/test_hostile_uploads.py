@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 from deeplens.cli.ingest import ingest_folder
+from deeplens.db.failures import list_failures
 from deeplens.results import Results
 from deeplens.vision.synthetic import make_packaging, shot_frames, write_video
+from eventing import types
+from eventing.events import Event
 
 
 @pytest.fixture
@@ -66,6 +69,20 @@ def test_a_playlist_of_an_outside_file_is_refused_and_nothing_of_that_file_is_st
     assert failures_by_key(runtime) == {"videos/playlist.m3u8": "not_a_video"}
     assert stored_frames(runtime) == []
     assert Results(runtime.services.db, runtime.settings.tenant).all_appearances() == []
+
+
+def test_a_playlist_that_reaches_the_keyframes_step_past_ingest_is_still_not_a_video(runtime, tmp_path):
+    outside = write_mpegts(tmp_path / "elsewhere" / "outside.ts")
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n{outside}\n#EXT-X-ENDLIST\n".encode()
+    runtime.services.store.put("videos/playlist.m3u8", playlist)
+    uploaded = types.VideoUploaded(key="videos/playlist.m3u8", video_id="playlist", sha256="0" * 64, size=len(playlist))
+    event = Event(type=types.VIDEO_UPLOADED, source="test", data=uploaded.model_dump(), tenant=runtime.settings.tenant,
+                  rootkey="videos/playlist.m3u8")
+    assert runtime.runner.run("keyframes", event) == []
+    with runtime.services.db.transaction() as conn:
+        failures = {r["step"]: r["reason"] for r in list_failures(conn, runtime.settings.tenant)}
+    assert failures["keyframes"] == "not_a_video"
+    assert stored_frames(runtime) == []
 
 
 def test_a_text_file_under_videos_is_not_a_video(runtime, folder):
