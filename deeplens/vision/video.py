@@ -118,10 +118,9 @@ def check_header(width: int, height: int, fps: float, frame_count: int, limits: 
     if declared and not limits.min_fps <= fps <= limits.max_fps:
         # A zero timescale in the header (mp4 mdhd) makes FFmpeg count in whole seconds,
         # which shows here as a rate like 0.001 fps.
+        why = "; its time base is missing or broken" if fps < limits.min_fps else ""
         raise BadInput(
-            "bad_frame_rate",
-            f"the header declares {fps:.4g} fps (accepted: {limits.min_fps:g}-{limits.max_fps:g}); "
-            "its time base is missing or broken",
+            "bad_frame_rate", f"the header declares {fps:.4g} fps (accepted: {limits.min_fps:g}-{limits.max_fps:g}){why}"
         )
     seconds = frame_count / (fps if declared else FALLBACK_FPS)
     if seconds > limits.max_seconds:
