@@ -11,6 +11,7 @@ demuxer whatever the contents say.
 from __future__ import annotations
 
 from deeplens.errors import BadInput
+from deeplens.mediatypes import family_of, sniff
 
 ALLOWED_CONTAINERS: dict[str, str] = {
     "mp4": "mov",  # ISO base media / QuickTime: mp4, mov, m4v, 3gp
@@ -57,12 +58,16 @@ def admit_container(head: bytes) -> str:
     """The FFmpeg demuxer for a video whose file starts with ``head`` (512 bytes are enough).
 
     Raises:
-        BadInput: ``empty`` (no bytes); ``not_a_video`` (no allowed container's magic,
-            e.g. a playlist, text or an image); ``unsupported_container`` (a video
-            container that is not on the allow-list, e.g. flv or ogg).
+        BadInput: ``empty`` (no bytes); ``not_a_video`` (an image, even one in an ISO
+            media box such as HEIC, or no allowed container's magic, e.g. a playlist or
+            text); ``unsupported_container`` (a video container that is not on the
+            allow-list, e.g. flv or ogg).
     """
     if not head:
         raise BadInput("empty", "the video file has zero bytes")
+    mime = sniff(head)
+    if family_of(mime) == "image":  # HEIF/AVIF share mp4's ftyp box, and FFmpeg's mov demuxer reads them
+        raise BadInput("not_a_video", f"the file is an image ({mime}), not a video")
     container = sniff_video_container(head)
     if container is None:
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")

@@ -100,7 +100,11 @@ def test_a_container_off_the_allow_list_is_unsupported():
     assert refused.value.reason == "unsupported_container"
 
 
-@pytest.mark.parametrize("head", [b"these are my notes\n" * 30, b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100)])
+@pytest.mark.parametrize(
+    "head",
+    [b"these are my notes\n" * 30, b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100), b"\x00\x00\x00\x18ftypheic" + bytes(100)],
+    ids=["text", "jpeg", "heic"],
+)
 def test_text_or_an_image_is_not_a_video(head):
     with pytest.raises(BadInput) as refused:
         admit_container(head)
