@@ -85,7 +85,11 @@ FFMPEG_CAPTURE_OPTIONS = "|".join((
     # dash, sdp, ... even if the file's contents would make FFmpeg's probe choose one.
     "format_whitelist;" + ",".join(sorted(set(ALLOWED_CONTAINERS.values()))),
     # Local files, and the presigned http(s) URLs the S3 store hands out (https goes
-    # through tls and tcp). Which one a given open uses is checked before it (video.py).
+    # through tls and tcp). OpenCV reads these options from one process-wide variable, so
+    # one list serves both kinds of open; which one a given open uses is checked before it
+    # (video.py), and what an allowed demuxer could open besides is nothing. (OpenCV's
+    # capture from a Python file object needs no protocol at all, but crashes on release
+    # in OpenCV 5.1.)
     "protocol_whitelist;file,http,https,tcp,tls",
     # mov/mp4 "dref" boxes can point at media in other files; never follow them.
     "enable_drefs;0",
