@@ -150,8 +150,9 @@ def test_files_outside_the_layout_are_named_on_stderr_and_the_misplaced_recorded
     (folder / "videos" / "sub").mkdir()
     (folder / "videos" / "sub" / "x.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
     (folder / "readme.txt").write_text("my upload\n")
+    (folder / "videos" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     run(runtime, folder)
     err = capsys.readouterr().err
-    for path in ("products/loose.jpg", "videos/sub/x.mp4", "readme.txt"):
+    for path in ("products/loose.jpg", "videos/sub/x.mp4", "readme.txt", "videos/.DS_Store"):
         assert path in err
     assert failures_by_key(runtime) == {"products/loose.jpg": "outside_layout", "videos/sub/x.mp4": "outside_layout"}
