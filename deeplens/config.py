@@ -103,6 +103,20 @@ class Settings(BaseSettings):
     keyframe_scene_threshold: float = Field(0.35, description="Scene-change score that forces a keyframe.")
     frames_per_event: int = Field(16, ge=1, description="Frames carried by one frames.extracted event (a batch).")
 
+    # --- what a video's header may declare (checked before any frame is decoded) ---------------
+    max_video_pixels: int = Field(
+        3840 * 2160, ge=1, description="Width x height a video may have at most (default: 4K UHD); larger is bad input."
+    )
+    max_video_side: int = Field(4096, ge=1, description="Longer side (px) a video may have at most (default: DCI 4K).")
+    max_video_seconds: float = Field(
+        3 * 3600.0, gt=0, description="Duration (from the header) a video may have at most; longer is bad input."
+    )
+    min_video_fps: float = Field(
+        1.0, gt=0,
+        description="Lowest frame rate a video's header may declare; a zero or broken time base shows as far less.",
+    )
+    max_video_fps: float = Field(240.0, gt=0, description="Highest frame rate a video's header may declare.")
+
     # --- matching ----------------------------------------------------------------------------
     match_top_k: int = Field(3, ge=0, description="Embedding candidates verified per frame, besides the voted ones.")
     match_min_votes: int = Field(5, ge=1, description="Local-feature votes a product photo needs to be a candidate.")

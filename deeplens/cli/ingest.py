@@ -2,7 +2,11 @@
 
 ``DIR/products/<sku>/<photo>`` and ``DIR/videos/<video file>``. Uploading is what starts
 the pipeline (the store announces each object); ``--wait`` also works the queue in this
-process until every upload is processed or has failed.
+process until every upload is processed or has failed. Files anywhere else in ``DIR`` are
+not uploaded, and each is named, with why, on stderr; those inside ``products/`` or
+``videos/`` (meant as uploads, but misplaced) are also recorded as ``outside_layout``
+failures. Hidden files (``.DS_Store``) and files beside the two folders (a README, the
+generator's ``truth.json``) are only named.
 """
 
 from __future__ import annotations
@@ -29,12 +33,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out of the upload: its path relative to the folder, and why."""
+
+    path: str
+    why: str
+    misplaced: bool
+    """Inside products/ or videos/ but not where the layout reads it: meant as an upload."""
+
+
 @dataclass
 class Upload:
-    """What a folder holds: files to upload and product folders with nothing in them."""
+    """What a folder holds: files to upload, product folders with nothing in them, and
+    files outside the layout."""
 
     files: list[tuple[str, Path]] = field(default_factory=list)
     empty_products: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def skip(self, root: Path, entry: Path, why: str, *, misplaced: bool = True) -> None:
+        """Skip ``entry`` (the file itself, or every file under the folder); a hidden
+        entry is never counted as misplaced."""
+        hidden = entry.name.startswith(".")
+        paths = [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.is_file())
+        self.skipped.extend(
+            Skipped(p.relative_to(root).as_posix(), "hidden file" if hidden else why, misplaced and not hidden) for p in paths
+        )
 
 
 def scan_folder(root: Path, tenant: str) -> Upload:
@@ -45,17 +70,38 @@ def scan_folder(root: Path, tenant: str) -> Upload:
     if not products.is_dir() and not videos.is_dir():
         raise SystemExit(f"deeplens ingest: {root} has neither products/ nor videos/ (see README: Using your own data)")
     upload = Upload()
+    for entry in sorted(root.iterdir()):
+        if entry not in (products, videos):
+            upload.skip(root, entry, "outside products/ and videos/", misplaced=False)
     if products.is_dir():
-        for folder in sorted(p for p in products.iterdir() if p.is_dir()):
-            photos = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        for folder in sorted(products.iterdir()):
+            if folder.name.startswith(".") or not folder.is_dir():
+                upload.skip(root, folder, "product photos go in products/<sku>/")
+                continue
+            photos = []
+            for p in sorted(folder.iterdir()):
+                if p.name.startswith(".") or not p.is_file():
+                    upload.skip(root, p, "folders inside a product folder are not read")
+                else:
+                    photos.append(p)
             if not photos:
                 upload.empty_products.append(folder.name)
             upload.files.extend((product_key(tenant, folder.name, p.name), p) for p in photos)
     if videos.is_dir():
-        upload.files.extend(
-            (video_key(tenant, p.name), p) for p in sorted(videos.iterdir()) if p.is_file() and not p.name.startswith(".")
-        )
+        for p in sorted(videos.iterdir()):
+            if p.name.startswith(".") or not p.is_file():
+                upload.skip(root, p, "videos go directly in videos/")
+            else:
+                upload.files.append((video_key(tenant, p.name), p))
     return upload
+
+
+def report_skipped(upload: Upload) -> None:
+    """Name every file the upload leaves out, with why, on stderr."""
+    if upload.skipped:
+        print(f"deeplens ingest: skipped {len(upload.skipped)} file(s) outside the layout:", file=sys.stderr)
+        for skipped in upload.skipped:
+            print(f"  {skipped.path}: {skipped.why}", file=sys.stderr)
 
 
 def wait_with_progress(runtime: LocalRuntime, timeout: float | None) -> bool:
@@ -77,12 +123,18 @@ def wait_with_progress(runtime: LocalRuntime, timeout: float | None) -> bool:
 
 
 def ingest_folder(runtime: LocalRuntime, root: Path, *, wait: bool, timeout: float | None = None) -> bool:
-    """Upload a folder (recording empty product folders as failures); optionally wait. False on timeout."""
+    """Upload a folder (recording empty product folders and misplaced files as failures,
+    and naming every skipped file on stderr); optionally wait. False on timeout."""
     upload = scan_folder(root, runtime.settings.tenant)
+    report_skipped(upload)
     with runtime.services.db.transaction() as conn:
         for sku in upload.empty_products:
             record_failure(conn, runtime.settings.tenant, product_key(runtime.settings.tenant, sku, ""), "ingest", "no_images",
                            f"product folder {sku!r} holds no images")
+        for skipped in upload.skipped:
+            if skipped.misplaced:
+                record_failure(conn, runtime.settings.tenant, skipped.path, "ingest", "outside_layout",
+                               f"{skipped.path} was not uploaded: {skipped.why}")
     for key, path in tqdm(upload.files, desc="uploading", unit="file", file=sys.stderr, dynamic_ncols=True):
         runtime.services.store.put_file(key, path)
     return wait_with_progress(runtime, timeout) if wait else True

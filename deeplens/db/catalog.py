@@ -155,3 +155,17 @@ def video_keyframe_indexes(conn: psycopg.Connection, tenant: str, video_id: str)
         "SELECT frame_index FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY frame_index", (tenant, video_id)
     ).fetchall()
     return [row["frame_index"] for row in rows]
+
+
+def objects_with_content(conn: psycopg.Connection, tenant: str, kind: str, sha256: str) -> list[str]:
+    """Keys of a tenant's uploaded objects of ``kind`` holding exactly this content, oldest first.
+
+    Takes a transaction-scoped lock on the content first, so two uploads of the same bytes
+    are admitted one after the other and the second sees the first.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{tenant}/content/{sha256}",))
+    rows = conn.execute(
+        "SELECT key FROM objects WHERE tenant_id = %s AND kind = %s AND sha256 = %s ORDER BY created_at, key",
+        (tenant, kind, sha256),
+    ).fetchall()
+    return [row["key"] for row in rows]

@@ -9,7 +9,8 @@ from typing import Any
 
 from deeplens.db.catalog import record_object
 from deeplens.db.failures import clear_failures, record_failure
-from deeplens.errors import NotFound
+from deeplens.errors import BadInput, NotFound
+from deeplens.pipeline.admission import check_content, photo_conflict
 from deeplens.pipeline.services import Services
 from deeplens.storage.base import sha256_hex
 from deeplens.storage.keys import LAYOUT, parse_key
@@ -48,9 +49,10 @@ def notification_event(payload: Any, default_tenant: str) -> Event:
 def handle(event: Event, services: Services) -> list[Event]:
     """Turn each created source object into a ``product.uploaded`` or ``video.uploaded`` event.
 
-    Derived objects (frames, evidence) are ignored; a key outside the layout or an
-    oversized object is recorded as a failure; unchanged content (same sha256) is a no-op.
-    Each object belongs to the tenant its key names, whatever the event says.
+    Derived objects (frames, evidence) are ignored; a key outside the layout, an
+    oversized object, content that is not the media its key names, or a product photo
+    that is already another product's is recorded as a failure; unchanged content (same
+    sha256) is a no-op. Each object belongs to the tenant its key names, whatever the event says.
     """
     outputs = []
     for created in parse_notification(event.data):
@@ -78,12 +80,19 @@ def _ingest_object(event: Event, created: CreatedObject, services: Services) -> 
         return []
     if len(data) > limit:
         return _fail(event, tenant, services, created.key, parsed.kind, "too_large", f"object is {len(data)} bytes; the limit is {limit}")
+    try:
+        check_content(parsed, data)
+    except BadInput as refused:
+        return _fail(event, tenant, services, created.key, parsed.kind, refused.reason, refused.message)
     digest = sha256_hex(data)
     with services.db.transaction() as conn:
-        if not record_object(conn, tenant, created.key, parsed.kind, digest, len(data)):
+        conflict = photo_conflict(conn, tenant, parsed, digest)
+        if conflict is None and not record_object(conn, tenant, created.key, parsed.kind, digest, len(data)):
             log.info("ingest: %s unchanged (sha256 %s…); no-op", created.key, digest[:12])
             return []
         clear_failures(conn, tenant, created.key)
+    if conflict is not None:
+        return _fail(event, tenant, services, created.key, parsed.kind, conflict.reason, conflict.message)
     if parsed.kind == "product_image":
         event_type = types.PRODUCT_UPLOADED
         payload = types.ProductUploaded(key=created.key, sku=parsed.sku, sha256=digest, size=len(data)).model_dump()

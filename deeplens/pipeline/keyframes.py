@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from deeplens.db.catalog import VideoRow, finish_video, upsert_frame, upsert_video
 from deeplens.db.failures import record_failure
+from deeplens.pipeline.admission import video_limits
 from deeplens.pipeline.services import Services
 from deeplens.storage.keys import frame_key
 from deeplens.vision.images import encode_jpeg
@@ -22,13 +23,16 @@ SOURCE = "deeplens/keyframes"
 def handle(event: Event, services: Services) -> list[Event]:
     """Emit ``frames.extracted`` events (batches of keyframes) for an uploaded video.
 
-    A video that cannot be decoded at all raises ``BadInput``; one that decodes partly
-    (truncated) keeps the frames it gave and records the truncation as a failure.
+    A video that cannot be decoded at all, or whose header is beyond the configured
+    limits (checked before any frame is decoded or stored), raises ``BadInput``; one that
+    decodes partly (truncated) keeps the frames it gave and records the truncation as a
+    failure.
     """
     video = types.parse_data(types.VideoUploaded, event.data)
     settings = services.settings
     with tempfile.TemporaryDirectory(dir=_temp_root(services)) as tmp:
-        path = Path(tmp) / f"video{PurePosixPath(video.key).suffix or '.mp4'}"
+        # No extension from the upload's name: FFmpeg's probe would take it as a hint.
+        path = Path(tmp) / "video"
         services.store.download(video.key, path)
         scan = select_keyframes(
             path,
@@ -36,6 +40,7 @@ def handle(event: Event, services: Services) -> list[Event]:
             max_interval=settings.keyframe_max_interval,
             scene_threshold=settings.keyframe_scene_threshold,
             threads=settings.threads_per_worker,
+            limits=video_limits(settings),
         )
         info = scan.info
         with services.db.transaction() as conn:

@@ -32,7 +32,7 @@ from typing import Self
 import cv2
 import numpy as np
 
-from deeplens.vision.video import VideoInfo, as_bgr, open_video
+from deeplens.vision.video import VideoInfo, VideoLimits, as_bgr, open_video
 
 _EPS = 1e-9
 
@@ -198,11 +198,13 @@ def select_keyframes(
     max_interval: float = 0.5,
     scene_threshold: float = 0.35,
     threads: int = 0,
+    limits: VideoLimits | None = None,
 ) -> KeyframeScan:
     """Decode ``path`` sequentially and yield its keyframes (see the module docstring).
 
     Opens the video and decodes frame 0 immediately, so bad input fails here, before
-    iteration, with ``BadInput`` (``empty``, ``not_a_video``, ``corrupt_video``).
+    iteration, with ``BadInput`` (``empty``, ``not_a_video``, ``corrupt_video``, and
+    with ``limits`` a header beyond them: see :func:`~deeplens.vision.video.open_video`).
     A file that decodes partly is not an error: iterate the returned
     :class:`KeyframeScan` to the end, then check ``scan.truncated``. ``threads`` caps the
     decoder's threads (see :func:`~deeplens.vision.video.open_video`).
@@ -212,7 +214,7 @@ def select_keyframes(
             f"need 0 <= min_interval <= max_interval and max_interval > 0, "
             f"got {min_interval}, {max_interval}"
         )
-    cap, info, first = open_video(path, threads=threads)
+    cap, info, first = open_video(path, threads=threads, limits=limits)
     return KeyframeScan(
         cap,
         info,

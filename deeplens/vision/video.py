@@ -4,26 +4,57 @@ OpenCV's ``VideoCapture`` reports failure by returning ``False``/``-1`` rather t
 raising, and it cannot tell "not a video" from "a video whose index is missing". This
 module turns those quiet failures into :class:`BadInput` with a reason, using the
 container's magic bytes to tell the two apart.
+
+Uploads are hostile, so nothing reaches FFmpeg unchecked: a local file must start like an
+allowed container (:mod:`deeplens.vision.containers`) and is handed over as a ``file:``
+URL, a remote one must be an http(s) URL, FFmpeg is held to the same demuxers and
+protocols, and the header's size, frame rate and length are checked against
+:class:`VideoLimits` before a single frame is decoded.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
 from deeplens.errors import BadInput
+from deeplens.vision.containers import FFMPEG_CAPTURE_OPTIONS, admit_container
+
+# OpenCV takes FFmpeg's open options only from this variable, read at every open; it is
+# set once, to a constant, so every capture in the process (ours or a library's) gets the
+# container and protocol allow-lists, and no caller can open a capture without them.
+os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = FFMPEG_CAPTURE_OPTIONS
 
 FALLBACK_FPS = 25.0
 """Used when the container reports no usable frame rate (0, NaN or absurd)."""
 
 _MAX_SANE_FPS = 1000.0
+
+_URL_SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What a video's header may declare; anything beyond is refused before decoding."""
+
+    max_pixels: int
+    """Width x height at most."""
+    max_side: int
+    """Longer side (px) at most."""
+    max_seconds: float
+    """Duration at most."""
+    min_fps: float
+    max_fps: float
+    """Frame rate range accepted, where the header declares one (none: FALLBACK_FPS)."""
 
 
 @dataclass(frozen=True)
@@ -39,34 +70,63 @@ class VideoInfo:
     """``frame_count / fps`` in seconds."""
 
 
-def sniff_video_container(head: bytes) -> str | None:
-    """Name the container from the first bytes of a file, or ``None`` if unrecognised."""
-    if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
-        return "mp4"  # ISO base media / QuickTime (mp4, mov, m4v, 3gp)
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "matroska"  # mkv, webm
-    if head[:3] == b"FLV":
-        return "flv"
-    if head[:4] == b"\x30\x26\xb2\x75":
-        return "asf"
-    if head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"):
-        return "mpeg"
-    if len(head) > 376 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
-        return "mpegts"
-    if head[:4] == b"OggS":
-        return "ogg"
-    return None
-
-
 def _read_head(path: Path, n: int = 512) -> bytes:
     with path.open("rb") as fh:
         return fh.read(n)
 
 
-def _is_url(location: str | Path) -> bool:
-    return isinstance(location, str) and location.startswith(("http://", "https://"))
+def ffmpeg_location(location: str | Path) -> tuple[str, str | None]:
+    """What FFmpeg is given to open ``location``, and the demuxer its magic bytes call for.
+
+    A presigned http(s) URL (the S3 store's media location) cannot be sniffed without a
+    request, so its demuxer is ``None`` (FFmpeg's allow-list still holds); any other URL
+    scheme is refused. Anything else is a local path: it must be a regular file starting
+    like an allowed container, and goes to FFmpeg as a ``file:`` URL, so a name such as
+    ``concat:a|b`` or ``subfile,,…`` is only ever a file name.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        BadInput: ``bad_location`` (not a regular file, or a URL other than http(s));
+            the refusals of :func:`~deeplens.vision.containers.admit_container`.
+    """
+    if isinstance(location, str) and "://" in location:
+        if urlsplit(location).scheme.lower() not in _URL_SCHEMES:
+            raise BadInput("bad_location", "videos are read from files or http(s) URLs only")
+        return location, None
+    path = Path(location).absolute()
+    if not path.is_file():
+        if not path.exists():
+            raise FileNotFoundError(path)
+        raise BadInput("bad_location", f"{path} is not a regular file")
+    return f"file:{path}", admit_container(_read_head(path))
+
+
+def check_header(width: int, height: int, fps: float, frame_count: int, limits: VideoLimits) -> None:
+    """Refuse a video whose header declares a size, frame rate or length beyond ``limits``.
+
+    ``fps`` is what the container reports (0 or NaN: none declared, which is allowed).
+
+    Raises:
+        BadInput: ``video_too_large``, ``bad_frame_rate`` or ``video_too_long``.
+    """
+    if max(width, height) > limits.max_side or width * height > limits.max_pixels:
+        raise BadInput(
+            "video_too_large",
+            f"the video is {width}x{height}; at most {limits.max_side} px a side and {limits.max_pixels} pixels are accepted",
+        )
+    declared = math.isfinite(fps) and fps > 0
+    if declared and not limits.min_fps <= fps <= limits.max_fps:
+        # A zero timescale in the header (mp4 mdhd) makes FFmpeg count in whole seconds,
+        # which shows here as a rate like 0.001 fps.
+        why = "; its time base is missing or broken" if fps < limits.min_fps else ""
+        raise BadInput(
+            "bad_frame_rate", f"the header declares {fps:.4g} fps (accepted: {limits.min_fps:g}-{limits.max_fps:g}){why}"
+        )
+    seconds = frame_count / (fps if declared else FALLBACK_FPS)
+    if seconds > limits.max_seconds:
+        raise BadInput(
+            "video_too_long", f"the header declares {seconds:.0f} s of video; at most {limits.max_seconds:.0f} s are accepted"
+        )
 
 
 def _sane_fps(fps: float) -> float:
@@ -80,32 +140,31 @@ def as_bgr(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
 
 
-def open_video(path: str | Path, *, threads: int = 0) -> tuple[cv2.VideoCapture, VideoInfo, np.ndarray]:
+def open_video(
+    path: str | Path, *, threads: int = 0, limits: VideoLimits | None = None
+) -> tuple[cv2.VideoCapture, VideoInfo, np.ndarray]:
     """Open a video and decode its first frame; the caller owns (and releases) the capture.
 
     Returns the capture positioned after frame 0, the probed :class:`VideoInfo` and
     frame 0 itself (BGR ``uint8``), so a sequential reader decodes nothing twice.
     ``path`` may also be an ``http(s)://`` URL (a presigned S3 URL), which FFmpeg reads by
-    range; its container cannot be sniffed first, so failures to open are ``not_a_video``.
+    range; its container cannot be sniffed first, so failures to open are ``not_a_video``
+    (see :func:`ffmpeg_location` for what is refused before FFmpeg sees anything).
     ``threads`` caps the decoder's threads (0: FFmpeg's choice, one per core). Where
     several videos decode at once, 1 each costs a fifth less CPU per frame than FFmpeg's
-    frame threads, and no more CPU per seek.
+    frame threads, and no more CPU per seek. With ``limits``, the header is checked
+    (:func:`check_header`) before the first frame is decoded.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        BadInput: ``empty`` (zero-length file); ``not_a_video`` (OpenCV cannot open it,
-            it has no video stream, or it is not a known container and nothing decodes);
-            ``corrupt_video`` (a known container whose header or frames cannot be read,
-            e.g. an mp4 cut before its ``moov`` index).
+        BadInput: ``empty`` (zero-length file); ``not_a_video`` (not an allowed container
+            by its magic bytes, OpenCV cannot open it, or it has no video stream);
+            ``unsupported_container``; ``bad_location``; ``corrupt_video`` (an allowed
+            container whose header or frames cannot be read, e.g. an mp4 cut before its
+            ``moov`` index); with ``limits``, those of :func:`check_header`.
     """
-    container = None
-    if not _is_url(path):
-        path = Path(path)
-        if path.stat().st_size == 0:
-            raise BadInput("empty", "the video file has zero bytes")
-        container = sniff_video_container(_read_head(path))
-
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads] if threads > 0 else [])
+    source, container = ffmpeg_location(path)
+    cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads] if threads > 0 else [])
     if not cap.isOpened():
         cap.release()
         if container is None:
@@ -117,6 +176,8 @@ def open_video(path: str | Path, *, threads: int = 0) -> tuple[cv2.VideoCapture,
     try:
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if limits is not None:
+            check_header(width, height, cap.get(cv2.CAP_PROP_FPS), round(cap.get(cv2.CAP_PROP_FRAME_COUNT)), limits)
         ok, frame = cap.read()
         if not ok or frame is None or frame.size == 0:
             if container is not None and width > 0 and height > 0:

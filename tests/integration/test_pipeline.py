@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
+
 from deeplens.cli.ingest import ingest_folder
 from deeplens.db.local_features import claim_waiting_photos
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
+from deeplens.vision.images import decode_image
 from eventing import types
 from eventing.events import Event
 
@@ -187,9 +190,14 @@ def test_a_video_gives_the_same_appearances_however_its_keyframes_are_batched(ru
 
 def twin_uploaded_later(dataset: Path, settings, tmp_path: Path, product: str) -> list[tuple]:
     """The appearances after ``product``'s photos are uploaded again under another sku, once the
-    dataset was processed; asserts they equal those of uploading everything together."""
+    dataset was processed; asserts they equal those of uploading everything together.
+
+    The twin's photos are the same pixels in other bytes (PNG): the very same bytes under a
+    second sku are refused at ingest (duplicate_of_other_product) and never reach matching."""
     twin = tmp_path / "twin"
-    shutil.copytree(dataset / "products" / product, twin / "products" / "SKU-TWIN")
+    (twin / "products" / "SKU-TWIN").mkdir(parents=True)
+    for photo in sorted((dataset / "products" / product).iterdir()):
+        cv2.imwrite(str(twin / "products" / "SKU-TWIN" / f"{photo.stem}.png"), decode_image(photo.read_bytes()))
     with LocalRuntime(settings) as runtime:
         assert ingest_folder(runtime, dataset, wait=True, timeout=300)
         assert product in {p for _, p, *_ in appearance_rows(runtime)}
