@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     )
     max_object_bytes: int = Field(2_000_000_000, description="Larger uploads are refused as bad input.")
     max_image_bytes: int = Field(50_000_000, description="Larger product images are refused as bad input.")
+    max_request_bytes: int = Field(
+        51_000_000, ge=1024,
+        description="Request bodies the results service takes at most (an image search's upload and its form); a larger "
+        "one is answered 413 before it is read.",
+    )
 
     # --- model -----------------------------------------------------------------------------
     model: str = Field("mobilenet_v2", description="Embedding model name from the model registry.")

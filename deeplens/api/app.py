@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from deeplens import __version__
 from deeplens.api import gallery
 from deeplens.api.dependencies import ServiceState
-from deeplens.api.errors import install_error_handlers
+from deeplens.api.errors import document_errors, install_error_handlers
+from deeplens.api.limits import RequestLimits, RequestLimitsMiddleware
 from deeplens.api.routers import appearances, catalog, images, keys, operations, search
 from deeplens.auth import Authenticator
 from deeplens.pipeline.services import Services
@@ -40,6 +41,9 @@ def create_app(services: Services, queue: DeliveryQueue | None = None, *, auth: 
         republish=BrokerPublisher(settings.broker_url) if settings.broker_url else None,
     )
     install_error_handlers(app)
+    document_errors(app)
+    # Outermost, so an oversized or malformed request costs nothing past its headers.
+    app.add_middleware(RequestLimitsMiddleware, limits=RequestLimits(settings.max_request_bytes))
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

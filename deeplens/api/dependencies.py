@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from deeplens.auth import ADMIN, READ, WRITE, Authenticator, Principal
@@ -22,6 +22,10 @@ from eventing.http import BrokerPublisher
 from eventing.queue import DeliveryQueue
 
 MAX_LIMIT = 500
+# Row ids are bigserial; a larger number could never name a row, and PostgreSQL refuses it.
+MAX_ROW_ID = 2**63 - 1
+MAX_OFFSET = 10**12
+MAX_NAME = 1024
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ class Pagination:
 
 def pagination(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Rows skipped.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows skipped.")] = 0,
 ) -> Pagination:
     """The page a listing asks for."""
     return Pagination(limit=limit, offset=offset)
@@ -122,3 +126,10 @@ PageParams = Annotated[Pagination, Depends(pagination)]
 HitLimit = Annotated[int, Query(ge=1, le=100, description="Hits per page.")]
 HitOffset = Annotated[int, Query(ge=0, le=MAX_WINDOW, description="Hits skipped.")]
 MinScore = Annotated[float | None, Query(ge=-1.0, le=1.0, description="Lowest cosine similarity listed.")]
+
+# Identifiers in paths and filters: bounded, so no request makes the database refuse a value.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Id of the item.")]
+PathName = Annotated[str, Path(min_length=1, max_length=MAX_NAME)]
+VideoFilter = Annotated[str | None, Query(max_length=MAX_NAME, description="Only this video (id).")]
+ProductFilter = Annotated[str | None, Query(max_length=MAX_NAME, description="Only this product (sku).")]
+ModelChoice = Annotated[str | None, Query(max_length=MAX_NAME, description="Model whose vectors to search; default DEEPLENS_MODEL.")]

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from deeplens.api.dependencies import Reader
+from deeplens.api.dependencies import PathName, Reader
 from deeplens.api.errors import AUTH_RESPONSES, ErrorBody
 from deeplens.errors import NotFound
 
@@ -100,7 +100,7 @@ def video_posters(caller: Reader, video: list[str] = Query(..., max_length=MAX_K
 
 @router.get("/videos/{video_id}", response_model=VideoInfo,
             responses={404: {"model": ErrorBody, "description": "no such video"}})
-def video_info(caller: Reader, video_id: str) -> VideoInfo:
+def video_info(caller: Reader, video_id: PathName) -> VideoInfo:
     """One video's duration, size and keyframes."""
     with caller.services.db.pool.connection() as conn:
         row = conn.execute(

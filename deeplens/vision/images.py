@@ -70,7 +70,7 @@ def decode_image(
     if not data:
         raise BadInput("empty", "the image has zero bytes")
     if len(data) > max_bytes:
-        raise BadInput("too_large", f"the image has {len(data)} bytes; the limit is {max_bytes}")
+        raise BadInput("too_large", f"the image is larger than the limit of {max_bytes} bytes")
     fmt = sniff_image_format(data)
     if fmt is None:
         raise BadInput(

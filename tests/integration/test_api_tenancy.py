@@ -174,14 +174,15 @@ def test_b_sees_only_its_own_duplicates(client, as_a, as_b):
 
 
 def test_b_cannot_read_the_status_of_an_upload_of_a(client, as_a, as_b, tenant_a):
-    _, truth, _ = tenant_a
-    path = f"/status/videos/{min(truth.videos)}.mp4"
+    runtime, truth, _ = tenant_a
+    path = f"/status/videos/{runtime.settings.tenant}/{min(truth.videos)}.mp4"
     assert (client.get(path, headers=as_a).status_code, client.get(path, headers=as_b).status_code) == (200, 404)
 
 
-def test_b_lists_only_the_status_of_its_own_uploads(client, as_b):
+def test_b_lists_only_the_status_of_its_own_uploads(client, as_b, tenant_b):
     keys = [s["key"] for s in client.get("/status", headers=as_b).json()["items"]]
-    assert keys and all(key.split("/")[1].startswith(("B-", "b-")) for key in keys)
+    assert keys and all(key.split("/")[1] == tenant_b.settings.tenant and key.split("/")[2].startswith(("B-", "b-"))
+                        for key in keys)
 
 
 def test_b_does_not_see_the_failures_of_a(client, as_a, as_b):

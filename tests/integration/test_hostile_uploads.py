@@ -66,7 +66,7 @@ def test_a_playlist_of_an_outside_file_is_refused_and_nothing_of_that_file_is_st
     outside = write_mpegts(tmp_path / "elsewhere" / "outside.ts")
     (folder / "videos" / "playlist.m3u8").write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n{outside}\n#EXT-X-ENDLIST\n")
     run(runtime, folder)
-    assert failures_by_key(runtime) == {"videos/playlist.m3u8": "not_a_video"}
+    assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/playlist.m3u8": "not_a_video"}
     assert stored_frames(runtime) == []
     assert Results(runtime.services.db, runtime.settings.tenant).all_appearances() == []
 
@@ -74,10 +74,11 @@ def test_a_playlist_of_an_outside_file_is_refused_and_nothing_of_that_file_is_st
 def test_a_playlist_that_reaches_the_keyframes_step_past_ingest_is_still_not_a_video(runtime, tmp_path):
     outside = write_mpegts(tmp_path / "elsewhere" / "outside.ts")
     playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n{outside}\n#EXT-X-ENDLIST\n".encode()
-    runtime.services.store.put("videos/playlist.m3u8", playlist)
-    uploaded = types.VideoUploaded(key="videos/playlist.m3u8", video_id="playlist", sha256="0" * 64, size=len(playlist))
+    key = f"videos/{runtime.settings.tenant}/playlist.m3u8"
+    runtime.services.store.put(key, playlist)
+    uploaded = types.VideoUploaded(key=key, video_id="playlist", sha256="0" * 64, size=len(playlist))
     event = Event(type=types.VIDEO_UPLOADED, source="test", data=uploaded.model_dump(), tenant=runtime.settings.tenant,
-                  rootkey="videos/playlist.m3u8")
+                  rootkey=key)
     assert runtime.runner.run("keyframes", event) == []
     with runtime.services.db.transaction() as conn:
         failures = {r["step"]: r["reason"] for r in list_failures(conn, runtime.settings.tenant)}
@@ -88,35 +89,35 @@ def test_a_playlist_that_reaches_the_keyframes_step_past_ingest_is_still_not_a_v
 def test_a_text_file_under_videos_is_not_a_video(runtime, folder):
     (folder / "videos" / "notes.txt").write_text("these are my notes\n" * 50)
     run(runtime, folder)
-    assert failures_by_key(runtime) == {"videos/notes.txt": "not_a_video"}
+    assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/notes.txt": "not_a_video"}
     assert stored_frames(runtime) == []
 
 
 def test_a_jpeg_under_videos_is_not_a_video(runtime, folder):
     cv2.imwrite(str(folder / "videos" / "still.jpg"), make_packaging(2))
     run(runtime, folder)
-    assert failures_by_key(runtime) == {"videos/still.jpg": "not_a_video"}
+    assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/still.jpg": "not_a_video"}
     assert stored_frames(runtime) == []
 
 
 def test_a_text_file_named_like_a_photo_is_not_an_image(runtime, folder):
     (folder / "products" / "GOOD" / "back.jpg").write_text("not a photo\n" * 20)
     run(runtime, folder)
-    assert failures_by_key(runtime) == {"products/GOOD/back.jpg": "not_an_image"}
+    assert failures_by_key(runtime) == {f"products/{runtime.settings.tenant}/GOOD/back.jpg": "not_an_image"}
 
 
 def test_a_video_whose_header_declares_a_zero_time_base_is_refused_before_any_frame(runtime, folder, tmp_path):
     video = write_video(tmp_path / "ok.mp4", shot_frames(3, 20, size=(160, 96)), fps=10)
     (folder / "videos" / "zero.mp4").write_bytes(zero_timescale(video.read_bytes()))
     run(runtime, folder)
-    assert failures_by_key(runtime) == {"videos/zero.mp4": "bad_frame_rate"}
+    assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/zero.mp4": "bad_frame_rate"}
     assert stored_frames(runtime) == []
 
 
 def test_a_video_wider_than_the_limit_is_refused_before_any_frame(runtime, folder):
     write_video(folder / "videos" / "wide.mp4", [np.zeros((16, 4112, 3), np.uint8)] * 3, fps=10)
     run(runtime, folder)
-    assert failures_by_key(runtime) == {"videos/wide.mp4": "video_too_large"}
+    assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/wide.mp4": "video_too_large"}
     assert stored_frames(runtime) == []
 
 
@@ -140,8 +141,9 @@ def test_the_same_photos_under_a_second_sku_are_conflicts_and_the_first_keeps_it
     assert after == before
     failures = {f.key: f for f in results.failures(limit=100).items}
     for photo in truth.products[sku].photos:
-        assert failures[f"products/COPY/{photo}"].reason == "duplicate_of_other_product"
-        assert f"products/{sku}/{photo}" in failures[f"products/COPY/{photo}"].message
+        copy = failures[f"products/{runtime.settings.tenant}/COPY/{photo}"]
+        assert copy.reason == "duplicate_of_other_product"
+        assert f"products/{runtime.settings.tenant}/{sku}/{photo}" in copy.message
     assert "COPY" not in {p.sku for p in results.products().items}
 
 

@@ -17,7 +17,8 @@ def indexed(runtime, monkeypatch, tmp_path):
     """Three photos indexed under the test's tenant, and the environment that points the CLI at them."""
     for name in ("coffee", "chelsea", "rocket"):
         runtime.services.store.put(f"products/{runtime.settings.tenant}/{name}/{name}.png", encode(photo(name)))
-    runtime.services.store.put(f"products/{runtime.settings.tenant}/coffee-again/coffee.png", encode(photo("coffee")))
+    # The same picture as a JPEG: the same bytes under a second product would be refused as a duplicate upload.
+    runtime.services.store.put(f"products/{runtime.settings.tenant}/coffee-again/coffee.jpg", encode(photo("coffee"), ".jpg"))
     assert runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=300)
     s = runtime.settings
     for name, value in {"DEEPLENS_HOME": s.home, "DATABASE_URL": s.database_url, "DEEPLENS_TENANT": s.tenant}.items():

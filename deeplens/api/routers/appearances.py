@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from deeplens.api.dependencies import PageParams, Reader
+from deeplens.api.dependencies import PageParams, PathName, ProductFilter, Reader, VideoFilter
 from deeplens.api.errors import AUTH_RESPONSES, ErrorBody
 from deeplens.errors import NotFound
 from deeplens.results import Appearance, Page
@@ -17,8 +17,8 @@ router = APIRouter(prefix="/appearances", tags=["appearances"], responses=AUTH_R
 def appearances(
     caller: Reader,
     page: PageParams,
-    video: str | None = None,
-    product: str | None = None,
+    video: VideoFilter = None,
+    product: ProductFilter = None,
     min_score: float = Query(0.0, ge=0.0, le=1.0),
 ) -> Page:
     """Where products appear: filter by video, product and minimum score; paginated."""
@@ -27,7 +27,7 @@ def appearances(
 
 
 @router.get("/{appearance_id}", response_model=Appearance, responses={404: {"model": ErrorBody}})
-def appearance(caller: Reader, appearance_id: str) -> Appearance:
+def appearance(caller: Reader, appearance_id: PathName) -> Appearance:
     """One appearance."""
     found = caller.results.appearance(appearance_id)
     if found is None:
@@ -38,7 +38,7 @@ def appearance(caller: Reader, appearance_id: str) -> Appearance:
 @router.get("/{appearance_id}/evidence",
             responses={200: {"content": {"image/jpeg": {}}},
                        404: {"model": ErrorBody, "description": "no such appearance or no evidence yet"}})
-def evidence(caller: Reader, appearance_id: str) -> Response:
+def evidence(caller: Reader, appearance_id: PathName) -> Response:
     """The evidence image: product | frame, outline and inlier correspondences drawn."""
     # The object key comes from the caller's tenant's row, so only that tenant's evidence is served.
     found = caller.results.appearance(appearance_id)

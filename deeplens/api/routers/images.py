@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from deeplens.api.dependencies import Reader
+from deeplens.api.dependencies import Reader, RowId
 from deeplens.api.errors import AUTH_RESPONSES, ErrorBody
 from deeplens.search.media import item_image
 
@@ -21,7 +21,7 @@ def image(
     caller: Reader,
     request: Request,
     kind: Literal["product_image", "frame"],
-    item_id: int,
+    item_id: RowId,
     thumb: bool = Query(False, description="A JPEG at most 256 px on its longer side."),
 ) -> Response:
     """The stored image of one of the caller's product photos or keyframes."""

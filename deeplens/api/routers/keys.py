@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from deeplens.api.dependencies import Admin
+from deeplens.api.dependencies import Admin, RowId
 from deeplens.api.errors import AUTH_RESPONSES, ErrorBody
 from deeplens.auth.keys import ApiKey, ApiKeyStore
 from deeplens.errors import NotFound
@@ -60,7 +60,7 @@ def create_key(caller: Admin, new: NewKey) -> CreatedKey:
 
 
 @router.delete("/{key_id}", status_code=204, responses={404: {"model": ErrorBody}})
-def revoke_key(caller: Admin, key_id: int) -> None:
+def revoke_key(caller: Admin, key_id: RowId) -> None:
     """Revoke one of the tenant's keys at once."""
     if not ApiKeyStore(caller.services.db).revoke(key_id, tenant=caller.tenant):
         raise NotFound(f"no active API key {key_id}")

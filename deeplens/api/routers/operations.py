@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from deeplens.api.dependencies import Admin, PageParams, Queue, Reader, Writer
+from deeplens.api.dependencies import Admin, PageParams, PathName, Queue, Reader, Writer
 from deeplens.api.errors import AUTH_RESPONSES, ErrorBody
 from deeplens.errors import NotFound
 from deeplens.rematch import request_rematch
@@ -29,7 +29,7 @@ def statuses(caller: Reader, page: PageParams) -> Page:
 
 
 @router.get("/status/{key:path}", response_model=ObjectStatus, responses={404: {"model": ErrorBody}})
-def status(caller: Reader, key: str) -> ObjectStatus:
+def status(caller: Reader, key: PathName) -> ObjectStatus:
     """Processing status of one uploaded object, by key."""
     found = caller.results.status(key)
     if found is None:

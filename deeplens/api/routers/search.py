@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import TypeAdapter
 
-from deeplens.api.dependencies import HitLimit, HitOffset, MinScore, PageParams, Reader
+from deeplens.api.dependencies import MAX_ROW_ID, HitLimit, HitOffset, MinScore, ModelChoice, PageParams, ProductFilter, Reader, VideoFilter
 from deeplens.api.errors import AUTH_RESPONSES
 from deeplens.results import Page
 from deeplens.search import SearchHit, SearchOptions
@@ -43,9 +43,9 @@ async def search_image(
     caller: Reader,
     file: UploadFile = File(..., description="An image (JPEG, PNG, WebP, …)"),
     kind: Literal["products", "frames", "all"] = "products",
-    model: str | None = Query(None, description="Model whose vectors to search; default DEEPLENS_MODEL."),
-    video: str | None = Query(None, description="Only keyframes of this video."),
-    product: str | None = Query(None, description="Only photos of this product (sku)."),
+    model: ModelChoice = None,
+    video: VideoFilter = None,
+    product: ProductFilter = None,
     since: datetime | None = Query(None, description="Only items added since (date or date-time; UTC when no zone)."),
     min_score: MinScore = None,
     limit: int | None = Query(None, ge=1, le=100, description="Hits per page (default k)."),
@@ -63,9 +63,9 @@ def search_text(
     caller: Reader,
     q: str = Query(..., min_length=1, max_length=500, description="What the images show, in words."),
     kind: Literal["products", "frames", "all"] = "all",
-    model: str | None = Query(None, description="Model whose vectors to search; default DEEPLENS_MODEL."),
-    video: str | None = None,
-    product: str | None = None,
+    model: ModelChoice = None,
+    video: VideoFilter = None,
+    product: ProductFilter = None,
     since: datetime | None = None,
     min_score: MinScore = None,
     limit: HitLimit = 10,
@@ -83,7 +83,7 @@ def search_text(
 
 @router.get("/search/text/classes", response_model=list[ClassInfo])
 def search_text_classes(
-    caller: Reader, q: str = Query(..., min_length=1, max_length=500), model: str | None = None
+    caller: Reader, q: str = Query(..., min_length=1, max_length=500), model: ModelChoice = None
 ) -> list[ClassInfo]:
     """The ImageNet classes a text query maps to on a classifier model, best first, with their weights."""
     return caller.search.text_classes(q, model)
@@ -92,12 +92,12 @@ def search_text_classes(
 @router.get("/search/similar", response_model=list[SearchHit])
 def search_similar(
     caller: Reader,
-    id: int = Query(..., description="Id of the indexed item."),  # shadows a builtin, but it is the API's parameter name
+    id: int = Query(..., ge=1, le=MAX_ROW_ID, description="Id of the indexed item."),  # shadows a builtin, but it is the API's parameter name
     kind: Literal["product_image", "frame"] = Query("product_image", description="What the id names."),
     within: Literal["products", "frames", "all"] = Query("all", description="What to search among."),
-    model: str | None = None,
-    video: str | None = None,
-    product: str | None = None,
+    model: ModelChoice = None,
+    video: VideoFilter = None,
+    product: ProductFilter = None,
     since: datetime | None = None,
     min_score: MinScore = None,
     limit: HitLimit = 10,
@@ -113,9 +113,9 @@ def duplicates(
     page: PageParams,
     threshold: float = Query(0.95, gt=0.0, le=1.0, description="Lowest cosine similarity of a pair."),
     kind: Literal["products", "frames", "all"] = "all",
-    model: str | None = None,
-    video: str | None = None,
-    product: str | None = None,
+    model: ModelChoice = None,
+    video: VideoFilter = None,
+    product: ProductFilter = None,
     since: datetime | None = None,
 ) -> Page:
     """Near-duplicate pairs `{a, b, score}` (a and b are search hits), most similar first; paginated."""
