@@ -80,7 +80,7 @@ def _deliver(step: str, event: Event) -> Reply:
     except Undeliverable as exc:
         log.error("%s: refused event %s (%s): %s", step, event.id, event.type, exc)
         return error_reply(400, "undeliverable", str(exc))
-    except Exception as exc:  # noqa: BLE001 - any other fault may pass: the sender retries
+    except Exception as exc:  # any other fault may pass: the sender retries
         log.exception("%s: event %s (%s) failed; the sender retries it", step, event.id, event.type)
         return error_reply(500, "transient", describe_error(exc))
     return _DONE
@@ -140,7 +140,7 @@ def record_dead_letter(headers: Mapping[str, str], body: bytes) -> Reply:
     try:
         process.queue.record_dead_letter(event, _failed_step(destination, event.type), _error_text(attributes),
                                          process.queue.spec.max_attempts)
-    except Exception as exc:  # noqa: BLE001 - the database may be back next time
+    except Exception as exc:  # the database may be back next time
         log.exception("deadletter: could not keep event %s", event.id)
         return error_reply(500, "transient", describe_error(exc))
     return _DONE

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from deeplens.db.catalog import upsert_product_image
-from deeplens.errors import Undeliverable
 from deeplens.db.class_scores import upsert_class_scores
 from deeplens.db.index_state import bump_generation
 from deeplens.db.local_features import put_local_features
 from deeplens.db.vectors import upsert_embeddings
+from deeplens.errors import Undeliverable
 from deeplens.pipeline.services import Embedder, Services
 from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import extract_local_features, to_bytes

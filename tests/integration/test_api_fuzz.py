@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import httpx
 import pytest
 import schemathesis
 import uvicorn

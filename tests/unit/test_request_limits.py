@@ -28,8 +28,11 @@ class App:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
+LIMITS = RequestLimits(max_body_bytes=100)
+
+
 def call(path: str = "/", query: bytes = b"", chunks: tuple[bytes, ...] = (b"",), content_length: int | None = None,
-         limits: RequestLimits = RequestLimits(max_body_bytes=100)) -> tuple[int, dict, App, int]:
+         limits: RequestLimits = LIMITS) -> tuple[int, dict, App, int]:
     """Run one request through the middleware: status, JSON body, the app, and the chunks the client sent."""
     app = App()
     headers = [] if content_length is None else [(b"content-length", str(content_length).encode())]
@@ -57,7 +60,7 @@ def test_a_body_declared_larger_than_the_cap_is_refused_before_a_byte_is_read():
 
 
 def test_a_chunked_body_is_refused_once_what_was_read_passes_the_cap():
-    status, body, app, consumed = call(chunks=(b"x" * 60,) * 10)
+    status, body, _, consumed = call(chunks=(b"x" * 60,) * 10)
     assert (status, body["error"]) == (413, "request_too_large")
     assert consumed == 2  # the second chunk passed the cap; the other eight were never read
 
