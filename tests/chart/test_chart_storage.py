@@ -218,3 +218,13 @@ def test_an_external_redis_url_replaces_the_deployment(render):
     rendered = render({"redis": {"externalUrl": "rediss://cache.example.com:6380/2"}})
     assert f"{RELEASE}-redis" not in rendered.names("Deployment")
     assert rendered.config()["DEEPLENS_REDIS_URL"] == "rediss://cache.example.com:6380/2"
+
+
+def test_minio_signs_its_notifications_with_the_token_ingest_checks(defaults):
+    minio = {e["name"]: e for e in minio_container(defaults)["env"]}
+    (token,) = [e for name, e in minio.items() if name.startswith("MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_")]
+    ingest = next(s for name, s in defaults.knative_services().items() if name.endswith("ingest"))
+    checked = {e["name"]: e for e in ingest["spec"]["template"]["spec"]["containers"][0]["env"]}["DEEPLENS_WEBHOOK_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"] == checked["valueFrom"]["secretKeyRef"]
+    secret = defaults.get("Secret", checked["valueFrom"]["secretKeyRef"]["name"])
+    assert len(secret["stringData"]["DEEPLENS_WEBHOOK_TOKEN"]) >= 32
