@@ -14,6 +14,7 @@ import uuid
 
 import boto3
 import httpx
+import jwt
 import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
@@ -24,6 +25,9 @@ from eventing.routing import STEPS
 pytestmark = pytest.mark.cluster
 
 BUCKET = "deeplens"
+# The results service runs with auth on, as the chart deploys it: HS256 tokens of this secret.
+SECRET = "cluster-in-a-box-secret-of-32-characters"
+AUDIENCE = "deeplens"
 
 
 def wait_for(predicate, timeout: float, what: str, components=()):
@@ -95,7 +99,8 @@ def cluster(tmp_path_factory, database_url):
                            env, logs, health_path=None).start()
     # The functions take each object's tenant from its key; only the results service is told one.
     results = python_module("results", "deeplens.cli.main", ["serve", "--no-workers", "--port", "{port}"],
-                            {**env, "DEEPLENS_TENANT": tenant}, logs, health_path="/health").start()
+                            {**env, "DEEPLENS_AUTH_ENABLED": "true", "DEEPLENS_AUTH_HS256_SECRET": SECRET,
+                             "DEEPLENS_AUTH_AUDIENCE": AUDIENCE}, logs, health_path="/health").start()
     components = {"predictor": predictor, **steps, "deadletter": deadletter, "broker": broker, "source": source, "results": results}
     yield {"s3": s3, "components": components, "results": results, "tenant": tenant}
     for component in components.values():
@@ -103,20 +108,37 @@ def cluster(tmp_path_factory, database_url):
     moto.stop()
 
 
-def tenant_key(cluster, relative: str) -> str:
+def token(tenant: str) -> dict[str, str]:
+    """The header of a token of ``tenant`` with every scope."""
+    claims = {"tenant": tenant, "scope": "read write admin", "aud": AUDIENCE, "sub": f"ops-of-{tenant}",
+              "exp": int(time.time()) + 3600}
+    return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
+
+
+def get(cluster, path: str, *, tenant: str | None = None, **kwargs) -> httpx.Response:
+    """GET from the results service as the test tenant's caller (or ``tenant``'s)."""
+    return httpx.get(f"{cluster['results'].url}{path}", headers=token(tenant or cluster["tenant"]), **kwargs)
+
+
+def post(cluster, path: str, *, tenant: str | None = None, **kwargs) -> httpx.Response:
+    """POST to the results service as the test tenant's caller (or ``tenant``'s)."""
+    return httpx.post(f"{cluster['results'].url}{path}", headers=token(tenant or cluster["tenant"]), **kwargs)
+
+
+def tenant_key(cluster, relative: str, tenant: str | None = None) -> str:
     """The key of a dataset file (``products/<sku>/<photo>``, ``videos/<file>``) in the test tenant's part of the bucket."""
     kind, rest = relative.split("/", 1)
-    return f"{kind}/{cluster['tenant']}/{rest}"
+    return f"{kind}/{tenant or cluster['tenant']}/{rest}"
 
 
-def upload(cluster, root, relative: str) -> str:
-    key = tenant_key(cluster, relative)
+def upload(cluster, root, relative: str, tenant: str | None = None) -> str:
+    key = tenant_key(cluster, relative, tenant)
     cluster["s3"].upload_file(str(root / relative), BUCKET, key)
     return key
 
 
-def appearances(cluster) -> list[dict]:
-    return httpx.get(f"{cluster['results'].url}/appearances").json()["items"]
+def appearances(cluster, tenant: str | None = None) -> list[dict]:
+    return get(cluster, "/appearances", tenant=tenant).json()["items"]
 
 
 def test_an_uploaded_product_and_video_yield_an_appearance_in_the_results_api(cluster, dataset):
@@ -139,10 +161,10 @@ def test_text_search_ranks_photos_by_the_class_probabilities_the_model_server_ga
     key = tenant_key(cluster, "products/chelsea/chelsea.png")
     cluster["s3"].put_object(Bucket=BUCKET, Key=key, Body=encode(photo("chelsea")))
     wait_for(
-        lambda: (r := httpx.get(f"{cluster['results'].url}/status/{key}")).status_code == 200 and r.json()["status"] == "done",
+        lambda: (r := get(cluster, f"/status/{key}")).status_code == 200 and r.json()["status"] == "done",
         120, f"{key} processed", cluster["components"].values(),
     )
-    response = httpx.get(f"{cluster['results'].url}/search/text", params={"q": "cat"}, timeout=60)
+    response = get(cluster, "/search/text", params={"q": "cat"}, timeout=60)
     assert response.status_code == 200, response.text
     assert response.json()[0]["product"] == "chelsea"
 
@@ -156,11 +178,11 @@ def test_a_killed_step_is_restarted_and_the_event_is_retried_without_loss(cluste
     time.sleep(1.5)  # the broker's first deliveries to features fail: connection refused
     features.start()
     status = wait_for(
-        lambda: (r := httpx.get(f"{cluster['results'].url}/status/{key}")).status_code == 200 and r.json()["status"] == "done" and r.json(),
+        lambda: (r := get(cluster, f"/status/{key}")).status_code == 200 and r.json()["status"] == "done" and r.json(),
         120, f"{key} processed after the restart", cluster["components"].values(),
     )
     assert status["failures"] == []
-    products = httpx.get(f"{cluster['results'].url}/products").json()["items"]
+    products = get(cluster, "/products").json()["items"]
     assert sku in {p["sku"] for p in products}
 
 
@@ -171,14 +193,14 @@ def test_a_step_that_fails_for_good_is_dead_lettered_and_replay_completes_it(clu
     video_id = max(truth.videos)
     upload(cluster, root, f"videos/{video_id}.mp4")
     letters = wait_for(
-        lambda: [d for d in httpx.get(f"{cluster['results'].url}/dead-letters").json() if d["subscriber"] == "keyframes"],
+        lambda: [d for d in get(cluster, "/dead-letters").json() if d["subscriber"] == "keyframes"],
         120, "a dead letter for keyframes", components.values(),
     )
     assert letters[0]["event"]["type"] == "dev.deeplens.video.uploaded"
     components["keyframes"].start()
-    assert httpx.post(f"{cluster['results'].url}/dead-letters/replay").json()["replayed"] >= 1
+    assert post(cluster, "/dead-letters/replay").json()["replayed"] >= 1
     wait_for(
-        lambda: any(v["video"] == video_id and v["keyframes"] for v in httpx.get(f"{cluster['results'].url}/videos").json()["items"]),
+        lambda: any(v["video"] == video_id and v["keyframes"] for v in get(cluster, "/videos").json()["items"]),
         120, "the replayed video to be processed", components.values(),
     )
 
@@ -195,12 +217,12 @@ def test_a_rematch_requested_from_the_results_api_reaches_the_match_function_thr
     upload(cluster, root, f"videos/{video_id}.mp4")
     wait_for(lambda: any((a["video"], a["product"]) == (video_id, sku) for a in appearances(cluster)), 180,
              "an appearance to rematch", cluster["components"].values())
-    wait_for(lambda: all(s["status"] != "processing" for s in httpx.get(f"{cluster['results'].url}/status").json()["items"]),
+    wait_for(lambda: all(s["status"] != "processing" for s in get(cluster, "/status").json()["items"]),
              180, "every upload processed", cluster["components"].values())
     before = appearance_rows(cluster)
     with psycopg.connect(database_url, autocommit=True) as conn:
         requested_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        response = httpx.post(f"{cluster['results'].url}/rematch")
+        response = post(cluster, "/rematch")
         assert response.status_code == 202
 
         def photos_matched_again() -> bool:
@@ -213,3 +235,25 @@ def test_a_rematch_requested_from_the_results_api_reaches_the_match_function_thr
 
         wait_for(photos_matched_again, 180, "the rematch's pass over the keyframes", cluster["components"].values())
     assert appearance_rows(cluster) == before  # the settings did not change, so neither did the appearances
+
+
+def test_two_tenants_uploading_the_same_file_names_each_see_only_their_own(cluster, dataset):
+    root, truth = dataset
+    video_id, video = next((v, t) for v, t in sorted(truth.videos.items()) if t.appearances)
+    sku = video.appearances[0].product
+    other = f"{cluster['tenant']}-other"
+    photo, clip = f"products/{sku}/{truth.products[sku].photos[0]}", f"videos/{video_id}.mp4"
+    for tenant in (cluster["tenant"], other):
+        upload(cluster, root, photo, tenant)
+    upload(cluster, root, clip, other)
+    found = wait_for(lambda: [a for a in appearances(cluster, other) if a["evidence"]], 180,
+                     "the other tenant's appearance with evidence", cluster["components"].values())
+    assert {(a["video"], a["product"]) for a in found} == {(video_id, sku)}
+    assert all(a["evidence"].startswith(f"evidence/{other}/") for a in found)
+    assert {p["sku"] for p in get(cluster, "/products", tenant=other).json()["items"]} == {sku}
+    # The one service answers each caller for its own tenant only.
+    theirs = tenant_key(cluster, clip, other)
+    assert (get(cluster, f"/status/{theirs}", tenant=other).status_code, get(cluster, f"/status/{theirs}").status_code) == (200, 404)
+    assert all(a["evidence"] is None or a["evidence"].startswith(f"evidence/{cluster['tenant']}/") for a in appearances(cluster))
+    listed = {o["Key"] for o in cluster["s3"].list_objects_v2(Bucket=BUCKET, Prefix="products/")["Contents"]}
+    assert {tenant_key(cluster, photo), tenant_key(cluster, photo, other)} <= listed
