@@ -286,7 +286,7 @@ def test_the_failures_page_shows_the_bad_upload_and_why(page):
     page.goto("/#/failures")
     row = page.locator("#failures-table tbody tr", has_text="/empty.mp4")
     row.wait_for()
-    assert "Empty" in row.inner_text() and "keyframes" in row.inner_text()
+    assert "Empty" in row.inner_text() and "ingest" in row.inner_text()
     shot(page, "09-failures")
 
 

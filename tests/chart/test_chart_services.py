@@ -265,3 +265,9 @@ def test_extra_environment_reaches_the_containers(render, where):
     }
     match = container(render(values).knative_services()["match"])
     assert {"name": "LOG_LEVEL", "value": "debug"} in match["env"]
+
+
+@pytest.mark.parametrize(("probe", "path"), [("livenessProbe", "/health"), ("readinessProbe", "/ready")])
+def test_the_results_service_is_probed_for_liveness_and_readiness_apart(defaults, probe, path):
+    results = next(s for name, s in defaults.knative_services().items() if name.endswith("results"))
+    assert container(results)[probe]["httpGet"]["path"] == path
