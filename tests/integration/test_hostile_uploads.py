@@ -18,20 +18,6 @@ from eventing import types
 from eventing.events import Event
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "upload"
-    (root / "products" / "GOOD").mkdir(parents=True)
-    (root / "videos").mkdir()
-    cv2.imwrite(str(root / "products" / "GOOD" / "front.jpg"), make_packaging(1, text="GOOD OATS"))
-    return root
-
-
-def failures_by_key(runtime) -> dict[str, str]:
-    page = Results(runtime.services.db, runtime.settings.tenant).failures(limit=100)
-    return {f.key: f.reason for f in page.items}
-
-
 def stored_frames(runtime) -> list[str]:
     """Keyframe images in the store, and keyframe rows in the database."""
     with runtime.services.db.transaction() as conn:
@@ -62,7 +48,7 @@ def zero_timescale(data: bytes) -> bytes:
     return data[:timescale] + struct.pack(">I", 0) + data[timescale + 4 :]
 
 
-def test_a_playlist_of_an_outside_file_is_refused_and_nothing_of_that_file_is_stored(runtime, folder, tmp_path):
+def test_a_playlist_of_an_outside_file_is_refused_and_nothing_of_that_file_is_stored(runtime, folder, tmp_path, failures_by_key):
     outside = write_mpegts(tmp_path / "elsewhere" / "outside.ts")
     (folder / "videos" / "playlist.m3u8").write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n{outside}\n#EXT-X-ENDLIST\n")
     run(runtime, folder)
@@ -86,27 +72,27 @@ def test_a_playlist_that_reaches_the_keyframes_step_past_ingest_is_still_not_a_v
     assert stored_frames(runtime) == []
 
 
-def test_a_text_file_under_videos_is_not_a_video(runtime, folder):
+def test_a_text_file_under_videos_is_not_a_video(runtime, folder, failures_by_key):
     (folder / "videos" / "notes.txt").write_text("these are my notes\n" * 50)
     run(runtime, folder)
     assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/notes.txt": "not_a_video"}
     assert stored_frames(runtime) == []
 
 
-def test_a_jpeg_under_videos_is_not_a_video(runtime, folder):
+def test_a_jpeg_under_videos_is_not_a_video(runtime, folder, failures_by_key):
     cv2.imwrite(str(folder / "videos" / "still.jpg"), make_packaging(2))
     run(runtime, folder)
     assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/still.jpg": "not_a_video"}
     assert stored_frames(runtime) == []
 
 
-def test_a_text_file_named_like_a_photo_is_not_an_image(runtime, folder):
+def test_a_text_file_named_like_a_photo_is_not_an_image(runtime, folder, failures_by_key):
     (folder / "products" / "GOOD" / "back.jpg").write_text("not a photo\n" * 20)
     run(runtime, folder)
     assert failures_by_key(runtime) == {f"products/{runtime.settings.tenant}/GOOD/back.jpg": "not_an_image"}
 
 
-def test_a_video_whose_header_declares_a_zero_time_base_is_refused_before_any_frame(runtime, folder, tmp_path):
+def test_a_video_whose_header_declares_a_zero_time_base_is_refused_before_any_frame(runtime, folder, tmp_path, failures_by_key):
     video = write_video(tmp_path / "ok.mp4", shot_frames(3, 20, size=(160, 96)), fps=10)
     (folder / "videos" / "zero.mp4").write_bytes(zero_timescale(video.read_bytes()))
     run(runtime, folder)
@@ -114,7 +100,7 @@ def test_a_video_whose_header_declares_a_zero_time_base_is_refused_before_any_fr
     assert stored_frames(runtime) == []
 
 
-def test_a_video_wider_than_the_limit_is_refused_before_any_frame(runtime, folder):
+def test_a_video_wider_than_the_limit_is_refused_before_any_frame(runtime, folder, failures_by_key):
     write_video(folder / "videos" / "wide.mp4", [np.zeros((16, 4112, 3), np.uint8)] * 3, fps=10)
     run(runtime, folder)
     assert failures_by_key(runtime) == {f"videos/{runtime.settings.tenant}/wide.mp4": "video_too_large"}
@@ -147,7 +133,7 @@ def test_the_same_photos_under_a_second_sku_are_conflicts_and_the_first_keeps_it
     assert "COPY" not in {p.sku for p in results.products().items}
 
 
-def test_files_outside_the_layout_are_named_on_stderr_and_the_misplaced_recorded(runtime, folder, capsys):
+def test_files_outside_the_layout_are_named_on_stderr_and_the_misplaced_recorded(runtime, folder, capsys, failures_by_key):
     (folder / "products" / "loose.jpg").write_bytes((folder / "products" / "GOOD" / "front.jpg").read_bytes())
     (folder / "videos" / "sub").mkdir()
     (folder / "videos" / "sub" / "x.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
