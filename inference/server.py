@@ -9,8 +9,11 @@
     → {"model_name": "mobilenet_v2", "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [2, 1280], "data": [...]}], ...}
 
 - Inputs: ``image`` (BYTES, ``[N]``; each element an encoded image, base64 in JSON — raw
-  bytes are also accepted where the transport carries bytes, e.g. gRPC) or ``text``
+  bytes are also accepted where the transport carries bytes: the binary tensor extension,
+  as a Triton client sends an ``np.object_`` array of ``bytes``, and gRPC) or ``text``
   (BYTES, ``[N]``; UTF-8 strings; models with a text tower only). One of them per request.
+  A JSON request needs no ``Content-Type`` (a Triton client sends none):
+  :mod:`inference.http_adapter`.
 - Output: ``embedding`` (FP32, ``[N, dim]``, rows L2-normalised). Models with a classifier
   (mobilenet_v2's ImageNet head) also give ``probabilities`` (FP32, ``[N, classes]``, rows
   sum to 1) for images, from the same forward pass, to requests that name it in
@@ -20,8 +23,10 @@
   extension) instead of JSON numbers (an output's own ``"binary_data"`` overrides it).
 - Bad input (not base64, not an image, truncated image, unknown input or output name, text
   to an image-only model, ``probabilities`` from a model without a classifier) →
-  ``400 {"error": "<reason>: <message>"}``; unknown model → 404 (kserve); request body that
-  is not a v2 request → 422 (kserve/FastAPI).
+  ``400 {"error": "<reason>: <message>"}``; a body that is not a v2 request →
+  ``400 {"error": "bad_request: ..."}`` (:mod:`inference.http_errors`), a binary-extension
+  body whose framing does not add up → ``400 {"error": "bad_binary_data: ..."}``; no error
+  quotes the input. Unknown model → 404 (kserve).
 - Health: ``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/<name>/ready`` (kserve);
   the model is ready once its weights are loaded and one warm-up forward pass has run.
 - Batching: images are decoded and preprocessed in worker threads (one per image), then
@@ -45,17 +50,24 @@ from typing import Any, NamedTuple
 
 import cv2
 import kserve
+import kserve.model_server
 import numpy as np
 import torch
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse, RequestedOutput
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 
 from deeplens.errors import BadInput, Unsupported
 from deeplens.vision.images import decode_image
 
 from .batching import MicroBatcher
+from .binary_tensors import BASE64_PARAMETER
 from .client import EMBEDDING_OUTPUT, IMAGE_INPUT, PROBABILITIES_OUTPUT, TEXT_INPUT, UNSUPPORTED_REASON
+from .http_adapter import V2RequestAdapter
+from .http_errors import http_error_answer, validation_error_answer
 from .predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -99,8 +111,10 @@ def bytes_elements(inp: InferInput) -> list[str | bytes]:
     """The elements of a BYTES input, as kserve hands them over.
 
     REST/JSON: ``inp.data`` is the JSON list (strings; possibly nested by shape). Binary
-    tensor extension: kserve has already decoded each element to a UTF-8 string. gRPC:
-    ``bytes`` elements (``contents.bytes_contents`` or ``raw_input_contents``).
+    tensor extension: :class:`inference.http_adapter.V2RequestAdapter` has carried each
+    element through kserve as base64, marked with ``BASE64_PARAMETER``, so it comes back as
+    the bytes the client sent. gRPC: ``bytes`` elements (``contents.bytes_contents`` or
+    ``raw_input_contents``).
     """
     if inp.datatype != "BYTES":
         raise _invalid("bad_datatype", f"input {inp.name!r} must have datatype BYTES, got {inp.datatype}")
@@ -114,11 +128,21 @@ def bytes_elements(inp: InferInput) -> list[str | bytes]:
     for i, v in enumerate(values):
         if not isinstance(v, (str, bytes)):
             raise _invalid("bad_element", f"input {inp.name!r} element {i} is a {type(v).__name__}, not a string")
+    if (inp.parameters or {}).get(BASE64_PARAMETER) is True:
+        return [_unbase64(inp.name, i, v) for i, v in enumerate(values)]
     return values
 
 
+def _unbase64(name: str, i: int, value: str | bytes) -> bytes:
+    """The bytes of an element that :mod:`inference.binary_tensors` carried as base64."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _invalid("bad_base64", f"input {name!r} element {i} is marked {BASE64_PARAMETER} but is not base64 ({exc})") from exc
+
+
 def image_bytes(i: int, value: str | bytes) -> bytes:
-    """Encoded image bytes from one element: base64 (optionally a ``data:`` URI), or raw bytes (gRPC)."""
+    """Encoded image bytes from one element: base64 (optionally a ``data:`` URI), or raw bytes (binary extension, gRPC)."""
     if isinstance(value, bytes):
         stripped = value.strip()
         try:
@@ -406,6 +430,18 @@ class EmbeddingModel(kserve.Model):
         )
 
 
+def install_http_adapters(app: FastAPI) -> None:
+    """Let kserve's FastAPI app take stock Triton clients' requests and answer bad bodies without quoting them.
+
+    Called before :class:`kserve.ModelServer` starts: kserve adds its own middlewares and
+    exception handlers then, and replaces none of these (it registers no handler for
+    ``RequestValidationError`` or ``HTTPException``).
+    """
+    app.add_middleware(V2RequestAdapter)
+    app.add_exception_handler(RequestValidationError, validation_error_answer)
+    app.add_exception_handler(HTTPException, http_error_answer)
+
+
 def serve(
     model_name: str | None = None,
     *,
@@ -427,6 +463,7 @@ def serve(
         Predictor.from_settings(settings), max_batch_size=max_batch_size, max_wait_s=max_wait_s, max_items=max_items
     )
     model.load()
+    install_http_adapters(kserve.model_server.app)
     server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=enable_grpc, workers=1)
     for alias in aliases:
         if alias and alias != model.name:

@@ -24,6 +24,8 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
 from deeplens.db import Database
 from deeplens.errors import BadInput, NotFound, Unsupported
@@ -353,6 +355,156 @@ def test_unknown_model_gets_404(server, images):
     assert infer(server, "no-such-model", "image", [b64(png(images[0]))]).status_code == 404
 
 
+def test_a_malformed_field_gets_400_naming_it_without_quoting_the_body(server):
+    body = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": "A" * 300_000}]}
+    response = httpx.post(f"{server}/v2/models/mobilenet_v2/infer", json=body, timeout=60)
+    assert response.status_code == 400 and len(response.content) < 300
+    assert response.json()["error"].startswith("bad_request: ") and "inputs.0.data" in response.json()["error"]
+
+
+# --- a stock Triton client (tritonclient.http) ----------------------------------------------
+# It sends JSON requests without a Content-Type, and BYTES elements as raw bytes when asked
+# for binary data (the binary tensor extension).
+
+
+def triton_input(name: str, elements: list[bytes], *, binary: bool) -> httpclient.InferInput:
+    inp = httpclient.InferInput(name, [len(elements)], "BYTES")
+    inp.set_data_from_numpy(np.array(elements, dtype=np.object_), binary_data=binary)
+    return inp
+
+
+def triton_body(elements: list[bytes]) -> tuple[bytes, int]:
+    """The body and JSON header length a Triton client sends for these ``image`` elements as binary data."""
+    return httpclient.InferenceServerClient.generate_request_body([triton_input("image", elements, binary=True)])
+
+
+def triton_post(url: str, elements: list[bytes]) -> httpx.Response:
+    """The binary-extension request a Triton client sends for these ``image`` elements, and the raw answer."""
+    body, json_size = triton_body(elements)
+    headers = {"Inference-Header-Content-Length": str(json_size)}
+    return httpx.post(f"{url}/v2/models/mobilenet_v2/infer", content=body, headers=headers, timeout=60)
+
+
+@contextmanager
+def triton_client(url: str) -> Iterator[httpclient.InferenceServerClient]:
+    client = httpclient.InferenceServerClient(url.removeprefix("http://"), network_timeout=60)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def big_jpeg() -> bytes:
+    """A 120 KB JPEG (the size of the photo in the operations issue)."""
+    noise = np.random.default_rng(5).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    data = cv2.imencode(".jpg", cv2.GaussianBlur(noise, (3, 3), 0), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    assert 100_000 < len(data) < 140_000
+    return data
+
+
+@pytest.mark.parametrize(
+    ("binary_inputs", "binary_outputs"),
+    [(False, False), (False, True), (True, False), (True, True)],
+    ids=["json-in-json-out", "json-in-binary-out", "binary-in-json-out", "binary-in-binary-out"],
+)
+def test_a_triton_client_gets_the_in_process_embeddings_in_every_encoding(
+    server, images, predictor, binary_inputs, binary_outputs
+):
+    # JSON carries base64 text (a Triton client cannot put raw bytes in JSON); binary carries the PNG bytes.
+    elements = [png(im) if binary_inputs else b64(png(im)).encode() for im in images[:3]]
+    with triton_client(server) as client:
+        result = client.infer(
+            "mobilenet_v2",
+            [triton_input("image", elements, binary=binary_inputs)],
+            outputs=[httpclient.InferRequestedOutput("embedding", binary_data=binary_outputs)],
+        )
+    np.testing.assert_allclose(result.as_numpy("embedding"), predictor.embed_images(images[:3]), atol=1e-4)
+
+
+def test_a_triton_client_sending_a_raw_jpeg_gets_the_embedding_of_its_decoding(server, big_jpeg, predictor):
+    with triton_client(server) as client:
+        result = client.infer("mobilenet_v2", [triton_input("image", [big_jpeg], binary=True)])
+    np.testing.assert_allclose(result.as_numpy("embedding"), predictor.embed_images([decode_image(big_jpeg)]), atol=1e-4)
+
+
+def test_a_triton_client_asking_for_probabilities_gets_the_in_process_ones(server, images, predictor):
+    with triton_client(server) as client:
+        result = client.infer(
+            "mobilenet_v2",
+            [triton_input("image", [png(images[0])], binary=True)],
+            outputs=[httpclient.InferRequestedOutput("probabilities", binary_data=True)],
+        )
+    np.testing.assert_allclose(result.as_numpy("probabilities"), predictor.classify(images[:1]), atol=1e-5)
+
+
+def test_a_triton_client_is_told_400_for_a_corrupt_image(server, big_jpeg):
+    with triton_client(server) as client, pytest.raises(InferenceServerException) as info:
+        client.infer("mobilenet_v2", [triton_input("image", [big_jpeg[: len(big_jpeg) // 2]], binary=True)])
+    assert info.value.status() == "400" and info.value.message().startswith("corrupt_image: ")
+
+
+def test_a_corrupt_raw_jpeg_gets_a_short_400_that_quotes_none_of_it(server, big_jpeg):
+    truncated = big_jpeg[: len(big_jpeg) // 2]
+    response = triton_post(server, [truncated])
+    assert response.status_code == 400 and len(response.content) < 300
+    assert response.json()["error"].startswith("corrupt_image: ") and b64(truncated)[:40] not in response.text
+
+
+def test_300_kb_of_random_bytes_get_a_short_400(server):
+    noise = np.random.default_rng(7).bytes(300_000)
+    response = triton_post(server, [noise])
+    assert response.status_code == 400 and len(response.content) < 300
+    assert response.json()["error"].startswith("not_an_image: ") and b64(noise)[:40] not in response.text
+
+
+def _cut_short(body: bytes, n: int) -> tuple[bytes, str]:
+    return body[:-1000], str(n)
+
+
+def _trailing_bytes(body: bytes, n: int) -> tuple[bytes, str]:
+    return body + b"\0" * 16, str(n)
+
+
+def _header_past_the_body(body: bytes, n: int) -> tuple[bytes, str]:
+    return body, str(len(body) + 1)
+
+
+def _header_not_a_number(body: bytes, n: int) -> tuple[bytes, str]:
+    return body, "twelve"
+
+
+def _more_elements_than_the_shape(body: bytes, n: int) -> tuple[bytes, str]:
+    header = body[:n].replace(b'"shape":[1]', b'"shape":[2]')  # the body holds one element
+    assert header != body[:n]
+    return header + body[n:], str(len(header))
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [_cut_short, _trailing_bytes, _header_past_the_body, _header_not_a_number, _more_elements_than_the_shape],
+    ids=["cut-short", "trailing-bytes", "header-length-past-the-body", "header-length-not-a-number", "shape-mismatch"],
+)
+def test_a_malformed_binary_body_gets_a_short_400_bad_binary_data(server, big_jpeg, spoil):
+    body, header_length = spoil(*triton_body([big_jpeg]))
+    response = httpx.post(
+        f"{server}/v2/models/mobilenet_v2/infer",
+        content=body,
+        headers={"Inference-Header-Content-Length": header_length},
+        timeout=60,
+    )
+    assert response.status_code == 400 and len(response.content) < 300
+    assert response.json()["error"].startswith("bad_binary_data: ")
+
+
+@pytest.mark.parametrize("utf8", [True, False], ids=["text", "not-utf8"])
+def test_a_body_without_content_type_that_is_not_json_gets_a_short_400(server, big_jpeg, utf8):
+    body = b64(big_jpeg).encode() if utf8 else big_jpeg
+    response = httpx.post(f"{server}/v2/models/mobilenet_v2/infer", content=body, timeout=60)
+    assert response.status_code == 400 and len(response.content) < 300
+    assert response.json()["error"].startswith("bad_request: "), response.text
+
+
 # --- RemotePredictor ------------------------------------------------------------------------
 
 
@@ -507,3 +659,9 @@ def test_grpc_clients_send_raw_image_bytes_and_get_the_same_embeddings(clip_serv
 
     over_http = embeddings(infer(clip_server, "open_clip:tiny-test", "image", [b64(png(im)) for im in images[:2]]))
     np.testing.assert_allclose(asyncio.run(over_grpc()), over_http, atol=1e-5)
+
+
+def test_a_triton_client_sending_binary_text_elements_gets_the_in_process_text_embeddings(clip_server, clip_predictor):
+    with triton_client(clip_server) as client:
+        result = client.infer("open_clip:tiny-test", [triton_input("text", [t.encode() for t in TEXTS], binary=True)])
+    np.testing.assert_allclose(result.as_numpy("embedding"), clip_predictor.embed_texts(TEXTS), atol=1e-4)
