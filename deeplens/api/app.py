@@ -14,6 +14,7 @@ from deeplens import __version__
 from deeplens.api import gallery
 from deeplens.api.dependencies import ServiceState
 from deeplens.api.errors import document_errors, install_error_handlers
+from deeplens.api.metrics import install_metrics
 from deeplens.api.limits import RequestLimits, RequestLimitsMiddleware
 from deeplens.api.routers import appearances, catalog, images, keys, operations, search
 from deeplens.auth import Authenticator
@@ -42,6 +43,7 @@ def create_app(services: Services, queue: DeliveryQueue | None = None, *, auth: 
     )
     install_error_handlers(app)
     document_errors(app)
+    install_metrics(app, services.db.pool, queue=queue is not None)
     # Outermost, so an oversized or malformed request costs nothing past its headers.
     app.add_middleware(RequestLimitsMiddleware, limits=RequestLimits(settings.max_request_bytes))
 
