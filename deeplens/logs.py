@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Literal
 
 LogFormat = Literal["text", "json"]
@@ -23,7 +24,7 @@ LogFormat = Literal["text", "json"]
 FIELDS = ("step", "event_id", "trace_id", "tenant", "key")
 """The context fields every JSON line carries (empty when unset)."""
 
-_context: ContextVar[dict[str, str]] = ContextVar("deeplens_log_context", default={})
+_context: ContextVar[Mapping[str, str]] = ContextVar("deeplens_log_context", default=MappingProxyType({}))
 
 
 @contextmanager

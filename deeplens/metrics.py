@@ -40,9 +40,9 @@ KEYFRAMES = Counter("deeplens_keyframes", "Keyframes stored.")
 VERIFICATIONS = Counter("deeplens_verifications", "Geometric verifications of a (photo, frame) pair, by outcome.",
                         ["outcome"])
 APPEARANCES = Counter("deeplens_appearances", "Appearances written by a rollup.")
-HTTP_REQUEST_DURATION = Histogram("deeplens_http_request_duration_seconds", "Results-service requests.",
+HTTP_REQUEST_DURATION = Histogram("deeplens_http_request_duration_seconds",
+                                  "Results-service requests (search latency: the /search routes).",
                                   ["route", "method", "status"])
-SEARCH_DURATION = Histogram("deeplens_search_duration_seconds", "Time a search took, by query kind.", ["query"])
 CACHE_LOOKUPS = Counter("deeplens_cache_lookups", "Search cache lookups (hit ratio: hit / all).", ["result"])
 
 QUEUE_DELIVERIES = "deeplens_queue_deliveries"
@@ -104,13 +104,6 @@ def observe_step(step: str, type_: str) -> Iterator[StepOutcome]:
             failed(step, label, outcome.reason)
     finally:
         STEP_DURATION.labels(step).observe(time.perf_counter() - start)
-
-
-@contextmanager
-def timed_search(query: str) -> Iterator[None]:
-    """Time a search of kind ``query`` (image, text, similar)."""
-    with SEARCH_DURATION.labels(query).time():
-        yield
 
 
 class QueueCollector(Collector):

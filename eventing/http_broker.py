@@ -17,10 +17,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 
 import httpx
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from prometheus_client.registry import Collector
 from starlette.routing import Route
 
 from deeplens import metrics

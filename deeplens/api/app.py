@@ -14,8 +14,8 @@ from deeplens import __version__
 from deeplens.api import gallery
 from deeplens.api.dependencies import ServiceState
 from deeplens.api.errors import document_errors, install_error_handlers
-from deeplens.api.metrics import install_metrics
 from deeplens.api.limits import RequestLimits, RequestLimitsMiddleware
+from deeplens.api.metrics import install_metrics
 from deeplens.api.routers import appearances, catalog, images, keys, operations, search
 from deeplens.auth import Authenticator
 from deeplens.pipeline.services import Services

@@ -8,7 +8,7 @@ import re
 
 import httpx
 from prometheus_client import Counter, Histogram
-from test_delivery_contract import post, step_function  # noqa: F401 - the fixture
+from test_delivery_contract import Subscriber, db, deliver, post, step_function  # noqa: F401 - fixtures
 
 from deeplens import metrics
 from deeplens.logs import JsonFormatter
@@ -26,7 +26,7 @@ def sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-def test_a_step_functions_metrics_count_the_event_it_received_and_processed(step_function, settings):
+def test_a_step_functions_metrics_count_the_event_it_received_and_processed(step_function, settings):  # noqa: F811 - the imported fixture
     with step_function("ingest") as url:
         httpx.post(url, content=b'{"Records": []}', headers={"content-type": "application/json"})
         text = httpx.get(url + "metrics").text
@@ -34,7 +34,7 @@ def test_a_step_functions_metrics_count_the_event_it_received_and_processed(step
     assert sample(text, "deeplens_events_received_total", step="ingest", type="dev.deeplens.object.created") >= 1
 
 
-def test_a_bad_input_counts_as_failed_with_its_reason(step_function, settings):
+def test_a_bad_input_counts_as_failed_with_its_reason(step_function, settings):  # noqa: F811 - the imported fixture
     data = {"key": "products/sku-1/gone.jpg", "sku": "sku-1", "sha256": "0" * 64, "size": 10}
     with step_function("features") as url:
         post(url, Event(type=PRODUCT_UPLOADED, source="tests", data=data, tenant=settings.tenant))
@@ -43,16 +43,16 @@ def test_a_bad_input_counts_as_failed_with_its_reason(step_function, settings):
                   reason="object_missing") >= 1
 
 
-def test_every_metric_the_metrics_module_defines_is_exported(step_function):
+def test_every_metric_the_metrics_module_defines_is_exported(step_function):  # noqa: F811 - the imported fixture
     defined = [m._name for m in vars(metrics).values() if isinstance(m, Counter | Histogram)]
     with step_function("ingest") as url:
         httpx.post(url, content=b'{"Records": []}', headers={"content-type": "application/json"})
         text = httpx.get(url + "metrics").text
-    exported = {name.removesuffix("_total") for name in re.findall(r"^# TYPE (\S+)", text, re.M)}
+    exported = {name.removesuffix("_total") for name in re.findall(r"^# TYPE (\S+)", text, re.MULTILINE)}
     assert set(defined) | set(metrics.SCRAPE_TIME_METRICS) <= exported
 
 
-def test_a_steps_json_log_line_holds_step_event_tenant_and_key(step_function, settings):
+def test_a_steps_json_log_line_holds_step_event_tenant_and_key(step_function, settings):  # noqa: F811 - the imported fixture
     lines: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
@@ -69,3 +69,45 @@ def test_a_steps_json_log_line_holds_step_event_tenant_and_key(step_function, se
             logging.getLogger().removeHandler(handler)
     records = [json.loads(line) for line in lines if '"step": "features"' in line]
     assert any(r["key"] == key and r["tenant"] == settings.tenant and r["event_id"] for r in records)
+
+
+def test_the_http_brokers_metrics_show_a_retried_and_a_dead_lettered_delivery(deliver):  # noqa: F811
+    from starlette.testclient import TestClient
+    from werkzeug.wrappers import Response
+
+    from eventing.http_broker import create_ingress_app
+
+    deliver(Subscriber({"test.a": lambda: Response(status=503)}))
+    text = TestClient(create_ingress_app(lambda event: None)).get("/metrics").text
+    assert sample(text, "deeplens_deliveries_retried_total", subscriber="step") >= 2
+    assert sample(text, "deeplens_dead_letters_total", subscriber="step") >= 1
+
+
+def _appearance_series(client) -> list[str]:
+    text = client.get("/metrics").text
+    return [line for line in text.splitlines() if line.startswith("deeplens_http_request_duration_seconds_count")]
+
+
+def test_the_results_services_request_metrics_name_the_route_template_not_the_id(runtime):
+    from fastapi.testclient import TestClient
+
+    from deeplens.api import create_app
+
+    client = TestClient(create_app(runtime.services, runtime.queue))
+    client.get("/appearances/918273")
+    series = _appearance_series(client)
+    assert any('route="/appearances/{appearance_id}"' in line for line in series)
+    assert not any("918273" in line for line in series)
+
+
+def test_the_results_services_series_do_not_grow_with_distinct_ids(runtime):
+    from fastapi.testclient import TestClient
+
+    from deeplens.api import create_app
+
+    client = TestClient(create_app(runtime.services, runtime.queue))
+    client.get("/appearances/1")
+    before = len(_appearance_series(client))
+    for appearance_id in range(2, 40):
+        client.get(f"/appearances/{appearance_id}")
+    assert len(_appearance_series(client)) == before
