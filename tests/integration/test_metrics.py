@@ -111,3 +111,26 @@ def test_the_results_services_series_do_not_grow_with_distinct_ids(runtime):
     for appearance_id in range(2, 40):
         client.get(f"/appearances/{appearance_id}")
     assert len(_appearance_series(client)) == before
+
+
+def test_json_logs_of_a_run_with_secrets_configured_hold_none_of_them(step_function, settings):  # noqa: F811 - the imported fixture
+    secrets = {"DEEPLENS_WEBHOOK_TOKEN": "webhook-token-9f8e7d", "DEEPLENS_AUTH_HS256_SECRET": "hs256-secret-" + "x" * 32}
+    lines: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    with step_function("ingest", DEEPLENS_LOG_FORMAT="json", **secrets) as url:
+        httpx.post(url, content=b"{}", headers={"content-type": "application/json"})  # builds the process
+        root.addHandler(handler)
+        level, root.level = root.level, logging.DEBUG
+        try:
+            for token in (secrets["DEEPLENS_WEBHOOK_TOKEN"], "caller-bearer-1a2b3c"):
+                httpx.post(url, content=b'{"Records": []}',
+                           headers={"content-type": "application/json", "authorization": f"Bearer {token}"})
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
+    assert lines
+    logged = "\n".join(lines)
+    assert not any(value in logged for value in [*secrets.values(), "caller-bearer-1a2b3c"])
