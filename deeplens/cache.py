@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from deeplens import metrics
 from deeplens.config import Settings
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,15 @@ def digest(*parts: Any) -> str:
     return h.hexdigest()[:32]
 
 
+def _counted(raw: bytes | None) -> bytes | None:
+    """``raw``, counted as a hit or a miss of the search caches."""
+    metrics.CACHE_LOOKUPS.labels("miss" if raw is None else "hit").inc()
+    return raw
+
+
 def get_json(cache: Cache, key: str) -> Any | None:
     """A cached JSON value, or None."""
-    raw = cache.get(key)
+    raw = _counted(cache.get(key))
     return None if raw is None else json.loads(raw)
 
 
@@ -154,7 +161,7 @@ def set_json(cache: Cache, key: str, value: Any, ttl: float | None = None) -> No
 
 def get_vector(cache: Cache, key: str) -> np.ndarray | None:
     """A cached float32 vector, or None."""
-    raw = cache.get(key)
+    raw = _counted(cache.get(key))
     return None if raw is None else np.frombuffer(raw, dtype=np.float32).copy()
 
 

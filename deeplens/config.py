@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         None, description="Base URL of a KServe v2 model server (`python -m inference`); unset = in-process predictor."
     )
 
+    # --- operations --------------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines: readable text, or one JSON object per line (the chart sets json).",
+    )
+
     # --- broker ------------------------------------------------------------------------------
     broker_url: str | None = Field(
         None, description="Broker ingress URL the step functions publish to (cluster); unset = the durable queue."

@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from deeplens import metrics
 from deeplens.errors import Undeliverable
 from eventing.events import Event
 from eventing.queue import Delivery, DeliveryQueue
@@ -75,6 +76,7 @@ class LocalBroker:
                 delivery.attempts, error, " — dead-lettered" if dead else "",
             )
             log.debug("%s", traceback.format_exc())
+            (metrics.DEAD_LETTERS if dead else metrics.DELIVERIES_RETRIED).labels(delivery.subscriber).inc()
             if dead:
                 self.dead_letter_sink(delivery, exc)
             return

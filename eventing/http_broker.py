@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import httpx
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from deeplens import metrics
 from deeplens.errors import BadInput
 from eventing.broker import DeadLetterSink, LocalBroker, describe_error
 from eventing.events import Event
@@ -73,8 +75,8 @@ class HttpDeadLetterSink:
             self.fallback(delivery, error)
 
 
-def create_ingress_app(publish: Callable[[Event], None]) -> Starlette:
-    """The ingress: ``POST /`` takes a CloudEvent and queues it (202); a malformed one gets 400."""
+def create_ingress_app(publish: Callable[[Event], None], collectors: Iterable[Collector] = ()) -> Starlette:
+    """The ingress: ``POST /`` takes a CloudEvent and queues it (202); a malformed one gets 400; ``GET /metrics`` for Prometheus."""
 
     async def ingress(request: Request) -> Response:
         try:
@@ -87,7 +89,14 @@ def create_ingress_app(publish: Callable[[Event], None]) -> Starlette:
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[Route("/", ingress, methods=["POST"]), Route("/healthz", health, methods=["GET"])])
+    collectors = list(collectors)
+
+    async def scrape(_: Request) -> Response:
+        body, content_type = metrics.exposition(collectors)
+        return Response(body, media_type=content_type)
+
+    return Starlette(routes=[Route("/", ingress, methods=["POST"]), Route("/healthz", health, methods=["GET"]),
+                             Route("/metrics", scrape, methods=["GET"])])
 
 
 def parse_subscribers(pairs: list[str]) -> dict[str, str]:
@@ -107,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from deeplens.config import Settings
     from deeplens.db import Database
+    from deeplens.logs import configure_logging
     from eventing.delivery import DeliverySpec
 
     parser = argparse.ArgumentParser(prog="python -m eventing.http_broker", description=__doc__.split("\n\n")[0])
@@ -116,9 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dead-letter-sink", default=None, help="URL receiving dead letters (default: keep them in PostgreSQL)")
     parser.add_argument("--workers", type=int, default=4, help="dispatcher threads")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
     settings = Settings()
+    configure_logging(settings.log_format)
     db = Database.from_settings(settings)
     queue = DeliveryQueue(db.pool, DeliverySpec.from_settings(settings))
     subscribers = parse_subscribers(args.subscriber)
@@ -128,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         broker.dead_letter_sink = HttpDeadLetterSink(args.dead_letter_sink, subscribers, client, broker.dead_letter_sink)
     broker.start()
     try:
-        uvicorn.run(create_ingress_app(broker.publish), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_ingress_app(broker.publish, metrics.process_collectors(db.pool, queue=True)), host=args.host, port=args.port, log_level="warning")
     finally:
         broker.stop()
         db.close()

@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from deeplens import metrics
 from deeplens.config import Settings
 from deeplens.errors import BadInput, Undeliverable
+from deeplens.logs import configure_logging, log_context, trace_id
 from deeplens.native_threads import cap_native_threads
 from deeplens.pipeline.ingest import notification_event
 from deeplens.pipeline.runner import StepRunner
@@ -37,6 +39,7 @@ class _Process:
 
     def __init__(self) -> None:
         self.settings = Settings()
+        configure_logging(self.settings.log_format)
         # DEEPLENS_WORKERS is the pod's containerConcurrency (set by the chart).
         cap_native_threads(self.settings.threads_per_worker)
         self.runner = StepRunner(Services.from_settings(self.settings))
@@ -68,6 +71,19 @@ def run_step(step: str, event: Event) -> None:
     process.runner.mark_processed(step, event)
 
 
+def scrape(request: Any) -> Reply | None:
+    """The metrics exposition for ``GET /metrics`` (functions-framework routes every path to the function), else None.
+
+    It never builds the process: before the first event there is no pool or queue to read.
+    """
+    if request.method != "GET" or request.path != "/metrics":
+        return None
+    built = _process.cache_info().currsize > 0
+    collectors = metrics.process_collectors(_process().runner.services.db.pool, queue=True) if built else []
+    body, content_type = metrics.exposition(collectors)
+    return body.decode(), 200, {"Content-Type": content_type}
+
+
 def error_reply(status: int, error: str, detail: str) -> Reply:
     """A failed delivery's answer: the sender keeps its short JSON body with the dead letter."""
     return json.dumps({"error": error, "detail": detail}), status, {"Content-Type": "application/json"}
@@ -94,8 +110,10 @@ def handle(step: str, headers: Mapping[str, str], body: bytes) -> Reply:
     except BadInput as exc:
         # Redelivering a malformed event cannot fix it: 400, which Knative dead-letters.
         log.error("%s: rejected a malformed event: %s", step, exc)
+        metrics.failed(step, "other", exc.reason)
         return error_reply(400, exc.reason, exc.message)
-    return _deliver(step, event)
+    with log_context(trace_id=trace_id(str(cloud_event.get_attributes().get("traceparent") or ""))):
+        return _deliver(step, event)
 
 
 def handle_notification(headers: Mapping[str, str], body: bytes) -> Reply:

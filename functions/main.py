@@ -19,40 +19,40 @@ from typing import Any
 
 import functions_framework
 
-from functions._runtime import Reply, handle, handle_notification, record_dead_letter
+from functions._runtime import Reply, handle, handle_notification, record_dead_letter, scrape
 
 
 @functions_framework.http
 def ingest(request: Any) -> Reply:
     """Bucket notification or object.created → product.uploaded / video.uploaded."""
-    return handle_notification(request.headers, request.get_data())
+    return scrape(request) or handle_notification(request.headers, request.get_data())
 
 
 @functions_framework.http
 def keyframes(request: Any) -> Reply:
     """video.uploaded → frames.extracted (batches)."""
-    return handle("keyframes", request.headers, request.get_data())
+    return scrape(request) or handle("keyframes", request.headers, request.get_data())
 
 
 @functions_framework.http
 def features(request: Any) -> Reply:
     """product.uploaded / frames.extracted → image.indexed."""
-    return handle("features", request.headers, request.get_data())
+    return scrape(request) or handle("features", request.headers, request.get_data())
 
 
 @functions_framework.http
 def match(request: Any) -> Reply:
     """image.indexed / rematch.requested → match.found (and image.indexed, where a pass goes on)."""
-    return handle("match", request.headers, request.get_data())
+    return scrape(request) or handle("match", request.headers, request.get_data())
 
 
 @functions_framework.http
 def evidence(request: Any) -> Reply:
     """match.found → match.evidenced."""
-    return handle("evidence", request.headers, request.get_data())
+    return scrape(request) or handle("evidence", request.headers, request.get_data())
 
 
 @functions_framework.http
 def deadletter(request: Any) -> Reply:
     """A Trigger's dead-letter sink: keep the event and its error for listing and replay."""
-    return record_dead_letter(request.headers, request.get_data())
+    return scrape(request) or record_dead_letter(request.headers, request.get_data())

@@ -16,6 +16,7 @@ from deeplens.api import gallery
 from deeplens.api.dependencies import ServiceState
 from deeplens.api.errors import ErrorBody, document_errors, install_error_handlers
 from deeplens.api.limits import RequestLimits, RequestLimitsMiddleware
+from deeplens.api.metrics import install_metrics
 from deeplens.api.routers import appearances, catalog, images, keys, operations, search
 from deeplens.auth import Authenticator
 from deeplens.pipeline.services import Services
@@ -47,6 +48,7 @@ def create_app(services: Services, queue: DeliveryQueue | None = None, *, auth: 
     )
     install_error_handlers(app)
     document_errors(app)
+    install_metrics(app, services.db.pool, queue=queue is not None)
     # Outermost, so an oversized or malformed request costs nothing past its headers.
     app.add_middleware(RequestLimitsMiddleware, limits=RequestLimits(settings.max_request_bytes))
 

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from deeplens.config import Settings
+from deeplens.logs import configure_logging
 
 
 def setup_logging(verbose: bool) -> None:
-    """Warnings by default (progress bars carry the story); everything with ``-v``."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Warnings by default (progress bars carry the story); everything with ``-v``; text or JSON per ``DEEPLENS_LOG_FORMAT``."""
+    configure_logging(load_settings().log_format, logging.INFO if verbose else logging.WARNING)
 
 
 def load_settings() -> Settings:

@@ -6,6 +6,7 @@ import logging
 import tempfile
 from pathlib import Path
 
+from deeplens import metrics
 from deeplens.db.catalog import VideoRow, finish_video, upsert_frame, upsert_video
 from deeplens.db.failures import record_failure
 from deeplens.pipeline.admission import video_limits
@@ -57,6 +58,8 @@ def handle(event: Event, services: Services) -> list[Event]:
                     frame_id = upsert_frame(conn, event.tenant, video.video_id, keyframe.index, keyframe.t, key, width, height)
                 frames.append(types.FrameRef(frame_id=frame_id, index=keyframe.index, t=keyframe.t, key=key))
         truncated = scan.truncated
+    metrics.FRAMES_DECODED.inc(scan.decoded_frames)
+    metrics.KEYFRAMES.inc(len(frames))
     with services.db.transaction() as conn:
         finish_video(conn, event.tenant, video.video_id, len(frames), truncated)
         if truncated:

@@ -15,6 +15,7 @@ from typing import Any, Self
 import numpy as np
 import psycopg
 
+from deeplens import metrics
 from deeplens.db.catalog import get_product_image, get_video, video_keyframe_indexes
 from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import frame_hits, lock_pair, replace_appearances
@@ -52,6 +53,7 @@ def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str
                     min_hits=settings.appearance_min_frames,
                     strong_score=settings.appearance_strong_score,
                 )
+        metrics.APPEARANCES.inc(len(segments))
         return replace_appearances(conn, tenant, video_id, sku, segments)
 
 

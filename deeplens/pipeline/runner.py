@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from deeplens import metrics
 from deeplens.db.failures import record_failure
 from deeplens.errors import BadInput, ObjectMissing
+from deeplens.logs import log_context
 from deeplens.pipeline import evidence, features, ingest, keyframes, match
 from deeplens.pipeline.services import Services
 from eventing.events import Event
@@ -56,16 +58,20 @@ class StepRunner:
         """
         if step not in self.steps:
             raise KeyError(f"no step named {step!r}")
-        if self.already_processed(step, event):
-            log.info("%s: event %s already processed; skipping", step, event.id)
+        with log_context(step=step, event_id=event.id, tenant=event.tenant, key=event.rootkey or event.subject or ""), \
+                metrics.observe_step(step, event.type) as outcome:
+            if self.already_processed(step, event):
+                log.info("%s: event %s already processed; skipping", step, event.id)
+                return []
+            try:
+                return self.steps[step](event, self.services)
+            except BadInput as exc:
+                outcome.reason = exc.reason
+                self._record_failure(step, event, exc.reason, exc.message)
+            except ObjectMissing as exc:
+                outcome.reason = "object_missing"
+                self._record_failure(step, event, "object_missing", f"deleted before {step} could read it: {exc}")
             return []
-        try:
-            return self.steps[step](event, self.services)
-        except BadInput as exc:
-            self._record_failure(step, event, exc.reason, exc.message)
-        except ObjectMissing as exc:
-            self._record_failure(step, event, "object_missing", f"deleted before {step} could read it: {exc}")
-        return []
 
     def _record_failure(self, step: str, event: Event, reason: str, message: str) -> None:
         key = event.rootkey or event.subject or event.id

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deeplens import metrics
 from deeplens.errors import NotFound
 from deeplens.matching.overlaps import box_iou
 from deeplens.matching.scoring import fused_score
@@ -63,8 +64,10 @@ def verify(
     """
     verification = verify_pair(product, frame, min_inliers=services.settings.match_min_inliers)
     if verification is None:
+        metrics.VERIFICATIONS.labels("no_geometry").inc()
         return None
     score = _confirm(services, tenant, candidate, verification, load_pixels)
+    metrics.VERIFICATIONS.labels("confirmed" if score is not None else "unconfirmed").inc()
     return None if score is None else (verification, score)
 
 
