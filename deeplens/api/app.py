@@ -24,7 +24,6 @@ from deeplens.search import SearchEngine
 from eventing.http import BrokerPublisher
 from eventing.queue import DeliveryQueue
 
-
 # Readiness asks the store about a key no upload has: an answer (absent) proves the store is reachable.
 READY_PROBE_KEY = ".deeplens-ready-probe"
 
@@ -63,11 +62,11 @@ def create_app(services: Services, queue: DeliveryQueue | None = None, *, auth: 
         try:
             with services.db.pool.connection(timeout=5) as conn:
                 conn.execute("SELECT 1")
-        except Exception as exc:  # any failure to reach it means: send no traffic here yet
+        except Exception as exc:  # noqa: BLE001 - any failure to reach it means: send no traffic here yet
             return JSONResponse(status_code=503, content={"error": "database_unreachable", "detail": type(exc).__name__})
         try:
             services.store.head(READY_PROBE_KEY)
-        except Exception as exc:  # as above, for the store
+        except Exception as exc:  # noqa: BLE001 - as above, for the store
             return JSONResponse(status_code=503, content={"error": "store_unreachable", "detail": type(exc).__name__})
         return JSONResponse({"status": "ready"})
 
