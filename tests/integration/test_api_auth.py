@@ -25,7 +25,7 @@ from deeplens.storage.factory import open_store
 from eventing.delivery import DeliverySpec
 from eventing.queue import DeliveryQueue
 
-PUBLIC = {"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/"}
+PUBLIC = {"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/"}
 DEV_SECRET = "a-development-secret-32-chars-long!"
 
 
@@ -104,8 +104,8 @@ def test_every_data_route_answers_401_without_a_credential(app, client):
             assert client.request(method, concrete(route.path)).status_code == 401, (method, route.path)
 
 
-def test_health_the_docs_the_schema_and_the_gallery_shell_are_public(client):
-    for path in ("/health", "/ready", "/docs", "/openapi.json", "/", "/static/app.js"):
+def test_health_metrics_the_docs_the_schema_and_the_gallery_shell_are_public(client):
+    for path in ("/health", "/ready", "/metrics", "/docs", "/openapi.json", "/", "/static/app.js"):
         assert client.get(path).status_code == 200, path
 
 
