@@ -21,6 +21,7 @@ from deeplens.datagen import GroundTruth, generate_dataset
 from deeplens.db import Database
 from deeplens.db.catalog import upsert_product_image
 from deeplens.db.embedded import start_embedded_server
+from deeplens.db.index_state import advance_catalog_generation
 from deeplens.db.local_features import put_local_features
 from deeplens.pipeline.services import Services
 from deeplens.runtime import LocalRuntime
@@ -136,6 +137,7 @@ def index_front_photo(services: Services) -> Callable[..., int]:
         with services.db.transaction() as conn:
             image_id = upsert_product_image(conn, tenant, sku, f"products/{sku}/front.jpg", sha256 or f"sha-{sku}", 300, 300)
             put_local_features(conn, tenant, "product_image", image_id, "sift", len(features), to_bytes(features))
+            advance_catalog_generation(conn, tenant, [image_id])  # as the features step does
         return image_id
 
     return index

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import psycopg
@@ -12,13 +11,17 @@ from deeplens.db.matches import DecisionInputs
 
 
 def put_local_features(conn: psycopg.Connection, tenant: str, item_kind: str, item_id: int, kind: str, count: int, data: bytes) -> None:
-    """Store an item's serialized local features (replacing older ones)."""
+    """Store an item's serialized local features (replacing older ones), with the catalog
+    generation this write sees (a product photo's is advanced later in its transaction:
+    :func:`deeplens.db.index_state.advance_catalog_generation`)."""
     conn.execute(
-        "INSERT INTO local_features (tenant_id, item_kind, item_id, kind, count, data) VALUES (%s, %s, %s, %s, %s, %s)"
+        "INSERT INTO local_features (tenant_id, item_kind, item_id, kind, count, data, catalog_generation)"
+        " VALUES (%s, %s, %s, %s, %s, %s, COALESCE((SELECT catalog_generation FROM index_state WHERE tenant_id = %s), 0))"
         " ON CONFLICT (tenant_id, item_kind, item_id) DO UPDATE SET kind = EXCLUDED.kind, count = EXCLUDED.count,"
         # New features have been matched against no keyframe yet.
-        " data = EXCLUDED.data, indexed_at = clock_timestamp(), earlier_frames_through = 0",
-        (tenant, item_kind, item_id, kind, count, data),
+        " data = EXCLUDED.data, indexed_at = clock_timestamp(), earlier_frames_through = 0,"
+        " catalog_generation = EXCLUDED.catalog_generation",
+        (tenant, item_kind, item_id, kind, count, data, tenant),
     )
 
 
@@ -37,7 +40,8 @@ class WaitingPhoto:
 
     image_id: int
     sku: str
-    indexed_at: datetime
+    generation: int
+    """The catalog generation its current features made: keyframes that saw an older one missed it."""
     through: int
     """Keyframes with ids up to this one have been matched against the photo already."""
 
@@ -50,14 +54,14 @@ def claim_waiting_photos(conn: psycopg.Connection, tenant: str) -> list[WaitingP
     waiting for the next one, and two passes never check the same photo at once.
     """
     rows = conn.execute(
-        "SELECT lf.item_id, lf.indexed_at, lf.earlier_frames_through, pi.sku FROM local_features lf"
+        "SELECT lf.item_id, lf.catalog_generation, lf.earlier_frames_through, pi.sku FROM local_features lf"
         " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
         " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
         " AND lf.earlier_frames_matched_at IS DISTINCT FROM lf.indexed_at"
         " ORDER BY pi.object_key, pi.id FOR UPDATE OF lf SKIP LOCKED",
         (tenant,),
     ).fetchall()
-    return [WaitingPhoto(r["item_id"], r["sku"], r["indexed_at"], r["earlier_frames_through"]) for r in rows]
+    return [WaitingPhoto(r["item_id"], r["sku"], r["catalog_generation"], r["earlier_frames_through"]) for r in rows]
 
 
 def waiting_photo_ids(conn: psycopg.Connection, tenant: str) -> set[int]:
@@ -72,7 +76,8 @@ def waiting_photo_ids(conn: psycopg.Connection, tenant: str) -> set[int]:
 
 def announce_photos_again(conn: psycopg.Connection, tenant: str) -> list[int]:
     """Make every product photo wait for a pass over every keyframe indexed so far, as if its
-    features had just been written; returns their ids."""
+    features had just been written; returns their ids. Advance the catalog generation for
+    them (:func:`deeplens.db.index_state.advance_catalog_generation`) before the transaction ends."""
     rows = conn.execute(
         "UPDATE local_features SET indexed_at = clock_timestamp(), earlier_frames_through = 0"
         " WHERE tenant_id = %s AND item_kind = 'product_image' RETURNING item_id",
@@ -101,10 +106,11 @@ def record_earlier_frames_progress(conn: psycopg.Connection, tenant: str, image_
 
 @dataclass(frozen=True)
 class IndexedFrame:
-    """A keyframe's serialized local features and embedding, when the features were written, and where it is."""
+    """A keyframe's serialized local features and embedding, the catalog it saw when they were written, and where it is."""
 
     frame_id: int
-    indexed_at: datetime
+    catalog_generation: int
+    """The catalog generation its features' write saw: its own match step saw every photo up to it."""
     features: bytes
     embedding: np.ndarray
     video_id: str
@@ -116,23 +122,23 @@ class IndexedFrame:
 
 
 def frames_indexed_before(
-    conn: psycopg.Connection, tenant: str, model: str, before: datetime, *, after_id: int, limit: int
+    conn: psycopg.Connection, tenant: str, model: str, generation: int, *, after_id: int, limit: int
 ) -> list[IndexedFrame]:
-    """One page of the keyframes whose features were written before ``before``, by id from ``after_id`` on."""
+    """One page of the keyframes whose features' write saw a catalog older than ``generation``, by id from ``after_id`` on."""
     rows = conn.execute(
-        "SELECT lf.item_id, lf.indexed_at, lf.data, e.embedding, f.video_id, f.frame_index,"
+        "SELECT lf.item_id, lf.catalog_generation, lf.data, e.embedding, f.video_id, f.frame_index,"
         " EXISTS (SELECT 1 FROM frame_matches m WHERE m.tenant_id = lf.tenant_id AND m.frame_id = lf.item_id) AS matched,"
         " f.decided_candidates, f.decided_rivals"
         " FROM local_features lf"
         " JOIN embeddings e ON e.tenant_id = lf.tenant_id AND e.item_kind = lf.item_kind AND e.item_id = lf.item_id"
         " JOIN frames f ON f.tenant_id = lf.tenant_id AND f.id = lf.item_id"
-        " WHERE lf.tenant_id = %s AND lf.item_kind = 'frame' AND e.model = %s AND lf.indexed_at < %s AND lf.item_id > %s"
+        " WHERE lf.tenant_id = %s AND lf.item_kind = 'frame' AND e.model = %s AND lf.catalog_generation < %s AND lf.item_id > %s"
         " ORDER BY lf.item_id LIMIT %s",
-        (tenant, model, before, after_id, limit),
+        (tenant, model, generation, after_id, limit),
     ).fetchall()
     return [
         IndexedFrame(
-            r["item_id"], r["indexed_at"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32), r["video_id"],
+            r["item_id"], r["catalog_generation"], bytes(r["data"]), r["embedding"].to_numpy().astype(np.float32), r["video_id"],
             r["frame_index"], r["matched"], _decision_inputs(r["decided_candidates"], r["decided_rivals"]),
         )
         for r in rows

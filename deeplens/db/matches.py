@@ -21,13 +21,10 @@ def lock_frame(conn: psycopg.Connection, tenant: str, frame_id: int) -> None:
 
 
 def decided_with_newer_catalog(conn: psycopg.Connection, tenant: str, frame_id: int, generation: Generation) -> bool:
-    """Whether a keyframe's matches were last decided with a newer catalog than ``generation``
-    (later newest feature write, or as late with more photos)."""
-    photos, newest = generation
+    """Whether a keyframe's matches were last decided with a newer catalog than ``generation``."""
     row = conn.execute(
-        "SELECT (decided_with_newest, decided_with_photos) > (%s::timestamptz, %s::integer) AS newer FROM frames"
-        " WHERE tenant_id = %s AND id = %s",
-        (newest, photos, tenant, frame_id),
+        "SELECT decided_with_generation > %s AS newer FROM frames WHERE tenant_id = %s AND id = %s",
+        (generation, tenant, frame_id),
     ).fetchone()
     return bool(row and row["newer"])
 
@@ -46,11 +43,10 @@ class DecisionInputs:
 
 def mark_decided_with(conn: psycopg.Connection, tenant: str, frame_id: int, generation: Generation, inputs: DecisionInputs) -> None:
     """Record the catalog a keyframe's matches were just decided with, and what the decision saw."""
-    photos, newest = generation
     conn.execute(
-        "UPDATE frames SET decided_with_photos = %s, decided_with_newest = %s, decided_candidates = %s, decided_rivals = %s"
+        "UPDATE frames SET decided_with_generation = %s, decided_candidates = %s, decided_rivals = %s"
         " WHERE tenant_id = %s AND id = %s",
-        (photos, newest, sorted(inputs.candidates), None if inputs.rivals is None else sorted(inputs.rivals), tenant, frame_id),
+        (generation, sorted(inputs.candidates), None if inputs.rivals is None else sorted(inputs.rivals), tenant, frame_id),
     )
 
 

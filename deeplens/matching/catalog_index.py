@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 import cv2
 import numpy as np
@@ -36,8 +35,9 @@ _CHECKS = 48
 _SEED = 0x5EED
 
 
-Generation = tuple[int, datetime | None]
-"""A catalog's photo count and newest feature write: it changes whenever a photo is added or replaced."""
+Generation = int
+"""A tenant's catalog generation (:func:`deeplens.db.index_state.catalog_generation`): it
+advances whenever a photo is added or replaced, in commit order."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class CatalogIndex:
     descriptor's photo and product number.
     """
 
-    def __init__(self, photos: Iterable[tuple[int, str, LocalFeatures]], *, generation: Generation = (0, None)) -> None:
+    def __init__(self, photos: Iterable[tuple[int, str, LocalFeatures]], *, generation: Generation = 0) -> None:
         """Index ``(photo id, sku, features)`` of every catalog photo; the iterable is read once.
 
         The index (its random trees, and which of two equally voted photos ranks first)
@@ -67,7 +67,7 @@ class CatalogIndex:
         what float32 copies of every photo would.
         """
         self.generation = generation
-        """The catalog this index was built from: its photo count and newest feature write."""
+        """The catalog generation this index was built from."""
         kept = [(photo_id, sku, features.descriptors.astype(np.uint8)) for photo_id, sku, features in photos if len(features)]
         self.size = len(kept)
         self._photo_ids = np.array([photo_id for photo_id, _, _ in kept], np.int64)

@@ -8,6 +8,7 @@ import time
 
 import psycopg
 
+from deeplens.db.index_state import catalog_generation
 from deeplens.matching.catalog_index import CatalogIndex, Generation
 from deeplens.vision.local_features import from_bytes
 
@@ -17,8 +18,8 @@ log = logging.getLogger(__name__)
 class CatalogIndexCache:
     """Hands out the current :class:`CatalogIndex` of a tenant, building it on change.
 
-    The catalog's generation (photo count and latest feature write) is one cheap query,
-    so every frame batch checks it: a product added a moment ago is voted for at once,
+    The catalog's generation (advanced by every photo write) is one cheap query, so every
+    frame batch checks it: a product added a moment ago is voted for at once,
     and a photo replaced under the same key votes with its new features.
     """
 
@@ -28,12 +29,7 @@ class CatalogIndexCache:
 
     def get(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
         """The tenant's index as of now."""
-        row = conn.execute(
-            "SELECT count(*) AS n, max(indexed_at) AS newest FROM local_features"
-            " WHERE tenant_id = %s AND item_kind = 'product_image'",
-            (tenant,),
-        ).fetchone()
-        generation = (row["n"], row["newest"])
+        generation = catalog_generation(conn, tenant)
         with self._lock:
             cached = self._indexes.pop(tenant, None)
             if cached is not None and cached[0] == generation:
@@ -44,13 +40,18 @@ class CatalogIndexCache:
             del cached
             started = time.perf_counter()
             rows = conn.execute(
-                "SELECT lf.item_id, lf.data, pi.sku FROM local_features lf"
+                # The generation is read with the photos, in one snapshot, so the index is
+                # labelled with exactly the catalog it holds.
+                "SELECT lf.item_id, lf.data, pi.sku, COALESCE((SELECT catalog_generation FROM index_state s"
+                " WHERE s.tenant_id = lf.tenant_id), 0) AS generation FROM local_features lf"
                 " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
                 " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
                 # Photo ids follow upload timing; keys do not, so one catalog gives one index.
                 " ORDER BY pi.object_key, pi.id",
                 (tenant,),
             ).fetchall()
+            if rows:
+                generation = rows[0]["generation"]
             index = CatalogIndex(((r["item_id"], r["sku"], from_bytes(bytes(r["data"]))) for r in rows), generation=generation)
             self._indexes[tenant] = (generation, index)
             log.info("catalog index of tenant %s: %d photos, %d descriptors, built in %.2f s",

@@ -11,7 +11,7 @@ import numpy as np
 
 from deeplens.db.catalog import upsert_product_image
 from deeplens.db.class_scores import upsert_class_scores
-from deeplens.db.index_state import bump_generation
+from deeplens.db.index_state import advance_catalog_generation, bump_generation
 from deeplens.db.local_features import put_local_features
 from deeplens.db.vectors import upsert_embeddings
 from deeplens.errors import Undeliverable
@@ -80,4 +80,7 @@ def _store(conn, services: Services, tenant: str, item_kind: str, ids: list[int]
         upsert_class_scores(conn, tenant, item_kind, ids, model, probs, services.settings.class_top_k)
     for item_id, local in zip(ids, locals_):
         put_local_features(conn, tenant, item_kind, item_id, local.kind, len(local), to_bytes(local))
-    bump_generation(conn, tenant)  # last: its row lock is held only until commit
+    # Last: their row lock is held only until commit.
+    if item_kind == "product_image":
+        advance_catalog_generation(conn, tenant, ids)
+    bump_generation(conn, tenant)

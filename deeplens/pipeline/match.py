@@ -12,13 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import psycopg
 
 from deeplens.db.catalog import get_frame, matched_frames_around, neighbour_frames
+from deeplens.db.index_state import advance_catalog_generation
 from deeplens.db.local_features import (
     IndexedFrame,
     WaitingPhoto,
@@ -52,9 +52,6 @@ from eventing.events import Event
 
 SOURCE = "deeplens/match"
 LOG = logging.getLogger(__name__)
-# Features are written in short transactions; a keyframe written up to this long after a
-# photo is still checked from the photo's side, in case its own match step ran first.
-COMMIT_MARGIN = timedelta(seconds=5)
 # Earlier keyframes the product direction reads from the database at a time.
 _FRAME_PAGE = 64
 
@@ -113,6 +110,7 @@ def _rematch(event: Event, services: Services) -> list[Event]:
             # deadlock with those decisions (across connections, out of PostgreSQL's sight).
             photos = announce_photos_again(conn, event.tenant)
             frames = forget_decisions(conn, event.tenant)
+            advance_catalog_generation(conn, event.tenant, photos)
             LOG.info("rematch: %d keyframes to decide again against %d product photos", frames, len(photos))
         pairs = rolled_up_pairs(conn, event.tenant, after=request.after, limit=limit + 1)
     outputs = _rolled_up(event, services, pairs[:limit])
@@ -381,9 +379,9 @@ def _match_earlier_frames(
     Returns the changed (video, product) pairs and the id of the last keyframe looked at
     when the pass stopped at its budget of keyframes (None when it finished).
     """
-    # Keyframes written after a photo were matched against it by their own match step
-    # (the catalog index saw the photo by then); only older ones need this pass.
-    cutoffs = {photo.image_id: photo.indexed_at + COMMIT_MARGIN for photo in photos}
+    # A keyframe whose write saw a photo's catalog generation was matched against the photo
+    # by its own match step, which began after that write; only the others need this pass.
+    generations = {photo.image_id: photo.generation for photo in photos}
     through = {photo.image_id: photo.through for photo in photos}
     budget = services.settings.match_pass_frames
     started = time.perf_counter()
@@ -392,13 +390,13 @@ def _match_earlier_frames(
     with services.db.pool.connection() as conn:
         index = services.catalog_indexes.get(conn, tenant)
         # Photos indexed since this pass claimed its own: a later pass checks them, as waiting photos.
-        later = frozenset(waiting_photo_ids(conn, tenant) - cutoffs.keys())
+        later = frozenset(waiting_photo_ids(conn, tenant) - generations.keys())
     after_id = first_id = min(through.values())
     finished = False
     while not finished and scanned < budget:
         asked = min(_FRAME_PAGE, budget - scanned)
         with services.db.pool.connection() as conn:
-            page = frames_indexed_before(conn, tenant, model, max(cutoffs.values()), after_id=after_id, limit=asked)
+            page = frames_indexed_before(conn, tenant, model, max(generations.values()), after_id=after_id, limit=asked)
         finished = len(page) < asked
         # Photos recur across neighbouring keyframes; held per page, not per pass, since
         # rivals can be any catalog photo (0.2 MB each).
@@ -413,7 +411,7 @@ def _match_earlier_frames(
             voted.append((frame, features, candidates))
         for frame, features, candidates in voted:
             neighbours = _Neighbours(keyframes, frame.video_id, frame.frame_index)
-            if not _may_decide_otherwise(frame, candidates, neighbours, _waiting_in(frame, cutoffs, through), later):
+            if not _may_decide_otherwise(frame, candidates, neighbours, _waiting_in(frame, generations, through), later):
                 continue
             verified += len(candidates)
             pairs.update(_decide(
@@ -462,12 +460,12 @@ def _may_decide_otherwise(
     return bool(gained) and (frame.matched or any(c.sku in own_products for c in gained))
 
 
-def _waiting_in(frame: IndexedFrame, cutoffs: dict[int, datetime], through: dict[int, int]) -> Callable[[Candidate], bool]:
+def _waiting_in(frame: IndexedFrame, generations: dict[int, int], through: dict[int, int]) -> Callable[[Candidate], bool]:
     """Whether a candidate is a waiting photo that ``frame`` is to be matched against now."""
 
     def waiting(candidate: Candidate) -> bool:
         image_id = candidate.product_image_id
-        return image_id in cutoffs and through[image_id] < frame.frame_id and frame.indexed_at < cutoffs[image_id]
+        return image_id in generations and through[image_id] < frame.frame_id and frame.catalog_generation < generations[image_id]
 
     return waiting
 
