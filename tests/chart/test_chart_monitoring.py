@@ -146,6 +146,14 @@ def test_the_predictor_is_scraped_when_the_chart_runs_it(monitored):
     assert any("serving.kserve.io/inferenceservice" in s.get("matchLabels", {}) for s in selectors)
 
 
+def test_the_network_policy_lets_prometheus_reach_only_the_metrics_ports(render):
+    values = {"monitoring": {"enabled": True, "prometheusNamespaces": ["monitoring"]}}
+    (policy,) = render(values).of_kind("NetworkPolicy")
+    (scrape,) = [rule for rule in policy["spec"]["ingress"] if rule.get("ports")]
+    assert scrape["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["monitoring"]
+    assert {p["port"] for p in scrape["ports"]} == {"user-port", "http-usermetric"}
+
+
 def test_the_rule_alerts_on_lag_dead_letters_error_ratio_and_search_latency(monitored):
     (rule,) = monitored.of_kind("PrometheusRule")
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
