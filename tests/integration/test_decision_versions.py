@@ -7,6 +7,7 @@ import pytest
 from deeplens.db.catalog import VideoRow, upsert_frame, upsert_video
 from deeplens.db.matches import DecisionInputs, decided_with_newer_catalog, mark_decided_with
 
+
 @pytest.fixture
 def keyframe(services) -> int:
     with services.db.transaction() as conn:
