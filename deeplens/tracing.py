@@ -37,7 +37,8 @@ def configure(service: str, environ: Mapping[str, str] | None = None) -> bool:
     ``service`` names the process (the step, the results service, the broker).
     """
     environ = os.environ if environ is None else environ
-    if not (environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+    endpoint = _traces_endpoint(environ)
+    if endpoint is None:
         return False
     if enabled():
         return True
@@ -51,9 +52,17 @@ def configure(service: str, environ: Mapping[str, str] | None = None) -> bool:
     ratio = float(environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)
     provider = TracerProvider(resource=Resource.create({"service.name": environ.get("OTEL_SERVICE_NAME") or service}),
                               sampler=ParentBasedTraceIdRatio(ratio))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     return True
+
+
+def _traces_endpoint(environ: Mapping[str, str]) -> str | None:
+    """Where spans go, by the OTel rules: the traces endpoint as given, else the base endpoint's ``/v1/traces``."""
+    if environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    return f"{base.rstrip('/')}/v1/traces" if base else None
 
 
 def flush(timeout_ms: int = 5000) -> None:

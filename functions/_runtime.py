@@ -91,6 +91,8 @@ def error_reply(status: int, error: str, detail: str) -> Reply:
 
 def _deliver(step: str, event: Event) -> Reply:
     """Run the step on a parsed event and answer by what a redelivery could change."""
+    # Each function process serves one step, so the step names the traced service.
+    tracing.configure(f"deeplens-{step}")
     try:
         run_step(step, event)
     except Undeliverable as exc:
@@ -104,8 +106,6 @@ def _deliver(step: str, event: Event) -> Reply:
 
 def handle(step: str, headers: Mapping[str, str], body: bytes) -> Reply:
     """Entry for a step: a CloudEvent (binary or structured) in, an empty 204 out when done."""
-    # Each function process serves one step, so the step names the traced service.
-    tracing.configure(f"deeplens-{step}")
     try:
         cloud_event = parse_cloudevent(headers, body)
         event = from_cloudevent(cloud_event)
