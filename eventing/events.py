@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from deeplens import tracing
 from deeplens.errors import BadInput
 
 SPEC_VERSION = "1.0"
@@ -22,10 +23,11 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """One CloudEvent. ``tenant`` and ``rootkey`` travel as extension attributes.
+    """One CloudEvent. ``tenant``, ``rootkey``, ``traceparent`` and ``tracestate`` travel as extension attributes.
 
     ``rootkey`` is the uploaded object an event descends from, so the status of an
-    upload is "are any of its descendants still in flight".
+    upload is "are any of its descendants still in flight". ``traceparent`` and
+    ``tracestate`` are the CloudEvents distributed-tracing extension (W3C trace context).
     """
 
     type: str
@@ -36,6 +38,8 @@ class Event:
     time: str = field(default_factory=_now)
     tenant: str = "default"
     rootkey: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     def child(
         self, type: str, data: dict[str, Any], *, source: str, key: str, subject: str | None = None,
@@ -44,8 +48,11 @@ class Event:
         """An event caused by this one, with a deterministic id (``key`` tells siblings apart).
 
         It inherits tenant and root key; ``rootkey`` sets the root where this event starts
-        one, and ``tenant`` the tenant where the object it starts from names another.
+        one, and ``tenant`` the tenant where the object it starts from names another. Its
+        trace context is the current span's where one is recorded (the step handling this
+        event), else this event's, so a trace passes through a process that records none.
         """
+        trace = tracing.current_headers() or {"traceparent": self.traceparent, "tracestate": self.tracestate}
         return Event(
             type=type,
             source=source,
@@ -54,6 +61,8 @@ class Event:
             subject=subject,
             tenant=tenant or self.tenant,
             rootkey=rootkey or self.rootkey,
+            traceparent=trace.get("traceparent"),
+            tracestate=trace.get("tracestate"),
         )
 
     def attributes(self) -> dict[str, str]:
@@ -71,6 +80,10 @@ class Event:
             attrs["subject"] = self.subject
         if self.rootkey is not None:
             attrs["rootkey"] = self.rootkey
+        if self.traceparent is not None:
+            attrs["traceparent"] = self.traceparent
+        if self.tracestate is not None:
+            attrs["tracestate"] = self.tracestate
         return attrs
 
     def to_json(self) -> dict[str, Any]:
@@ -96,6 +109,8 @@ class Event:
             time=str(attributes.get("time") or _now()),
             tenant=str(attributes.get("tenant") or "default"),
             rootkey=attributes.get("rootkey"),
+            traceparent=attributes.get("traceparent") or None,
+            tracestate=attributes.get("tracestate") or None,
         )
 
     @classmethod

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from deeplens import metrics
+from deeplens import metrics, tracing
 from deeplens.config import Settings
 from deeplens.errors import BadInput, Undeliverable
 from deeplens.logs import configure_logging, log_context, trace_id
@@ -91,6 +91,8 @@ def error_reply(status: int, error: str, detail: str) -> Reply:
 
 def _deliver(step: str, event: Event) -> Reply:
     """Run the step on a parsed event and answer by what a redelivery could change."""
+    # Each function process serves one step, so the step names the traced service.
+    tracing.configure(f"deeplens-{step}")
     try:
         run_step(step, event)
     except Undeliverable as exc:
@@ -112,7 +114,8 @@ def handle(step: str, headers: Mapping[str, str], body: bytes) -> Reply:
         log.error("%s: rejected a malformed event: %s", step, exc)
         metrics.failed(step, "other", exc.reason)
         return error_reply(400, exc.reason, exc.message)
-    with log_context(trace_id=trace_id(str(cloud_event.get_attributes().get("traceparent") or ""))):
+    # The step runner's span sets the OTel trace id when tracing is on; this one stands until then.
+    with log_context(trace_id=trace_id(event.traceparent)):
         return _deliver(step, event)
 
 

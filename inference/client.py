@@ -44,6 +44,7 @@ import cv2
 import httpx
 import numpy as np
 
+from deeplens import tracing
 from deeplens.errors import BadInput, DeepLensError, NotFound, Unsupported
 from inference.inputs import check_images, check_texts
 
@@ -365,7 +366,9 @@ class RemotePredictor:
             if attempt:
                 time.sleep(self._delay(attempt - 1))
             try:
-                response = self._client.request(method, url, **kwargs)
+                with tracing.span("predictor.infer" if url.endswith("/infer") else "predictor.request",
+                                  http_request_method=method, predictor_model=self._model_name, predictor_try=attempt + 1):
+                    response = self._client.request(method, url, **kwargs)
             except httpx.TransportError as exc:  # connect/read/write errors and timeouts
                 last = f"{type(exc).__name__}: {exc}"
                 log.warning("model server %s %s failed (try %d/%d): %s", method, url, attempt + 1, tries, last)

@@ -141,3 +141,28 @@ def index_front_photo(services: Services) -> Callable[..., int]:
         return image_id
 
     return index
+
+
+@pytest.fixture(scope="session")
+def _span_memory():
+    """An SDK tracer provider for the whole session, recording into memory (OTel allows one global provider)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def span_exporter(_span_memory):
+    """The in-memory exporter every finished span reaches, emptied for this test."""
+    _span_memory.clear()
+    yield _span_memory
+    _span_memory.clear()

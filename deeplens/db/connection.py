@@ -12,8 +12,24 @@ from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from deeplens import tracing
 from deeplens.config import Settings
 from deeplens.db.migrate import migrate
+
+
+class TracedConnection(psycopg.Connection):
+    """A connection whose ``execute`` is a ``db.query`` span when tracing is on.
+
+    The span names the statement's verb only: statements are bounded, their parameters
+    (tenant data, keys) never become attributes.
+    """
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if not tracing.enabled():
+            return super().execute(query, params, **kwargs)
+        text = query if isinstance(query, str) else ""
+        with tracing.span("db.query", db_system="postgresql", db_operation=(text.split() or ["?"])[0].upper()):
+            return super().execute(query, params, **kwargs)
 
 
 class Database:
@@ -33,6 +49,7 @@ class Database:
             max_size=max_size,
             kwargs={"row_factory": dict_row},
             configure=register_vector,
+            connection_class=TracedConnection,
             open=True,
         )
 
@@ -64,7 +81,8 @@ class Database:
             if self._search_pool is None:
                 self._search_pool = ConnectionPool(
                     self.url, min_size=1, max_size=self._max_size,
-                    kwargs={"row_factory": dict_row, "autocommit": True}, configure=register_vector, open=True,
+                    kwargs={"row_factory": dict_row, "autocommit": True}, configure=register_vector,
+                    connection_class=TracedConnection, open=True,
                 )
         with self._search_pool.connection() as conn:
             yield conn

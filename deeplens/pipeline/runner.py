@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from deeplens import metrics
+from deeplens import metrics, tracing
 from deeplens.db.failures import record_failure
 from deeplens.errors import BadInput, ObjectMissing
-from deeplens.logs import log_context
+from deeplens.logs import log_context, trace_id
 from deeplens.pipeline import evidence, features, ingest, keyframes, match
 from deeplens.pipeline.services import Services
 from eventing.events import Event
@@ -58,7 +58,13 @@ class StepRunner:
         """
         if step not in self.steps:
             raise KeyError(f"no step named {step!r}")
-        with log_context(step=step, event_id=event.id, tenant=event.tenant, key=event.rootkey or event.subject or ""), \
+        key = event.rootkey or event.subject or ""
+        # The step's span is a child of the event's trace context (ingest, from a bare bucket
+        # notification, starts the trace); logs carry its trace id, or the event's with tracing off.
+        with tracing.span(f"step {step}", traceparent=event.traceparent, tracestate=event.tracestate,
+                          deeplens_step=step, deeplens_tenant=event.tenant, deeplens_key=key or None, cloudevents_event_id=event.id), \
+                log_context(step=step, event_id=event.id, tenant=event.tenant, key=key,
+                            trace_id=tracing.current_trace_id() or trace_id(event.traceparent) or None), \
                 metrics.observe_step(step, event.type) as outcome:
             if self.already_processed(step, event):
                 log.info("%s: event %s already processed; skipping", step, event.id)

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from deeplens import tracing
 from deeplens.errors import BadInput, ObjectMissing
 from deeplens.storage.base import ObjectInfo, ObjectStore
 
@@ -28,6 +29,7 @@ class LocalStore(ObjectStore):
             raise BadInput("bad_key", f"object key {key!r} escapes the bucket")
         return path
 
+    @tracing.traced_key("store.put")
     def _write(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,15 +49,18 @@ class LocalStore(ObjectStore):
             raise OSError(f"the path of object {key!r} in bucket {self.bucket!r} is not a regular file")
         return path
 
+    @tracing.traced_key("store.get")
     def get(self, key: str) -> bytes:
         return self._object_path(key).read_bytes()
 
+    @tracing.traced_key("store.download")
     def download(self, key: str, path: Path) -> None:
         shutil.copyfile(self._object_path(key), path)
 
     def media_location(self, key: str) -> str:
         return str(self._object_path(key))
 
+    @tracing.traced_key("store.head")
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
         if not path.is_file():
@@ -68,5 +73,6 @@ class LocalStore(ObjectStore):
             if path.is_file() and key.startswith(prefix) and not path.name.startswith(".upload-"):
                 yield ObjectInfo(key, path.stat().st_size, "")
 
+    @tracing.traced_key("store.delete")
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

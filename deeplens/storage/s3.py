@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from deeplens import tracing
 from deeplens.errors import ObjectMissing
 from deeplens.storage.base import ObjectInfo, ObjectStore
 
@@ -49,6 +50,7 @@ class S3Store(ObjectStore):
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
+    @tracing.traced_key("store.put")
     def _write(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
         response = self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
         return ObjectInfo(key, len(data), response.get("ETag", "").strip('"'))
@@ -57,6 +59,7 @@ class S3Store(ObjectStore):
         if self._announce_writes:
             super()._announce(info, content_type)
 
+    @tracing.traced_key("store.get")
     def get(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
@@ -65,6 +68,7 @@ class S3Store(ObjectStore):
                 raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}") from exc
             raise
 
+    @tracing.traced_key("store.download")
     def download(self, key: str, path: Path) -> None:
         path.write_bytes(self.get(key))
 
@@ -73,6 +77,7 @@ class S3Store(ObjectStore):
             raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}")
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires)
 
+    @tracing.traced_key("store.head")
     def head(self, key: str) -> ObjectInfo | None:
         try:
             response = self.client.head_object(Bucket=self.bucket, Key=key)
@@ -88,5 +93,6 @@ class S3Store(ObjectStore):
             for item in page.get("Contents", []):
                 yield ObjectInfo(item["Key"], int(item["Size"]), item.get("ETag", "").strip('"'))
 
+    @tracing.traced_key("store.delete")
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
