@@ -4,8 +4,7 @@ Each step runs as its own functions-framework server, the HTTP broker routes Clo
 between them by the routing table (retry, backoff, dead-letter sink), a real KServe model
 server embeds, moto's S3 server delivers bucket notifications into its SQS queue, an SQS
 source forwards them to ingest, and PostgreSQL holds the rest. Uploads go in with boto3;
-appearances come out of the results API; every process exports its spans to an OTLP/HTTP
-receiver in the test.
+appearances come out of the results API.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import jwt
 import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
-from otlp import Receiver
 from processes import base_env, free_port, function, python_module
 
 from eventing.routing import STEPS
@@ -75,7 +73,6 @@ def cluster(tmp_path_factory, database_url):
     )
     tenant = f"cluster-{uuid.uuid4().hex[:8]}"
     broker_port = free_port()
-    traces = Receiver()
     common = dict(
         aws,
         DATABASE_URL=database_url,
@@ -87,9 +84,6 @@ def cluster(tmp_path_factory, database_url):
         DEEPLENS_BROKER_URL=f"http://127.0.0.1:{broker_port}/",
         DEEPLENS_RETRY="4",
         DEEPLENS_BACKOFF_DELAY="0.25",
-        OTEL_EXPORTER_OTLP_ENDPOINT=traces.url,
-        # Exported within a fifth of a second, so the trace test polls briefly.
-        OTEL_BSP_SCHEDULE_DELAY="200",
     )
     predictor = python_module("predictor", "inference", ["--http_port", "{port}", "--enable_grpc", "false"],
                               base_env(DEEPLENS_MODEL="mobilenet_v2"), logs, health_path="/v2/health/ready").start()
@@ -108,10 +102,9 @@ def cluster(tmp_path_factory, database_url):
                             {**env, "DEEPLENS_AUTH_ENABLED": "true", "DEEPLENS_AUTH_HS256_SECRET": SECRET,
                              "DEEPLENS_AUTH_AUDIENCE": AUDIENCE}, logs, health_path="/health").start()
     components = {"predictor": predictor, **steps, "deadletter": deadletter, "broker": broker, "source": source, "results": results}
-    yield {"s3": s3, "components": components, "results": results, "tenant": tenant, "traces": traces}
+    yield {"s3": s3, "components": components, "results": results, "tenant": tenant}
     for component in components.values():
         component.kill()
-    traces.stop()
     moto.stop()
 
 
@@ -264,35 +257,3 @@ def test_two_tenants_uploading_the_same_file_names_each_see_only_their_own(clust
     assert all(a["evidence"] is None or a["evidence"].startswith(f"evidence/{cluster['tenant']}/") for a in appearances(cluster))
     listed = {o["Key"] for o in cluster["s3"].list_objects_v2(Bucket=BUCKET, Prefix="products/")["Contents"]}
     assert {tenant_key(cluster, photo), tenant_key(cluster, photo, other)} <= listed
-
-
-@pytest.mark.xfail(reason="work in progress: no span from the function processes reaches the test's OTLP receiver yet", strict=False)
-def test_one_uploaded_videos_trace_spans_every_steps_process_through_the_http_broker(cluster, dataset):
-    root, truth = dataset
-    video_id, video = next((v, t) for v, t in sorted(truth.videos.items()) if t.appearances)
-    sku = video.appearances[0].product
-    traced = f"{cluster['tenant']}-traced"
-    upload(cluster, root, f"products/{sku}/{truth.products[sku].photos[0]}", traced)
-    key = upload(cluster, root, f"videos/{video_id}.mp4", traced)
-    wait_for(lambda: [a for a in appearances(cluster, traced) if a["evidence"]], 180,
-             "the traced upload's appearance with evidence", cluster["components"].values())
-    services = {f"deeplens-{step}" for step in STEPS}
-
-    def the_uploads_trace():
-        spans = cluster["traces"].received()
-        trace_ids = {s.trace_id for s in spans if s.name == "step keyframes" and s.attributes.get("deeplens.key") == key}
-        for trace_id in trace_ids:
-            trace = [s for s in spans if s.trace_id == trace_id]
-            if services <= {s.service for s in trace if s.name.startswith("step ")} and "predictor.infer" in {s.name for s in trace}:
-                return trace
-        return None
-
-    try:
-        trace = wait_for(the_uploads_trace, 60, f"one trace of {key} through every step", cluster["components"].values())
-    except AssertionError as exc:
-        arrived = sorted({(s.service, s.name) for s in cluster["traces"].received()})
-        raise AssertionError(f"{exc}\nspans arrived: {arrived}") from None
-    (root_span,) = [s for s in trace if not s.parent_span_id]
-    assert (root_span.service, root_span.name) == ("deeplens-ingest", "step ingest")
-    names = {s.name for s in trace}
-    assert {"db.query", "store.get", "predictor.infer"} <= names
