@@ -1,6 +1,6 @@
 """Whether upload order changes what the pipeline reports.
 
-    python bench/upload_orders.py DATASET [--orders together videos-first catalog-halves] [--set NAME=VALUE]
+    python bench/upload_orders.py DATASET [--orders together videos-first catalog-halves loaded] [--set NAME=VALUE]
 
 DATASET is a generator folder (e.g. one ``bench/accuracy.py`` made). Each order uploads it
 with the CLI into a fresh home, one ``deeplens ingest --wait`` after another:
@@ -8,7 +8,9 @@ with the CLI into a fresh home, one ``deeplens ingest --wait`` after another:
 - ``together``: the catalog and the videos in one upload;
 - ``videos-first``: the videos, then the catalog (the product direction finds everything);
 - ``catalog-halves``: every other product, then the videos, then the rest of the catalog
-  (both directions at once, with a catalog that changes between them).
+  (both directions at once, with a catalog that changes between them);
+- ``loaded``: in one upload, as ``together``, but with 4 workers and a busy loop on every
+  core beside it, so steps and commits interleave and finish in other orders.
 
 Prints each order's accuracy and cost, and whether every order reported exactly the same
 appearances as the first (video, product, start, end, box and score), listing any that
@@ -19,8 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,11 +41,33 @@ def appearance_keys(found: list[dict]) -> set[tuple]:
     return {(a["video"], a["product"], a["start"], a["end"], tuple(a["box"]), round(a["score"], 6)) for a in found}
 
 
+LOADED = "loaded"
+"""The order that uploads as ``together`` does, on a loaded machine with more workers."""
+LOADED_WORKERS = "4"
+
+
+@contextmanager
+def busy_cores() -> Iterator[None]:
+    """A busy loop on every core for as long as the block runs (another job on the machine)."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+
+
 def run_order(dataset: Path, order: str, settings: dict[str, str]) -> tuple[dict, set[tuple]]:
     """Upload ``dataset`` in ``order`` into a fresh home; its scores and appearance keys."""
     truth = GroundTruth.from_json(dataset / "truth.json")
     home = Path(tempfile.mkdtemp(prefix=f"deeplens-{order}-"))
-    runs = [run_cli_measured(home, "ingest", str(folder), "--wait", settings=settings) for folder in ORDERS[order](dataset, home)]
+    if order == LOADED:
+        loaded = {**settings, "DEEPLENS_WORKERS": LOADED_WORKERS}
+        with busy_cores():
+            runs = [run_cli_measured(home, "ingest", str(dataset), "--wait", settings=loaded)]
+    else:
+        runs = [run_cli_measured(home, "ingest", str(folder), "--wait", settings=settings) for folder in ORDERS[order](dataset, home)]
     found = found_appearances(home, settings)
     scores = score_appearances(truth, found)
     scores.update(home=str(home), cpu_s=sum(r.cpu_s for r in runs), wall_s=sum(r.wall_s for r in runs),
@@ -50,7 +78,7 @@ def run_order(dataset: Path, order: str, settings: dict[str, str]) -> tuple[dict
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", type=Path)
-    parser.add_argument("--orders", nargs="+", choices=list(ORDERS), default=list(ORDERS))
+    parser.add_argument("--orders", nargs="+", choices=[*ORDERS, LOADED], default=[*ORDERS, LOADED])
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a pipeline setting for every run, e.g. --set match_threshold=0.5 (DEEPLENS_NAME)")
     args = parser.parse_args(argv)
