@@ -37,7 +37,7 @@ def configure(service: str, environ: Mapping[str, str] | None = None) -> bool:
     ``service`` names the process (the step, the results service, the broker).
     """
     environ = os.environ if environ is None else environ
-    endpoint = _traces_endpoint(environ)
+    endpoint = traces_endpoint(environ)
     if endpoint is None:
         return False
     if enabled():
@@ -57,7 +57,7 @@ def configure(service: str, environ: Mapping[str, str] | None = None) -> bool:
     return True
 
 
-def _traces_endpoint(environ: Mapping[str, str]) -> str | None:
+def traces_endpoint(environ: Mapping[str, str]) -> str | None:
     """Where spans go, by the OTel rules: the traces endpoint as given, else the base endpoint's ``/v1/traces``."""
     if environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         return environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]

@@ -271,3 +271,15 @@ def test_extra_environment_reaches_the_containers(render, where):
 def test_the_results_service_is_probed_for_liveness_and_readiness_apart(defaults, probe, path):
     results = next(s for name, s in defaults.knative_services().items() if name.endswith("results"))
     assert container(results)[probe]["httpGet"]["path"] == path
+
+
+def test_traces_are_off_unless_an_endpoint_is_given(render):
+    assert not any(name.startswith("OTEL_") for name in render({}).config())
+
+
+def test_a_tracing_endpoint_reaches_every_process_with_its_sampler_ratio(render):
+    from deeplens import tracing
+
+    config = render({"tracing": {"endpoint": "http://otel-collector.monitoring:4318", "samplerRatio": 0.25}}).config()
+    assert (config["OTEL_EXPORTER_OTLP_ENDPOINT"], config["OTEL_TRACES_SAMPLER_ARG"]) == ("http://otel-collector.monitoring:4318", "0.25")
+    assert tracing.traces_endpoint(config) == "http://otel-collector.monitoring:4318/v1/traces"  # what the code reads
