@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from featurekit import random_features
 
 from deeplens.db.catalog import VideoRow, upsert_frame, upsert_product_image, upsert_video
 from deeplens.db.index_state import advance_catalog_generation, bump_generation
@@ -20,14 +21,7 @@ SLOW_COMMIT_SECONDS = 6
 
 
 def features() -> LocalFeatures:
-    rng = np.random.default_rng(2)
-    return LocalFeatures(
-        points=rng.uniform(0, 300, size=(20, 2)).astype(np.float32),
-        descriptors=rng.integers(0, 64, size=(20, 128)).astype(np.float32),
-        width=300,
-        height=300,
-        kind="sift",
-    )
+    return random_features(seed=2)
 
 
 def index_keyframe(services, tenant: str) -> int:

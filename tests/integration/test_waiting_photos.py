@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from featurekit import random_features
 
 from deeplens.db.local_features import (
     claim_waiting_photos,
@@ -14,14 +14,7 @@ from deeplens.vision.local_features import LocalFeatures
 
 
 def features() -> LocalFeatures:
-    rng = np.random.default_rng(1)
-    return LocalFeatures(
-        points=rng.uniform(0, 300, size=(20, 2)).astype(np.float32),
-        descriptors=rng.integers(0, 64, size=(20, 128)).astype(np.float32),
-        width=300,
-        height=300,
-        kind="sift",
-    )
+    return random_features(seed=1)
 
 
 @pytest.fixture
