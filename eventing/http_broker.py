@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
 import httpx
 from prometheus_client.registry import Collector
@@ -23,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from deeplens import metrics
+from deeplens import metrics, tracing
 from deeplens.errors import BadInput
 from eventing.broker import DeadLetterSink, LocalBroker, describe_error
 from eventing.events import Event
@@ -48,8 +49,14 @@ class HttpDispatch:
         url = self.subscribers.get(subscriber)
         if url is None:
             raise LookupError(f"no URL configured for subscriber {subscriber!r}")
-        headers, body = to_binary_request(event)
-        reply = read_reply(url, self.client.post(url, headers=headers, content=body))
+        # A span per delivery, as Knative's broker records one; the step's span becomes its child.
+        with tracing.span("broker deliver", traceparent=event.traceparent, tracestate=event.tracestate,
+                          deeplens_subscriber=subscriber, cloudevents_event_type=event.type, cloudevents_event_id=event.id):
+            trace = tracing.current_headers()
+            if trace:
+                event = replace(event, traceparent=trace["traceparent"], tracestate=trace.get("tracestate"))
+            headers, body = to_binary_request(event)
+            reply = read_reply(url, self.client.post(url, headers=headers, content=body))
         # Our steps publish what they emit to the ingress themselves; a reply is what other
         # Knative subscribers may answer with instead.
         return [] if reply is None else [reply]
@@ -128,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_format)
+    tracing.configure("deeplens-broker")
     db = Database.from_settings(settings)
     queue = DeliveryQueue(db.pool, DeliverySpec.from_settings(settings))
     subscribers = parse_subscribers(args.subscriber)

@@ -6,6 +6,7 @@ import argparse
 
 import uvicorn
 
+from deeplens import tracing
 from deeplens.api import create_app
 from deeplens.auth import AuthMisconfigured
 from deeplens.cli.common import load_settings
@@ -24,6 +25,7 @@ def serve(runtime: LocalRuntime, host: str, port: int, *, workers: bool = True) 
     """Serve the API (blocking) while the broker works the queue in the background.
 
     With auth on and nothing to verify credentials with, it refuses to start (SystemExit)."""
+    tracing.configure("deeplens-results")
     try:
         app = create_app(runtime.services, runtime.queue)
     except AuthMisconfigured as exc:

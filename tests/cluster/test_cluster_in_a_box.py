@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from itertools import pairwise
 
 import boto3
 import httpx
@@ -18,6 +19,7 @@ import jwt
 import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
+from otlp_collector import OtlpCollector
 from processes import base_env, free_port, function, python_module
 
 from eventing.routing import STEPS
@@ -73,8 +75,12 @@ def cluster(tmp_path_factory, database_url):
     )
     tenant = f"cluster-{uuid.uuid4().hex[:8]}"
     broker_port = free_port()
+    # Tracing on, as the chart's tracing.endpoint turns it on; a short batch delay so spans arrive while the test waits.
+    collector = OtlpCollector().start()
     common = dict(
         aws,
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="200",
         DATABASE_URL=database_url,
         DEEPLENS_HOME=str(logs / "home"),
         DEEPLENS_STORE="s3",
@@ -102,9 +108,10 @@ def cluster(tmp_path_factory, database_url):
                             {**env, "DEEPLENS_AUTH_ENABLED": "true", "DEEPLENS_AUTH_HS256_SECRET": SECRET,
                              "DEEPLENS_AUTH_AUDIENCE": AUDIENCE}, logs, health_path="/health").start()
     components = {"predictor": predictor, **steps, "deadletter": deadletter, "broker": broker, "source": source, "results": results}
-    yield {"s3": s3, "components": components, "results": results, "tenant": tenant}
+    yield {"s3": s3, "components": components, "results": results, "tenant": tenant, "collector": collector}
     for component in components.values():
         component.kill()
+    collector.stop()
     moto.stop()
 
 
@@ -152,6 +159,58 @@ def test_an_uploaded_product_and_video_yield_an_appearance_in_the_results_api(cl
         180, "the appearance with evidence", cluster["components"].values(),
     )
     assert abs(found[0]["start"] - video.appearances[0].start) <= 1.0
+
+
+def test_one_uploaded_videos_trace_spans_every_step_across_the_processes(cluster, dataset):
+    root, truth = dataset
+    video_id, video = next((v, t) for v, t in sorted(truth.videos.items()) if t.appearances)
+    sku = video.appearances[0].product
+    upload(cluster, root, f"products/{sku}/{truth.products[sku].photos[0]}")
+    key = upload(cluster, root, f"videos/{video_id}.mp4")
+    wait_for(lambda: any((a["video"], a["product"]) == (video_id, sku) and a["evidence"] for a in appearances(cluster)),
+             180, "the appearance with evidence", cluster["components"].values())
+
+    def video_trace():
+        spans = cluster["collector"].spans()
+        roots = [s for s in spans if s.name == "step ingest" and s.attributes.get("deeplens.key") == key]
+        if not roots:
+            return None
+        trace = [s for s in spans if s.trace_id == roots[0].trace_id]
+        return trace if {f"step {step}" for step in STEPS} <= {s.name for s in trace} else None
+
+    trace = wait_for(video_trace, 30, f"spans of every step in {key}'s trace", cluster["components"].values())
+    # Each step's span was exported by that step's own process, and is a child of the broker's
+    # delivery to it, itself a descendant of the step before.
+    services = {s.name.removeprefix("step "): s.service for s in trace if s.name.startswith("step ")}
+    assert services == {step: f"deeplens-{step}" for step in STEPS}
+    by_id = {s.span_id: s for s in trace}
+    for earlier, later in pairwise(STEPS):
+        span = next(s for s in trace if s.name == f"step {later}")
+        delivery = by_id[span.parent_id]
+        assert (delivery.name, delivery.service, delivery.attributes["deeplens.subscriber"]) == ("broker deliver", "deeplens-broker", later)
+        ancestor = by_id.get(delivery.parent_id)
+        while ancestor is not None and not ancestor.name.startswith("step "):
+            ancestor = by_id.get(ancestor.parent_id)
+        assert ancestor is not None and ancestor.name == f"step {earlier}", (later, ancestor)
+    names = {s.name for s in trace}
+    assert {"db.query", "store.get", "predictor.infer"} <= names
+
+
+def test_the_results_service_records_a_span_per_request_named_by_its_route_in_the_callers_trace(cluster):
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    response = httpx.get(f"{cluster['results'].url}/status/videos/{cluster['tenant']}/none.mp4",
+                         headers={**token(cluster["tenant"]), "traceparent": caller})
+    assert response.status_code == 404
+
+    def in_callers_trace():
+        return [s for s in cluster["collector"].spans() if s.trace_id == "0af7651916cd43dd8448eb211c80319c"]
+
+    spans = wait_for(lambda: (found := in_callers_trace()) and any(s.parent_id == "b7ad6b7169203331" for s in found) and found,
+                     30, "the results service's span", [cluster["results"]])
+    # FastAPI's own server span (it traces through the provider the service installs), and inside it the queries.
+    (request,) = [s for s in spans if s.parent_id == "b7ad6b7169203331"]
+    assert (request.service, request.attributes["http.route"]) == ("deeplens-results", "/status/{key}")
+    assert "db.query" in {s.name for s in spans}
 
 
 def test_text_search_ranks_photos_by_the_class_probabilities_the_model_server_gave(cluster):
