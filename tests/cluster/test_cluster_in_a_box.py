@@ -10,26 +10,18 @@ appearances come out of the results API.
 from __future__ import annotations
 
 import time
-import uuid
 from itertools import pairwise
 
-import boto3
 import httpx
-import jwt
 import psycopg
 import pytest
-from moto.server import ThreadedMotoServer
+from cluster import BUCKET, LoopbackCluster, token
 from otlp_collector import OtlpCollector
-from processes import base_env, free_port, function, python_module
 
 from eventing.routing import STEPS
 
 pytestmark = pytest.mark.cluster
 
-BUCKET = "deeplens"
-# The results service runs with auth on, as the chart deploys it: HS256 tokens of this secret.
-SECRET = "cluster-in-a-box-secret-of-32-characters"
-AUDIENCE = "deeplens"
 
 
 def wait_for(predicate, timeout: float, what: str, components=()):
@@ -54,72 +46,13 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, database_url):
-    logs = tmp_path_factory.mktemp("cluster-logs")
-    s3_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port)
-    moto.start()
-    s3_url = f"http://127.0.0.1:{s3_port}"
-    aws = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-    s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
-    sqs = boto3.client("sqs", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
-    s3.create_bucket(Bucket=BUCKET)
-    queue_url = sqs.create_queue(QueueName="deeplens-notifications")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=BUCKET,
-        NotificationConfiguration={"QueueConfigurations": [
-            {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
-             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
-            for prefix in ("products/", "videos/")
-        ]},
-    )
-    tenant = f"cluster-{uuid.uuid4().hex[:8]}"
-    broker_port = free_port()
     # Tracing on, as the chart's tracing.endpoint turns it on; a short batch delay so spans arrive while the test waits.
     collector = OtlpCollector().start()
-    common = dict(
-        aws,
-        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
-        OTEL_BSP_SCHEDULE_DELAY="200",
-        DATABASE_URL=database_url,
-        DEEPLENS_HOME=str(logs / "home"),
-        DEEPLENS_STORE="s3",
-        DEEPLENS_BUCKET=BUCKET,
-        S3_ENDPOINT_URL=s3_url,
-        DEEPLENS_S3_ANNOUNCE="false",
-        DEEPLENS_BROKER_URL=f"http://127.0.0.1:{broker_port}/",
-        DEEPLENS_RETRY="4",
-        DEEPLENS_BACKOFF_DELAY="0.25",
-    )
-    predictor = python_module("predictor", "inference", ["--http_port", "{port}", "--enable_grpc", "false"],
-                              base_env(DEEPLENS_MODEL="mobilenet_v2"), logs, health_path="/v2/health/ready").start()
-    env = base_env(**common, DEEPLENS_PREDICTOR_URL=predictor.url)
-    steps = {step: function(step, step, env, logs).start() for step in STEPS}
-    deadletter = function("deadletter", "deadletter", env, logs).start()
-    subscribers = [f"--subscriber={step}={component.url}/" for step, component in steps.items()]
-    broker = python_module("broker", "eventing.http_broker",
-                           ["--port", "{port}", *subscribers, f"--dead-letter-sink={deadletter.url}/"],
-                           env, logs, port=broker_port, health_path="/healthz").start()
-    source = python_module("sqs-source", "eventing.sqs_source",
-                           ["--queue-url", queue_url, "--sink", steps["ingest"].url + "/", "--endpoint-url", s3_url],
-                           env, logs, health_path=None).start()
-    # The functions take each object's tenant from its key; only the results service is told one.
-    results = python_module("results", "deeplens.cli.main", ["serve", "--no-workers", "--port", "{port}"],
-                            {**env, "DEEPLENS_AUTH_ENABLED": "true", "DEEPLENS_AUTH_HS256_SECRET": SECRET,
-                             "DEEPLENS_AUTH_AUDIENCE": AUDIENCE}, logs, health_path="/health").start()
-    components = {"predictor": predictor, **steps, "deadletter": deadletter, "broker": broker, "source": source, "results": results}
-    yield {"s3": s3, "components": components, "results": results, "tenant": tenant, "collector": collector}
-    for component in components.values():
-        component.kill()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200",
+           "DEEPLENS_RETRY": "4", "DEEPLENS_BACKOFF_DELAY": "0.25"}
+    with LoopbackCluster(database_url, tmp_path_factory.mktemp("cluster-logs"), env=env) as box:
+        yield {"s3": box.s3, "components": box.components, "results": box.results, "tenant": box.tenant, "collector": collector}
     collector.stop()
-    moto.stop()
-
-
-def token(tenant: str) -> dict[str, str]:
-    """The header of a token of ``tenant`` with every scope."""
-    claims = {"tenant": tenant, "scope": "read write admin", "aud": AUDIENCE, "sub": f"ops-of-{tenant}",
-              "exp": int(time.time()) + 3600}
-    return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
 
 
 def get(cluster, path: str, *, tenant: str | None = None, **kwargs) -> httpx.Response:
