@@ -214,6 +214,7 @@ class LoopbackCluster:
         self._moto.start()
         self.s3_url = f"http://127.0.0.1:{s3_port}"
         self.s3 = self._client("s3")
+        self.sqs = self._client("sqs")
         self.queue_url = self._notify_queue()
         self.store = FlakyStore(self.s3_url) if flaky_store else None
         broker_port = free_port()
@@ -241,10 +242,9 @@ class LoopbackCluster:
 
     def _notify_queue(self) -> str:
         """Create the bucket and have it announce new products and videos into an SQS queue; returns its URL."""
-        sqs = self._client("sqs")
         self.s3.create_bucket(Bucket=BUCKET)
-        queue_url = sqs.create_queue(QueueName="deeplens-notifications")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = self.sqs.create_queue(QueueName="deeplens-notifications")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.s3.put_bucket_notification_configuration(
             Bucket=BUCKET,
             NotificationConfiguration={"QueueConfigurations": [

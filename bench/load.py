@@ -20,8 +20,7 @@ What it does:
    status, and transport errors); the overall achieved rate; and the server process's
    RSS (psutil, with its children) at start, at end and its peak.
 
-Not done here (issue 20 item 7, second half): 100 uploads at once through the bucket
-path, and the database restart / step kill / object store 503 faults.
+Uploads through the bucket path under faults are ``bench/upload_soak.py``'s.
 
 Numbers only, never pass/fail.
 """

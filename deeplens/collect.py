@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from deeplens.backoff import backoff_delay
 from deeplens.db.failures import record_failure
 from deeplens.errors import BadInput
 from deeplens.mediatypes import EXTENSIONS, family_of, sniff
@@ -185,7 +186,7 @@ class Downloader:
             except _Transient as exc:
                 if attempt == self.retries:
                     raise BadInput("unreachable", f"{exc} (gave up after {self.retries + 1} attempts)") from exc
-                delay = self.backoff * 2**attempt
+                delay = backoff_delay(attempt, self.backoff)
                 log.info("collect: %s: %s; retrying in %.1fs", url, exc, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises

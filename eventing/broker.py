@@ -12,13 +12,19 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from typing import TypeVar
+
+import psycopg
 
 from deeplens import metrics
+from deeplens.backoff import backoff_delay
 from deeplens.errors import Undeliverable
 from eventing.events import Event
 from eventing.queue import Delivery, DeliveryQueue
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Dispatch = Callable[[str, Event], list[Event]]
 """Run step ``subscriber`` on an event; return the events it emits. Raising means "retry",
@@ -69,8 +75,8 @@ class LocalBroker:
         try:
             outputs = self.dispatch(delivery.subscriber, delivery.event)
         except Exception as exc:  # noqa: BLE001 - any failure of a step is a failed delivery
-            error = describe_error(exc)
-            dead = self.queue.fail(delivery, error, final=isinstance(exc, Undeliverable))
+            error, final = describe_error(exc), isinstance(exc, Undeliverable)
+            dead = self._settle(delivery, lambda: self.queue.fail(delivery, error, final=final))
             log.warning(
                 "%s failed on %s (attempt %d): %s%s", delivery.subscriber, delivery.event.type,
                 delivery.attempts, error, " — dead-lettered" if dead else "",
@@ -80,7 +86,28 @@ class LocalBroker:
             if dead:
                 self.dead_letter_sink(delivery, exc)
             return
-        self.queue.succeed(delivery, outputs)
+        self._settle(delivery, lambda: self.queue.succeed(delivery, outputs))
+
+    def _settle(self, delivery: Delivery, record: Callable[[], T]) -> T:
+        """Record a delivery's outcome, retrying while the database is unreachable (restarted, failed over).
+
+        The step's work is done, so waiting for the database beats leaving the row to its
+        lease (minutes) and running the step again. It gives up once the lease has run out,
+        when another worker may already have claimed the row, or when the broker stops.
+        """
+        deadline = time.monotonic() + self.queue.lease_seconds
+        attempt = 0
+        while True:
+            try:
+                return record()
+            except psycopg.OperationalError as exc:
+                delay = backoff_delay(attempt, 0.1, cap=5.0, jitter=True)
+                if time.monotonic() + delay > deadline or self._stop.is_set():
+                    raise
+                log.warning("recording the outcome of %s for %s failed (%s); retrying in %.1fs",
+                            delivery.event.id, delivery.subscriber, exc, delay)
+                self._stop.wait(delay)
+                attempt += 1
 
     def _record_dead_letter(self, delivery: Delivery, error: Exception) -> None:
         self.queue.record_dead_letter(delivery.event, delivery.subscriber, describe_error(error), delivery.attempts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from deeplens.backoff import backoff_delay
 from deeplens.config import Settings
 
 
@@ -34,5 +35,5 @@ class DeliverySpec:
     def delay(self, retry_number: int) -> float:
         """Seconds to wait before redelivery number ``retry_number`` (1-based)."""
         if self.backoff_policy == "exponential":
-            return self.backoff_delay * 2**retry_number
+            return backoff_delay(retry_number, self.backoff_delay)
         return self.backoff_delay * retry_number

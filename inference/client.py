@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -45,6 +44,7 @@ import httpx
 import numpy as np
 
 from deeplens import tracing
+from deeplens.backoff import backoff_delay
 from deeplens.errors import BadInput, DeepLensError, NotFound, Unsupported
 from inference.inputs import check_images, check_texts
 
@@ -356,8 +356,7 @@ class RemotePredictor:
     # --- HTTP with retries -----------------------------------------------------------------
 
     def _delay(self, attempt: int) -> float:
-        base = min(self.max_backoff, self.backoff * (2**attempt))
-        return base * (0.5 + random.random() / 2)
+        return backoff_delay(attempt, self.backoff, cap=self.max_backoff, jitter=True)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         last: str = ""

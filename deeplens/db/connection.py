@@ -50,6 +50,8 @@ class Database:
             kwargs={"row_factory": dict_row},
             configure=register_vector,
             connection_class=TracedConnection,
+            # A connection the server dropped (a restart, a failover) is replaced before use, not handed out.
+            check=ConnectionPool.check_connection,
             open=True,
         )
 
@@ -82,7 +84,7 @@ class Database:
                 self._search_pool = ConnectionPool(
                     self.url, min_size=1, max_size=self._max_size,
                     kwargs={"row_factory": dict_row, "autocommit": True}, configure=register_vector,
-                    connection_class=TracedConnection, open=True,
+                    connection_class=TracedConnection, check=ConnectionPool.check_connection, open=True,
                 )
         with self._search_pool.connection() as conn:
             yield conn

@@ -23,7 +23,6 @@ from eventing.routing import STEPS
 pytestmark = pytest.mark.cluster
 
 
-
 def wait_for(predicate, timeout: float, what: str, components=()):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
