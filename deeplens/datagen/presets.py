@@ -9,7 +9,7 @@ occlusion, look-alikes, distractors).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,9 @@ PRESETS: dict[str, Preset] = {
         camera_pan=0.2,
     ),
 }
+# Speed on footage as users upload it: the benchmark's scenes at 1080p30, six 12 s clips
+# (bench/footage.py encodes them as H.264, as cameras and platforms write it).
+PRESETS["hd"] = replace(PRESETS["bench"], name="hd", n_videos=6, width=1920, height=1080, fps=30)
 
 
 def resolve_preset(preset: str | Preset) -> Preset:
