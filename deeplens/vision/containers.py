@@ -80,19 +80,22 @@ def admit_container(head: bytes) -> str:
     return ALLOWED_CONTAINERS[container]
 
 
-FFMPEG_CAPTURE_OPTIONS = "|".join((
+FFMPEG_OPTIONS: dict[str, str] = {
     # Only these demuxers, at the top level and in anything nested: no hls, concat, image2,
     # dash, sdp, ... even if the file's contents would make FFmpeg's probe choose one.
-    "format_whitelist;" + ",".join(sorted(set(ALLOWED_CONTAINERS.values()))),
+    "format_whitelist": ",".join(sorted(set(ALLOWED_CONTAINERS.values()))),
     # Local files, and the presigned http(s) URLs the S3 store hands out (https goes
     # through tls and tcp). OpenCV reads these options from one process-wide variable, so
     # one list serves both kinds of open; which one a given open uses is checked before it
     # (video.py), and what an allowed demuxer could open besides is nothing. (OpenCV's
     # capture from a Python file object needs no protocol at all, but crashes on release
     # in OpenCV 5.1.)
-    "protocol_whitelist;file,http,https,tcp,tls",
+    "protocol_whitelist": "file,http,https,tcp,tls",
     # mov/mp4 "dref" boxes can point at media in other files; never follow them.
-    "enable_drefs;0",
-    "use_absolute_path;0",
-))
+    "enable_drefs": "0",
+    "use_absolute_path": "0",
+}
+"""FFmpeg options for every open of an uploaded video, by OpenCV (below) and by PyAV (``av.open(..., options=)``)."""
+
+FFMPEG_CAPTURE_OPTIONS = "|".join(f"{name};{value}" for name, value in FFMPEG_OPTIONS.items())
 """FFmpeg options for every OpenCV capture, as ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` spells them."""

@@ -38,6 +38,7 @@ import av
 import cv2
 import numpy as np
 
+from deeplens.vision.containers import FFMPEG_OPTIONS
 from deeplens.vision.video import VideoInfo, VideoLimits, ffmpeg_location, open_video
 
 _EPS = 1e-9
@@ -213,7 +214,7 @@ def reference_frames(location: str, fps: float, *, threads: int = 0) -> Iterator
     frames of ``fps``. Decoding stops at the first frame that cannot be read (a truncated
     file), as a sequential decoder does.
     """
-    with av.open(location) as container:
+    with av.open(location, options=dict(FFMPEG_OPTIONS)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = threads
