@@ -97,7 +97,9 @@ class EdgeProbe:
         frame = self._frame(index)
         if frame is None:
             return None
-        features = extract_region_features(frame, region)
+        # At the scale the keyframes' own features were extracted at (frame_feature_max_side).
+        scale = self._services.settings.frame_feature_max_side / max(frame.shape[:2])
+        features = extract_region_features(frame, region, scale=scale)
         visible = verify(self._services, self._tenant, candidate, product, features, lambda: frame) is not None
         self._services.edge_probes.put(key, visible)
         return visible
@@ -118,9 +120,12 @@ class EdgeProbe:
             if self._reader is None:
                 # Read in place (a file, or a presigned URL read by range): a probe needs a few
                 # frames of what may be a long video.
+                # A probe needs a frame about there, not exactly there: decoding only the frames
+                # others reference halves each seek's cost in an H.264 file with B-frames.
                 self._reader = FrameReader(
                     self._services.store.media_location(self._video["object_key"]),
                     threads=self._services.settings.threads_per_worker,
+                    references_only=True,
                 )
             return self._reader.read(index)
         except (NotFound, BadInput) as exc:

@@ -38,7 +38,7 @@ import av
 import cv2
 import numpy as np
 
-from deeplens.vision.containers import FFMPEG_OPTIONS
+from deeplens.vision.decoder import StreamDecoder
 from deeplens.vision.video import VideoInfo, VideoLimits, ffmpeg_location, open_video
 
 _EPS = 1e-9
@@ -205,32 +205,15 @@ class KeyframeScan(Iterator[Keyframe]):
 
 
 def reference_frames(location: str, fps: float, *, threads: int = 0) -> Iterator[tuple[int, av.VideoFrame]]:
-    """The decoded frames of ``location``'s first video stream, with their 0-based display index, in order.
+    """The frames of ``location`` that other frames reference, with their 0-based display index, in order.
 
-    Frames that no other frame references (most B-frames of an H.264 stream) are skipped,
-    not decoded: they cost a third of the decoding of a typical camera file, and skipping
-    them changes no other frame. Every frame of an intra-and-P stream (the generator's
-    MPEG-4) is decoded. The index is the frame's timestamp from the first frame's, in
-    frames of ``fps``. Decoding stops at the first frame that cannot be read (a truncated
-    file), as a sequential decoder does.
+    The rest (most B-frames of an H.264 stream) are skipped, not decoded: a third to a half
+    of the decoding of a typical camera file, and no other frame changes. Every frame of an
+    intra-and-P stream (the generator's MPEG-4) is decoded. See
+    :class:`~deeplens.vision.decoder.StreamDecoder`.
     """
-    with av.open(location, options=dict(FFMPEG_OPTIONS)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = threads
-        stream.codec_context.skip_frame = "NONREF"
-        origin: int | None = None
-        index = -1
-        try:
-            for frame in container.decode(stream):
-                if frame.pts is None or frame.time_base is None:
-                    index += 1  # no timestamps: the decoder's order is all there is
-                else:
-                    origin = frame.pts if origin is None else origin
-                    index = max(index + 1, round(float((frame.pts - origin) * frame.time_base) * fps))
-                yield index, frame
-        except av.error.FFmpegError:
-            return
+    with StreamDecoder(location, fps, threads=threads, references_only=True) as decoder:
+        yield from decoder.frames()
 
 
 def select_keyframes(

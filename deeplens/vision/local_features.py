@@ -119,13 +119,14 @@ def extract_local_features(
 
 
 def extract_region_features(
-    img: np.ndarray, region: tuple[int, int, int, int], *, kind: str = "sift", max_features: int = 1000
+    img: np.ndarray, region: tuple[int, int, int, int], *, kind: str = "sift", max_features: int = 1000, scale: float = 1.0
 ) -> LocalFeatures:
     """Features of the part of ``img`` inside ``region`` (``x, y, w, h``, clipped to the image),
     in the whole image's pixel coordinates and size, so they verify like whole-frame features.
 
     Used where a product is expected near a known place: a crop costs SIFT time in
-    proportion to its area.
+    proportion to its area. ``scale`` (at most 1) describes the crop at that fraction of its
+    size: the scale the whole frame's features were extracted at, so both see the same detail.
     """
     height, width = img.shape[:2]
     x, y, w, h = region
@@ -134,7 +135,8 @@ def extract_region_features(
     if x1 <= x0 or y1 <= y0:
         return _empty(kind, width, height)
     crop = extract_local_features(
-        np.ascontiguousarray(img[y0:y1, x0:x1]), kind=kind, max_features=max_features, max_side=max(x1 - x0, y1 - y0)
+        np.ascontiguousarray(img[y0:y1, x0:x1]), kind=kind, max_features=max_features,
+        max_side=max(16, round(max(x1 - x0, y1 - y0) * min(1.0, scale))),
     )
     return LocalFeatures(
         points=crop.points + np.array([x0, y0], np.float32),

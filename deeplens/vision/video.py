@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,91 +198,125 @@ def open_video(
 
 
 class FrameReader:
-    """Frames of one video by index, in any order, with one open decoder.
+    """Frames of one video by index, in any order, with one open decoder (PyAV).
 
-    Seeking costs the decoding from the keyframe (I-frame) before the target: a few frames
-    in a file with a short GOP, up to hundreds in a typical H.264 file, whose GOP is often
-    250 frames or the whole clip. So the reader avoids seeks where it can:
+    Seeking costs the decoding from the I-frame before the target: a few frames in a file
+    with a short GOP, up to hundreds in a typical H.264 file, whose GOP is often 250 frames
+    or the whole clip. So the reader avoids seeks where it can:
 
     - the last frames it decoded are kept (within a memory budget), and a seek decodes
       ``lead`` frames before its target as well, since a bisection often steps back next;
-    - a frame ahead is reached by decoding forward while that is cheaper than a seek, as
-      measured on this very file (decoding a frame, and each seek so far); before the first
-      seek, up to ``max_forward`` frames ahead.
+    - a frame ahead is reached by decoding forward while that decodes no more frames than
+      a seek has cost on this very file so far (counted, not timed, so the way each frame
+      is reached depends on the file and the requests only); before the first seek, up to
+      ``max_forward`` frames ahead.
 
-    Which way a frame is reached never changes it: decoding is deterministic, and the seek
-    is exact for constant-frame-rate files. Frames returned are shared with the reader's
-    cache: read them, do not modify them. Use it as a context manager, or call :meth:`close`.
+    With ``references_only`` the frames no other frame references are never decoded, and
+    :meth:`read` answers with the first decoded frame at or after the index asked for (in
+    an H.264 file with B-frames, at most a few frames later; :attr:`last_index` says which):
+    half the decoding, for callers that need a frame *about* there, such as the probes of
+    an appearance's edges. Otherwise every frame is decoded and :meth:`read` gives exactly
+    the frame asked for. Frames returned are shared with the reader's cache: read them, do
+    not modify them. Use it as a context manager, or call :meth:`close`.
     """
 
     def __init__(
-        self, path: str | Path, *, max_forward: int = 30, threads: int = 0, lead: int = 8, cache_bytes: int = 64 << 20
+        self, path: str | Path, *, max_forward: int = 30, threads: int = 0, lead: int = 8, cache_bytes: int = 64 << 20,
+        references_only: bool = False,
     ) -> None:
         """Open ``path`` (a file or an http(s) URL) with ``threads`` decoder threads (see
         :func:`open_video`, whose errors it raises). ``cache_bytes`` bounds the frames kept."""
-        self._cap, self.info, first = open_video(path, threads=threads)
-        self._next = 1  # the index the decoder gives next
+        cap, self.info, first = open_video(path, threads=threads)
+        cap.release()  # OpenCV checked the header and frame 0; PyAV decodes (and seeks by timestamp)
+        from deeplens.vision.decoder import StreamDecoder  # the decoder imports this module's neighbours
+
+        self._decoder = StreamDecoder(ffmpeg_location(path)[0], self.info.fps, threads=threads, references_only=references_only)
+        self._slack = 16 if references_only else 0  # at most a B-frame run between reference frames
         self._kept: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._before: dict[int, int] = {}  # kept frame → the frame decoded just before it (itself after a seek)
+        self._last_decoded = -1
         self._keep = max(1, cache_bytes // max(1, first.nbytes))
         self._lead = max(0, min(lead, self._keep - 1))
         self._max_forward = max_forward
-        self._decode = _MeanSeconds()  # one frame decoded forward
-        self._seek = _MeanSeconds()  # one seek, up to the frame before its target
+        self._seek_decoded = 0  # frames decoded after seeks, up to their targets
+        self._decoded = 0  # frames decoded in all
+        self._passed = 0  # frames passed in all, decoded or skipped
+        self._frames = self._decoder.frames()
+        # Frame 0 first: its timestamp is the origin every index (and seek) counts from.
+        self._next = 0  # the lowest index the decoder can give next without a seek
+        self._decode_until(0, seeking=False)
         self.seeks = 0
         """How many times the reader has sought so far."""
-        self._remember(0, first)
+        self.last_index = -1
+        """The index of the frame :meth:`read` returned last (with ``references_only``, maybe past the one asked for)."""
 
     def read(self, index: int) -> np.ndarray:
-        """The frame with 0-based ``index`` (BGR ``uint8``; do not modify it).
+        """The frame with 0-based ``index`` (BGR ``uint8``; do not modify it), or with ``references_only`` the first
+        decoded one at or after it (the last decoded one, past the last reference frame).
 
         Raises:
             BadInput: ``frame_out_of_range`` for an index outside ``[0, frame_count)``;
-                ``corrupt_video`` when the frame exists in the header but cannot be
-                decoded (e.g. past the point where a truncated file ends).
+                ``corrupt_video`` when no frame at or after ``index`` can be decoded, as
+                past the point where a truncated file ends.
         """
         if index < 0 or index >= self.info.frame_count:
             raise BadInput("frame_out_of_range", f"frame {index} is outside the video's {self.info.frame_count} frames")
+        kept = self._kept_for(index)
+        if kept is None:
+            seeking = not self._next <= index <= self._next + self._forward_limit()
+            if seeking:
+                self._decoder.seek(max(0, index - self._lead))
+                self._frames = self._decoder.frames()
+                self.seeks += 1
+            kept = self._decode_until(index, seeking=seeking)
+        self.last_index = kept
+        return self._kept[kept]
+
+    def _kept_for(self, index: int) -> int | None:
+        """The kept frame that answers for ``index``: itself, or with references only the first decoded after it."""
         if index in self._kept:
-            return self._kept[index]
-        if not self._next <= index <= self._next + self._forward_limit():
-            self._seek_to(max(0, index - self._lead))
-        while self._next < index - self._lead:
-            started = time.perf_counter()
-            if not self._cap.grab():
-                raise BadInput("corrupt_video", f"frame {self._next} cannot be decoded")
-            self._decode.add(time.perf_counter() - started)
-            self._next += 1
-        while self._next <= index:
-            started = time.perf_counter()
-            ok, frame = self._cap.read()
-            self._decode.add(time.perf_counter() - started)
-            if not ok or frame is None:
-                raise BadInput("corrupt_video", f"frame {self._next} cannot be decoded")
-            self._remember(self._next, as_bgr(frame))
-            self._next += 1
-        return self._kept[index]
+            return index
+        # Frames decoded one after the other have nothing decodable between them.
+        return next((i for i in self._kept if self._before.get(i, i) < index < i), None)
+
+    def _decode_until(self, index: int, *, seeking: bool) -> int:
+        """Decode forward to the first frame at or after ``index``; keep the ``lead`` before it; return its index."""
+        previous, last = None, None
+        for found, frame in self._frames:
+            self._decoded += 1
+            self._seek_decoded += seeking
+            self._passed += 1 if previous is None else found - previous
+            previous_decoded = found if previous is None and seeking else (previous if previous is not None else self._last_decoded)
+            previous, self._next, self._last_decoded = found, found + 1, found
+            if found >= index - self._lead:
+                self._remember(found, frame.to_ndarray(format="bgr24"), previous_decoded)
+                last = found
+            if found >= index:
+                return found
+        self._next = self.info.frame_count  # the stream ended: only a seek goes back
+        if last is not None and last >= index - self._slack:
+            return last
+        raise BadInput("corrupt_video", f"frame {index} cannot be decoded")
 
     def _forward_limit(self) -> int:
-        """How far ahead decoding forward is expected to cost no more than a seek."""
-        if self._seek.mean is None or not self._decode.mean:
+        """How far ahead decoding forward decodes no more frames than a seek has cost on average (counted, not timed)."""
+        if not self.seeks:
             return self._max_forward
-        return max(self._max_forward, int(self._seek.mean / self._decode.mean))
+        per_seek = self._seek_decoded / self.seeks
+        decoded_share = self._decoded / max(1, self._passed)
+        return max(self._max_forward, int(per_seek / max(decoded_share, 1e-3)))
 
-    def _seek_to(self, index: int) -> None:
-        started = time.perf_counter()
-        self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
-        self._seek.add(time.perf_counter() - started)
-        self.seeks += 1
-        self._next = index
-
-    def _remember(self, index: int, frame: np.ndarray) -> None:
+    def _remember(self, index: int, frame: np.ndarray, before: int) -> None:
         self._kept[index] = frame
+        self._kept.move_to_end(index)
+        self._before[index] = before
         while len(self._kept) > self._keep:
-            self._kept.popitem(last=False)
+            dropped, _ = self._kept.popitem(last=False)
+            self._before.pop(dropped, None)
 
     def close(self) -> None:
         """Release the decoder and the frames kept."""
-        self._cap.release()
+        self._decoder.close()
         self._kept.clear()
 
     def __enter__(self) -> Self:
@@ -291,19 +324,3 @@ class FrameReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _MeanSeconds:
-    """A running mean of durations (seconds); ``None`` until the first."""
-
-    def __init__(self) -> None:
-        self._total = 0.0
-        self._count = 0
-
-    def add(self, seconds: float) -> None:
-        self._total += seconds
-        self._count += 1
-
-    @property
-    def mean(self) -> float | None:
-        return self._total / self._count if self._count else None

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from deeplens.vision.keyframes import reference_frames, select_keyframes
+from deeplens.vision.video import FrameReader
 
 FPS = 30
 
@@ -60,3 +61,20 @@ def test_keyframes_of_an_h264_file_are_its_frames_and_never_further_apart_than_t
     assert all(np.array_equal(k.image, truth[k.index]) for k in keyframes)
     assert all(b.t - a.t <= 0.5 + 1e-9 for a, b in pairwise(keyframes))
     assert not scan.truncated and scan.decoded_frames < scan.reached_frames
+
+
+def test_a_reader_of_reference_frames_answers_with_the_first_decoded_frame_at_or_after_each_index(h264_with_b_frames):
+    truth = decode_all(h264_with_b_frames)
+    with FrameReader(h264_with_b_frames, references_only=True, max_forward=2, lead=2) as reader:
+        for index in (50, 7, 31, 2, 45, 13, 0):
+            frame = reader.read(index)
+            assert 0 <= reader.last_index - index <= 3, (index, reader.last_index)
+            assert np.array_equal(frame, truth[reader.last_index])
+        assert reader.seeks > 0
+
+
+def test_an_exact_reader_of_an_h264_file_with_b_frames_gives_each_frame_asked_for(h264_with_b_frames):
+    truth = decode_all(h264_with_b_frames)
+    with FrameReader(h264_with_b_frames, max_forward=2, lead=2) as reader:
+        for index in (50, 7, 31, 2, 45, 13, 0, 59):
+            assert np.array_equal(reader.read(index), truth[index]) and reader.last_index == index

@@ -10,6 +10,7 @@ from deeplens.errors import BadInput
 from deeplens.vision.local_features import (
     LocalFeatures,
     extract_local_features,
+    extract_region_features,
     from_bytes,
     to_bytes,
 )
@@ -112,3 +113,16 @@ def test_truncated_bytes_are_rejected(packaging: np.ndarray) -> None:
 def test_local_features_length_is_the_keypoint_count() -> None:
     lf = LocalFeatures(np.zeros((3, 2), np.float32), np.zeros((3, 32), np.uint8), 10, 10, "orb")
     assert len(lf) == 3
+
+
+def test_region_features_at_half_scale_see_the_crop_at_half_size_in_the_whole_images_coordinates(packaging: np.ndarray) -> None:
+    frame = np.zeros((packaging.shape[0] + 200, packaging.shape[1] + 300, 3), np.uint8)
+    frame[100:100 + packaging.shape[0], 150:150 + packaging.shape[1]] = packaging
+    region = (150, 100, packaging.shape[1], packaging.shape[0])
+    full = extract_region_features(frame, region)
+    half = extract_region_features(frame, region, scale=0.5)
+    assert 0 < len(half) < len(full)
+    assert (half.width, half.height) == (frame.shape[1], frame.shape[0])
+    x, y = half.points[:, 0], half.points[:, 1]
+    assert x.min() >= 150 - 1 and x.max() <= 150 + packaging.shape[1] + 1
+    assert y.min() >= 100 - 1 and y.max() <= 100 + packaging.shape[0] + 1
