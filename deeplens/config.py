@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     )
     keyframe_scene_threshold: float = Field(0.35, description="Scene-change score that forces a keyframe.")
     frames_per_event: int = Field(16, ge=1, description="Frames carried by one frames.extracted event (a batch).")
+    video_segment_seconds: float = Field(
+        60.0, ge=0,
+        description="A longer video is scanned for keyframes in segments of about this many seconds (each starting at "
+        "an I-frame), one event each, so several keyframes and features instances share one video; 0 = never split.",
+    )
 
     # --- what a video's header may declare (checked before any frame is decoded) ---------------
     max_video_pixels: int = Field(

@@ -23,6 +23,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("ingest-object-created", types.OBJECT_CREATED, "ingest"),
     Route("keyframes-video-uploaded", types.VIDEO_UPLOADED, "keyframes"),
+    Route("keyframes-video-segment", types.VIDEO_SEGMENT, "keyframes"),
     Route("features-product-uploaded", types.PRODUCT_UPLOADED, "features"),
     Route("features-frames-extracted", types.FRAMES_EXTRACTED, "features"),
     Route("match-image-indexed", types.IMAGE_INDEXED, "match"),

@@ -11,6 +11,7 @@ from deeplens.errors import BadInput
 OBJECT_CREATED = "dev.deeplens.object.created"
 PRODUCT_UPLOADED = "dev.deeplens.product.uploaded"
 VIDEO_UPLOADED = "dev.deeplens.video.uploaded"
+VIDEO_SEGMENT = "dev.deeplens.video.segment"
 FRAMES_EXTRACTED = "dev.deeplens.frames.extracted"
 IMAGE_INDEXED = "dev.deeplens.image.indexed"
 MATCH_FOUND = "dev.deeplens.match.found"
@@ -38,6 +39,19 @@ class VideoUploaded(_Data):
     video_id: str
     sha256: str
     size: int
+
+
+class VideoSegment(_Data):
+    """One part of an uploaded video, ``[start, end)`` in frames, that one keyframes call scans."""
+
+    key: str
+    video_id: str
+    sha256: str
+    size: int
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    segment: int = Field(ge=0)
+    segments: int = Field(gt=1)
 
 
 class FrameRef(_Data):
@@ -85,6 +99,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     OBJECT_CREATED: ObjectCreated,
     PRODUCT_UPLOADED: ProductUploaded,
     VIDEO_UPLOADED: VideoUploaded,
+    VIDEO_SEGMENT: VideoSegment,
     FRAMES_EXTRACTED: FramesExtracted,
     IMAGE_INDEXED: ImageIndexed,
     MATCH_FOUND: MatchFound,

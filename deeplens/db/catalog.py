@@ -47,21 +47,27 @@ class VideoRow:
 
 
 def upsert_video(conn: psycopg.Connection, tenant: str, video: VideoRow) -> None:
-    """Add (or refresh) a video's row."""
+    """Add (or refresh) a video's row; new contents (another sha256) are not truncated until their scan says so."""
     conn.execute(
         "INSERT INTO videos (tenant_id, video_id, object_key, sha256, fps, frame_count, width, height, duration)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, video_id) DO UPDATE SET"
         " object_key = EXCLUDED.object_key, sha256 = EXCLUDED.sha256, fps = EXCLUDED.fps,"
-        " frame_count = EXCLUDED.frame_count, width = EXCLUDED.width, height = EXCLUDED.height, duration = EXCLUDED.duration",
+        " frame_count = EXCLUDED.frame_count, width = EXCLUDED.width, height = EXCLUDED.height, duration = EXCLUDED.duration,"
+        " truncated = videos.truncated AND videos.sha256 = EXCLUDED.sha256",
         (tenant, video.video_id, video.object_key, video.sha256, video.fps, video.frame_count, video.width, video.height, video.duration),
     )
 
 
-def finish_video(conn: psycopg.Connection, tenant: str, video_id: str, keyframes: int, truncated: bool) -> None:
-    """Record how many keyframes a video gave and whether it ended early."""
+def finish_video(conn: psycopg.Connection, tenant: str, video_id: str, truncated: bool) -> None:
+    """Record, once a scan of the video (or of a segment of it) is done, how many keyframes it has and whether it ended early.
+
+    The count is of the keyframes stored, so segments finishing in any order, or scanned
+    again, leave the total right: each counts after its own keyframes are committed.
+    """
     conn.execute(
-        "UPDATE videos SET keyframes = %s, truncated = %s WHERE tenant_id = %s AND video_id = %s",
-        (keyframes, truncated, tenant, video_id),
+        "UPDATE videos SET keyframes = (SELECT count(*) FROM frames f WHERE f.tenant_id = %s AND f.video_id = %s),"
+        " truncated = truncated OR %s WHERE tenant_id = %s AND video_id = %s",
+        (tenant, video_id, truncated, tenant, video_id),
     )
 
 

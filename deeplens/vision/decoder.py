@@ -54,6 +54,25 @@ class StreamDecoder:
         self._last = round(float((frame.pts - self._origin) * frame.time_base) * self.fps)
         return self._last
 
+    def keyframe_indexes(self) -> list[int]:
+        """Display indexes of the stream's I-frames, read from the packets (nothing is decoded).
+
+        Leaves the decoder past the end: seek before decoding again.
+        """
+        time_base = self._stream.time_base
+        found: list[int] = []
+        origin = None
+        for packet in self._container.demux(self._stream):
+            if packet.pts is None or time_base is None:
+                continue
+            origin = packet.pts if origin is None else min(origin, packet.pts)
+            if packet.is_keyframe:
+                found.append(packet.pts)
+        if origin is None:
+            return [0]
+        self._origin = self._origin if self._origin is not None else origin
+        return sorted({round(float((pts - self._origin) * time_base) * self.fps) for pts in found} | {0})
+
     def seek(self, index: int) -> None:
         """Resume decoding at the I-frame at or before frame ``index`` (needs a frame decoded first, for the origin)."""
         if self._origin is None:

@@ -105,11 +105,14 @@ class KeyframeScan(Iterator[Keyframe]):
         frames: Iterator[tuple[int, av.VideoFrame]],
         info: VideoInfo,
         *,
+        end: int,
         min_interval: float,
         max_interval: float,
         scene_threshold: float,
     ) -> None:
         self.info = info
+        self.end = end
+        """The frame the scan should reach before it stops: the video's frame count, or its segment's end."""
         self.decoded_frames = 0
         """Frames decoded (frames no other frame references are skipped, never decoded)."""
         self.reached_frames = 0
@@ -121,8 +124,8 @@ class KeyframeScan(Iterator[Keyframe]):
 
     @property
     def missing_frames(self) -> int:
-        """Frames the header promised but that the scan did not reach (0 if complete)."""
-        return max(0, self.info.frame_count - self.reached_frames)
+        """Frames the header promised (up to the segment's end) but that the scan did not reach (0 if complete)."""
+        return max(0, self.end - self.reached_frames)
 
     @property
     def truncated(self) -> bool:
@@ -204,16 +207,49 @@ class KeyframeScan(Iterator[Keyframe]):
                 close()
 
 
-def reference_frames(location: str, fps: float, *, threads: int = 0) -> Iterator[tuple[int, av.VideoFrame]]:
+def reference_frames(
+    location: str, fps: float, *, threads: int = 0, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, av.VideoFrame]]:
     """The frames of ``location`` that other frames reference, with their 0-based display index, in order.
 
     The rest (most B-frames of an H.264 stream) are skipped, not decoded: a third to a half
     of the decoding of a typical camera file, and no other frame changes. Every frame of an
-    intra-and-P stream (the generator's MPEG-4) is decoded. See
+    intra-and-P stream (the generator's MPEG-4) is decoded. With ``start`` (an I-frame's
+    index) decoding begins there, after a seek; frames from ``end`` on are not decoded. See
     :class:`~deeplens.vision.decoder.StreamDecoder`.
     """
     with StreamDecoder(location, fps, threads=threads, references_only=True) as decoder:
-        yield from decoder.frames()
+        frames = decoder.frames()
+        if start > 0:
+            next(frames, None)  # frame 0's timestamp is the origin every index counts from
+            decoder.seek(start)
+            frames = decoder.frames()
+        for index, frame in frames:
+            if end is not None and index >= end:
+                return
+            if index >= start:
+                yield index, frame
+
+
+def segment_bounds(keyframes: list[int], frame_count: int, fps: float, seconds: float) -> list[tuple[int, int]]:
+    """``[start, end)`` frame ranges of about ``seconds`` each that tile the video, every start an I-frame.
+
+    A segment starts at the first I-frame at or after each multiple of ``seconds``, so a
+    decoder can begin there after a seek and the segments depend on the file alone;
+    ``seconds <= 0`` (or a video shorter than that) gives one segment.
+    """
+    starts = [0]
+    if seconds > 0:
+        for index in sorted(keyframes):
+            if index >= len(starts) * seconds * fps and starts[-1] < index < frame_count:
+                starts.append(index)
+    return list(zip(starts, [*starts[1:], frame_count], strict=True))
+
+
+def video_keyframes(location: str, fps: float) -> list[int]:
+    """The display indexes of ``location``'s I-frames, from its packets (nothing is decoded)."""
+    with StreamDecoder(location, fps) as decoder:
+        return decoder.keyframe_indexes()
 
 
 def select_keyframes(
@@ -224,6 +260,7 @@ def select_keyframes(
     scene_threshold: float = 0.35,
     threads: int = 0,
     limits: VideoLimits | None = None,
+    segment: tuple[int, int] | None = None,
 ) -> KeyframeScan:
     """Decode ``path`` sequentially and yield its keyframes (see the module docstring).
 
@@ -232,7 +269,9 @@ def select_keyframes(
     with ``limits`` a header beyond them: see :func:`~deeplens.vision.video.open_video`).
     A file that decodes partly is not an error: iterate the returned
     :class:`KeyframeScan` to the end, then check ``scan.truncated``. ``threads`` caps the
-    decoder's threads (see :func:`~deeplens.vision.video.open_video`).
+    decoder's threads (see :func:`~deeplens.vision.video.open_video`). With ``segment``
+    (``start, end`` from :func:`segment_bounds`) only that part is scanned, as if it were
+    the whole video: its first frame is kept, and so is its last.
     """
     if not (0 <= min_interval <= max_interval and max_interval > 0):
         raise ValueError(
@@ -242,9 +281,11 @@ def select_keyframes(
     cap, info, _ = open_video(path, threads=threads, limits=limits)
     cap.release()  # OpenCV checked the header and frame 0; PyAV decodes, skipping what no frame needs
     location, _ = ffmpeg_location(path)
+    start, end = segment or (0, info.frame_count)
     return KeyframeScan(
-        reference_frames(location, info.fps, threads=threads),
+        reference_frames(location, info.fps, threads=threads, start=start, end=end if segment else None),
         info,
+        end=end,
         min_interval=min_interval,
         max_interval=max_interval,
         scene_threshold=scene_threshold,
