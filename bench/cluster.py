@@ -201,10 +201,14 @@ class LoopbackCluster:
     """Every component started on loopback over one database; a context manager that kills them all on exit.
 
     ``env`` adds variables to every DeepLens process (tracing, delivery settings); with
-    ``flaky_store`` the steps and the results service reach S3 through a :class:`FlakyStore`.
+    ``flaky_store`` the steps and the results service reach S3 through a :class:`FlakyStore`;
+    ``replicas`` runs several instances of a step (``{"keyframes": 2}``), named
+    ``keyframes``, ``keyframes-2``, …, which the broker takes in turn.
     """
 
-    def __init__(self, database_url: str, log_dir: Path, *, env: dict[str, str] | None = None, flaky_store: bool = False) -> None:
+    def __init__(self, database_url: str, log_dir: Path, *, env: dict[str, str] | None = None, flaky_store: bool = False,
+                 replicas: dict[str, int] | None = None) -> None:
+        self.replicas = replicas or {}
         from moto.server import ThreadedMotoServer
 
         self.log_dir = log_dir
@@ -261,10 +265,13 @@ class LoopbackCluster:
                                   base_env(DEEPLENS_MODEL="mobilenet_v2"), logs, health_path="/v2/health/ready")
         self.components["predictor"] = predictor.start()
         env = self.env = {**env, "DEEPLENS_PREDICTOR_URL": predictor.url}
+        subscribers = []
         for step in STEPS:
-            self.components[step] = function(step, step, env, logs).start()
+            for n in range(1, self.replicas.get(step, 1) + 1):
+                name = step if n == 1 else f"{step}-{n}"
+                self.components[name] = function(name, step, env, logs).start()
+                subscribers.append(f"--subscriber={step}={self.components[name].url}/")
         self.components["deadletter"] = function("deadletter", "deadletter", env, logs).start()
-        subscribers = [f"--subscriber={step}={self.components[step].url}/" for step in STEPS]
         self.components["broker"] = python_module(
             "broker", "eventing.http_broker", ["--port", "{port}", *subscribers, f"--dead-letter-sink={self.components['deadletter'].url}/"],
             env, logs, port=broker_port, health_path="/healthz").start()

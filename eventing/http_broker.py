@@ -13,8 +13,10 @@ for a Knative Broker and its Triggers where no cluster runs, and drives the same
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import httpx
@@ -37,18 +39,24 @@ log = logging.getLogger(__name__)
 class HttpDispatch:
     """Delivers an event to a step's URL and reads the answer as Knative's broker filter does.
 
-    A connection error or a failed answer raises (retried, or dead-lettered at once when
-    Knative would not retry it); a CloudEvent in the reply is published back to the broker.
+    A step may have several URLs (instances): deliveries take them in turn, as a Knative
+    Service spreads requests over its pods, so a retry goes to the next one. A connection
+    error or a failed answer raises (retried, or dead-lettered at once when Knative would
+    not retry it); a CloudEvent in the reply is published back to the broker.
     """
 
-    def __init__(self, subscribers: Mapping[str, str], client: httpx.Client) -> None:
-        self.subscribers = dict(subscribers)
+    def __init__(self, subscribers: Mapping[str, str | Sequence[str]], client: httpx.Client) -> None:
+        self.subscribers = {step: [urls] if isinstance(urls, str) else list(urls) for step, urls in subscribers.items()}
         self.client = client
+        self._turns = {step: itertools.count() for step in self.subscribers}
+        self._lock = threading.Lock()
 
     def __call__(self, subscriber: str, event: Event) -> list[Event]:
-        url = self.subscribers.get(subscriber)
-        if url is None:
+        urls = self.subscribers.get(subscriber)
+        if not urls:
             raise LookupError(f"no URL configured for subscriber {subscriber!r}")
+        with self._lock:
+            url = urls[next(self._turns[subscriber]) % len(urls)]
         # A span per delivery, as Knative's broker records one; the step's span becomes its child.
         with tracing.span("broker deliver", traceparent=event.traceparent, tracestate=event.tracestate,
                           deeplens_subscriber=subscriber, cloudevents_event_type=event.type, cloudevents_event_id=event.id):
@@ -65,9 +73,9 @@ class HttpDispatch:
 class HttpDeadLetterSink:
     """POSTs a dead letter to a sink with Knative's error extensions; keeps it locally if that fails too."""
 
-    def __init__(self, url: str, subscribers: Mapping[str, str], client: httpx.Client, fallback: DeadLetterSink) -> None:
+    def __init__(self, url: str, subscribers: Mapping[str, Sequence[str]], client: httpx.Client, fallback: DeadLetterSink) -> None:
         self.url = url
-        self.subscribers = dict(subscribers)
+        self.subscribers = {step: urls[0] for step, urls in subscribers.items()}
         self.client = client
         self.fallback = fallback
 
@@ -106,14 +114,14 @@ def create_ingress_app(publish: Callable[[Event], None], collectors: Iterable[Co
                              Route("/metrics", scrape, methods=["GET"])])
 
 
-def parse_subscribers(pairs: list[str]) -> dict[str, str]:
-    """``step=url`` pairs from the command line."""
-    subscribers = {}
+def parse_subscribers(pairs: list[str]) -> dict[str, list[str]]:
+    """``step=url`` pairs from the command line; a step given several times has several instances."""
+    subscribers: dict[str, list[str]] = {}
     for pair in pairs:
         step, sep, url = pair.partition("=")
         if not sep or not step or not url:
             raise SystemExit(f"--subscriber wants STEP=URL, got {pair!r}")
-        subscribers[step] = url
+        subscribers.setdefault(step, []).append(url)
     return subscribers
 
 
@@ -129,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m eventing.http_broker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--subscriber", action="append", default=[], metavar="STEP=URL", help="where a step listens")
+    parser.add_argument("--subscriber", action="append", default=[], metavar="STEP=URL",
+                        help="where a step listens (repeat a step for each of its instances)")
     parser.add_argument("--dead-letter-sink", default=None, help="URL receiving dead letters (default: keep them in PostgreSQL)")
     parser.add_argument("--workers", type=int, default=4, help="dispatcher threads")
     args = parser.parse_args(argv)

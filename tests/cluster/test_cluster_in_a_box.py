@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from cluster import BUCKET, LoopbackCluster, token
 from otlp_collector import OtlpCollector
+from prometheus_client.parser import text_string_to_metric_families
 
 from eventing.routing import STEPS
 
@@ -47,9 +48,11 @@ def dataset(tmp_path_factory):
 def cluster(tmp_path_factory, database_url):
     # Tracing on, as the chart's tracing.endpoint turns it on; a short batch delay so spans arrive while the test waits.
     collector = OtlpCollector().start()
+    # Segments of 1 s: the dataset's 3 s videos are cut in three, shared by two keyframes and two features instances.
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200",
-           "DEEPLENS_RETRY": "4", "DEEPLENS_BACKOFF_DELAY": "0.25"}
-    with LoopbackCluster(database_url, tmp_path_factory.mktemp("cluster-logs"), env=env) as box:
+           "DEEPLENS_RETRY": "4", "DEEPLENS_BACKOFF_DELAY": "0.25", "DEEPLENS_VIDEO_SEGMENT_SECONDS": "1"}
+    replicas = {"keyframes": 2, "features": 2}
+    with LoopbackCluster(database_url, tmp_path_factory.mktemp("cluster-logs"), env=env, replicas=replicas) as box:
         yield {"s3": box.s3, "components": box.components, "results": box.results, "tenant": box.tenant, "collector": collector}
     collector.stop()
 
@@ -145,6 +148,37 @@ def test_the_results_service_records_a_span_per_request_named_by_its_route_in_th
     assert "db.query" in {s.name for s in spans}
 
 
+def processed(component, step: str, event_type: str) -> float:
+    """How many events of ``event_type`` this one instance of ``step`` completed, from its own /metrics."""
+    families = text_string_to_metric_families(httpx.get(f"{component.url}/metrics").text)
+    return sum(sample.value for family in families if family.name == "deeplens_events_processed"
+               for sample in family.samples
+               if sample.name.endswith("_total") and sample.labels == {"step": step, "type": event_type})
+
+
+def test_segments_of_one_video_are_scanned_by_both_keyframes_instances_and_indexed_by_both_features_instances(cluster, dataset):
+    root, truth = dataset
+    components = cluster["components"]
+    before = {name: processed(components[name], step, kind) for name, step, kind in INSTANCES}
+    # A name no other test uploads, so its scan is new work.
+    key = tenant_key(cluster, "videos/segmented.mp4")
+    cluster["s3"].upload_file(str(root / f"videos/{min(truth.videos)}.mp4"), BUCKET, key)
+    wait_for(lambda: (r := get(cluster, f"/status/{key}")).status_code == 200 and r.json()["status"] == "done",
+             180, f"{key} processed", components.values())
+    # The 3 s video is three segments of 1 s: every instance did part of the one video.
+    gained = {name: processed(components[name], step, kind) - before[name] for name, step, kind in INSTANCES}
+    assert all(count > 0 for count in gained.values()), gained
+    assert gained["keyframes"] + gained["keyframes-2"] == 3
+
+
+INSTANCES = (
+    ("keyframes", "keyframes", "dev.deeplens.video.segment"),
+    ("keyframes-2", "keyframes", "dev.deeplens.video.segment"),
+    ("features", "features", "dev.deeplens.frames.extracted"),
+    ("features-2", "features", "dev.deeplens.frames.extracted"),
+)
+
+
 def test_text_search_ranks_photos_by_the_class_probabilities_the_model_server_gave(cluster):
     pytest.importorskip("skimage", reason="scikit-image provides the sample photo")
     from deeplens.search.evaluation import encode, photo
@@ -180,7 +214,9 @@ def test_a_killed_step_is_restarted_and_the_event_is_retried_without_loss(cluste
 def test_a_step_that_fails_for_good_is_dead_lettered_and_replay_completes_it(cluster, dataset):
     root, truth = dataset
     components = cluster["components"]
-    components["keyframes"].kill()
+    instances = [components["keyframes"], components["keyframes-2"]]
+    for instance in instances:
+        instance.kill()
     video_id = max(truth.videos)
     upload(cluster, root, f"videos/{video_id}.mp4")
     letters = wait_for(
@@ -188,7 +224,8 @@ def test_a_step_that_fails_for_good_is_dead_lettered_and_replay_completes_it(clu
         120, "a dead letter for keyframes", components.values(),
     )
     assert letters[0]["event"]["type"] == "dev.deeplens.video.uploaded"
-    components["keyframes"].start()
+    for instance in instances:
+        instance.start()
     assert post(cluster, "/dead-letters/replay").json()["replayed"] >= 1
     wait_for(
         lambda: any(v["video"] == video_id and v["keyframes"] for v in get(cluster, "/videos").json()["items"]),
