@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
+import av
 import cv2
 import numpy as np
 
@@ -232,7 +233,7 @@ class FrameReader:
 
         self._decoder = StreamDecoder(ffmpeg_location(path)[0], self.info.fps, threads=threads, references_only=references_only)
         self._slack = 16 if references_only else 0  # at most a B-frame run between reference frames
-        self._kept: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._kept: OrderedDict[int, np.ndarray | av.VideoFrame] = OrderedDict()
         self._before: dict[int, int] = {}  # kept frame → the frame decoded just before it (itself after a seek)
         self._last_decoded = -1
         self._keep = max(1, cache_bytes // max(1, first.nbytes))
@@ -270,7 +271,11 @@ class FrameReader:
                 self.seeks += 1
             kept = self._decode_until(index, seeking=seeking)
         self.last_index = kept
-        return self._kept[kept]
+        frame = self._kept[kept]
+        if not isinstance(frame, np.ndarray):
+            # Kept as decoded (YUV, half the bytes) until asked for: most lead frames never are.
+            frame = self._kept[kept] = frame.to_ndarray(format="bgr24")
+        return frame
 
     def _kept_for(self, index: int) -> int | None:
         """The kept frame that answers for ``index``: itself, or with references only the first decoded after it."""
@@ -289,7 +294,7 @@ class FrameReader:
             previous_decoded = found if previous is None and seeking else (previous if previous is not None else self._last_decoded)
             previous, self._next, self._last_decoded = found, found + 1, found
             if found >= index - self._lead:
-                self._remember(found, frame.to_ndarray(format="bgr24"), previous_decoded)
+                self._remember(found, frame, previous_decoded)
                 last = found
             if found >= index:
                 return found
@@ -306,7 +311,7 @@ class FrameReader:
         decoded_share = self._decoded / max(1, self._passed)
         return max(self._max_forward, int(per_seek / max(decoded_share, 1e-3)))
 
-    def _remember(self, index: int, frame: np.ndarray, before: int) -> None:
+    def _remember(self, index: int, frame: np.ndarray | av.VideoFrame, before: int) -> None:
         self._kept[index] = frame
         self._kept.move_to_end(index)
         self._before[index] = before
