@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install clean cluster-up
+.PHONY: demo test test-fast lint install clean cluster-up
 
 install: $(STAMP)
 
@@ -29,8 +29,15 @@ $(CHROMIUM):
 demo: $(STAMP)
 	$(BIN)/deeplens demo
 
-test: $(STAMP) $(CHROMIUM)
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest -q
+
+# The unit tests alone (no database, browser or cluster): well under a minute.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .deeplens .pytest_cache
