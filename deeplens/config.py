@@ -1,22 +1,46 @@
 """Configuration: one settings object, read from environment variables.
 
 Every knob has a documented default that runs the laptop path (embedded PostgreSQL, a
-local directory store, in-process predictor and broker) with no set-up. The same names
-configure the cluster (the Helm chart sets them on each Knative Service).
+local directory store, in-process model and broker) with no set-up. The same names
+configure the cluster (the Helm chart sets them on each Knative Service and on the model
+server). :class:`Settings` is every group below in one object; docs/configuration.md lists
+them all (``python -m deeplens.config_docs > docs/configuration.md`` writes it).
+
+A ``DEEPLENS_*`` variable that is no setting stops start-up (:func:`check_environment`):
+a misspelt name would otherwise be ignored in silence and its default used.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deeplens.errors import DeepLensError
 from deeplens.tenants import TENANT_ID
 
+ENV_PREFIX = "DEEPLENS_"
+KSERVE_MODEL_DIR = Path("/mnt/models")
+
 InferenceEngine = Literal["auto", "torch", "onnxruntime"]
+ResizeMode = Literal["squash", "shortest", "longest"]
+
+# The variables Kubernetes sets for every Service in a pod's namespace (service links): with
+# the release named "deeplens", Services such as deeplens-postgresql give DEEPLENS_POSTGRESQL_
+# SERVICE_HOST, DEEPLENS_POSTGRESQL_PORT=tcp://..., DEEPLENS_POSTGRESQL_PORT_5432_TCP_ADDR, ...
+_SERVICE_LINK = re.compile(r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)")
+_SERVICE_LINK_PORT = re.compile(r"[A-Z0-9_]+_PORT")
+_SERVICE_LINK_URL = re.compile(r"(tcp|udp|sctp)://")
+
+
+class UnknownSetting(DeepLensError):
+    """A ``DEEPLENS_*`` environment variable that is no DeepLens setting (a misspelling, or one removed)."""
 
 
 def usable_cores() -> int:
@@ -33,12 +57,12 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "deeplens"
 
 
-class Settings(BaseSettings):
-    """All DeepLens settings; environment variables are ``DEEPLENS_<FIELD>`` unless noted."""
+class LocationSettings(BaseModel):
+    """Where things live.
 
-    model_config = SettingsConfigDict(env_prefix="DEEPLENS_", extra="ignore")
+    Local state, the database, and the tenant the laptop commands act for.
+    """
 
-    # --- where things live -------------------------------------------------------------
     home: Path = Field(Path(".deeplens"), description="Local state: embedded database, local store, temp files.")
     database_url: str | None = Field(
         None,
@@ -51,7 +75,13 @@ class Settings(BaseSettings):
         "the bucket (products/<tenant>/…, videos/<tenant>/…). The pipeline steps take the tenant from each object's key.",
     )
 
-    # --- object storage ------------------------------------------------------------------
+
+class StorageSettings(BaseModel):
+    """Object storage.
+
+    The bucket, and how large an upload or a request may be.
+    """
+
     store: Literal["local", "s3"] = Field("local", description="Object store backend.")
     bucket: str = Field("deeplens", description="Bucket name (S3) or folder name under DEEPLENS_HOME/store (local).")
     s3_endpoint_url: str | None = Field(
@@ -76,23 +106,93 @@ class Settings(BaseSettings):
         "one is answered 413 before it is read.",
     )
 
-    # --- model -----------------------------------------------------------------------------
-    model: str = Field("mobilenet_v2", description="Embedding model name from the model registry.")
+
+class ModelSettings(BaseModel):
+    """Embedding model.
+
+    Which model embeds images and texts, and how it runs: in process, or in the model server at
+    DEEPLENS_PREDICTOR_URL. Both build the model from these same settings.
+    """
+
+    model: str = Field("mobilenet_v2", description="Embedding model name from the model registry (`deeplens models`).")
+    predictor_url: str | None = Field(
+        None,
+        description="Base URL of a KServe v2 model server (`python -m inference`); unset = the model runs in process. "
+        "Either way the model is built from the settings below, so both give the same vectors.",
+    )
     inference_engine: InferenceEngine = Field(
         "auto",
-        description="What runs the in-process model on the CPU: 'auto' = ONNX Runtime where the model has an "
-        "export (mobilenet_v2; ~2.5x less CPU per image than eager torch here), else torch.",
+        description="What runs the model: 'auto' = ONNX Runtime where the model has an export (mobilenet_v2; ~2.5x less "
+        "CPU per image than eager torch here) and runs on the CPU in fp32, else torch; 'torch'; or 'onnxruntime' "
+        "(refused where it cannot run the model).",
     )
-    predictor_url: str | None = Field(
-        None, description="Base URL of a KServe v2 model server (`python -m inference`); unset = in-process predictor."
+    model_dir: Path | None = Field(
+        None,
+        description="Checkpoint directory of open_clip models (one checkpoint, or one folder per architecture); "
+        "unset = /mnt/models when it exists (where KServe mounts the storageUri).",
+    )
+    pretrained: str | None = Field(
+        None, description="open_clip pretrained tag or file, used only when no checkpoint directory holds the model."
+    )
+    device: str | None = Field(
+        None,
+        description="torch device ('cpu', 'cuda', 'cuda:1'); unset = cuda if available. The model's cached ONNX export "
+        "(see DEEPLENS_INFERENCE_ENGINE) runs on the CPU whenever this is unset or 'cpu'.",
+    )
+    half: bool | None = Field(None, description="fp16 weights and activations; unset = on for CUDA, off for CPU.")
+    batch_size: int = Field(16, ge=1, description="Images or texts per forward pass.")
+    torch_threads: int | None = Field(
+        None, ge=1,
+        description="Intra-op threads of one model call (torch or ONNX Runtime); unset = the usable cores shared by the "
+        "DEEPLENS_WORKERS in process, all of them in the model server.",
+    )
+    resize_mode: ResizeMode = Field(
+        "squash",
+        description="How images become the model's square input: 'squash' (resize, no crop), "
+        "'shortest' (resize shorter side, centre crop) or 'longest' (resize longer side, pad).",
+    )
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where derived model data is cached (ImageNet class-text embeddings, ~5 MB, seconds to recompute; "
+        "the ONNX export of mobilenet_v2, 14 MB, a second); "
+        "unset = $XDG_CACHE_HOME/deeplens or ~/.cache/deeplens.",
     )
 
-    # --- operations --------------------------------------------------------------------------
+
+class ModelServerSettings(BaseModel):
+    """Model server.
+
+    The KServe model server (`python -m inference`): its port and how it batches requests.
+    """
+
+    http_port: int = Field(8080, ge=1, le=65535, description="HTTP port (`--http_port` overrides it).")
+    batch_wait_ms: float = Field(
+        0.0, ge=0,
+        description="How long the batcher waits for more requests before a forward pass (`--batch_wait_ms`): 0 = batch "
+        "whatever queued during the previous pass; a few ms can help on a GPU, where passes are short.",
+    )
+    max_items_per_request: int = Field(
+        256, ge=1, description="Most images or texts one request may carry (`--max_items`)."
+    )
+
+
+class OperationsSettings(BaseModel):
+    """Operations.
+
+    How the logs look.
+    """
+
     log_format: Literal["text", "json"] = Field(
         "text", description="Log lines: readable text, or one JSON object per line (the chart sets json).",
     )
 
-    # --- broker ------------------------------------------------------------------------------
+
+class BrokerSettings(BaseModel):
+    """Broker.
+
+    Where events go, how many a process handles at once, and how they are retried.
+    """
+
     broker_url: str | None = Field(
         None, description="Broker ingress URL the step functions publish to (cluster); unset = the durable queue."
     )
@@ -105,7 +205,13 @@ class Settings(BaseSettings):
     backoff_delay: float = Field(0.5, gt=0, description="Seconds; Knative `backoffDelay`.")
     backoff_policy: Literal["exponential", "linear"] = Field("exponential", description="Knative `backoffPolicy`.")
 
-    # --- keyframes ---------------------------------------------------------------------------
+
+class KeyframeSettings(BaseModel):
+    """Keyframes.
+
+    Which frames of a video are looked at, and how a video is cut into events.
+    """
+
     keyframe_min_interval: float = Field(0.2, description="Seconds between keyframes at least.")
     keyframe_max_interval: float = Field(
         1.0, description="Seconds between keyframes at most; appearance edges between keyframes are refined by probing."
@@ -118,7 +224,13 @@ class Settings(BaseSettings):
         "an I-frame), one event each, so several keyframes and features instances share one video; 0 = never split.",
     )
 
-    # --- what a video's header may declare (checked before any frame is decoded) ---------------
+
+class VideoLimitSettings(BaseModel):
+    """Video limits.
+
+    What a video's header may declare (checked before any frame is decoded).
+    """
+
     max_video_pixels: int = Field(
         3840 * 2160, ge=1, description="Width x height a video may have at most (default: 4K UHD); larger is bad input."
     )
@@ -132,7 +244,13 @@ class Settings(BaseSettings):
     )
     max_video_fps: float = Field(240.0, gt=0, description="Highest frame rate a video's header may declare.")
 
-    # --- matching ----------------------------------------------------------------------------
+
+class MatchingSettings(BaseModel):
+    """Matching.
+
+    How a product is found in a keyframe, and how its appearances are rolled up.
+    """
+
     match_top_k: int = Field(3, ge=0, description="Embedding candidates verified per frame, besides the voted ones.")
     match_min_votes: int = Field(5, ge=1, description="Local-feature votes a product photo needs to be a candidate.")
     match_max_candidates: int = Field(8, ge=1, description="Voted candidates verified per frame at most.")
@@ -185,7 +303,13 @@ class Settings(BaseSettings):
     appearance_min_frames: int = Field(2, ge=1, description="Verified frames (keyframes and probed ones) an appearance needs, unless ...")
     appearance_strong_score: float = Field(0.65, ge=0, le=1, description="... one of them scores at least this.")
 
-    # --- search ------------------------------------------------------------------------------
+
+class SearchSettings(BaseModel):
+    """Search.
+
+    The vector index, text search on classifier models, and the search cache.
+    """
+
     hnsw_ef_search: int = Field(
         64, ge=1, le=1000,
         description="HNSW candidate list size per search (raised to offset+limit when larger); "
@@ -202,24 +326,30 @@ class Settings(BaseSettings):
         0.25, ge=0, le=1, description="Classes within this similarity of the best class also count (with lower weight)."
     )
     text_max_classes: int = Field(10, ge=1, le=100, description="Most ImageNet classes one text query maps to.")
-    model_cache_dir: Path | None = Field(
-        None,
-        description="Where derived model data is cached (ImageNet class-text embeddings, ~5 MB, seconds to recompute; "
-        "the ONNX export of mobilenet_v2, 14 MB, a second); "
-        "unset = $XDG_CACHE_HOME/deeplens or ~/.cache/deeplens.",
-    )
     redis_url: str | None = Field(None, description="Redis URL for the search cache; unset = in-process LRU.")
     cache_entries: int = Field(4096, ge=0, description="In-process LRU cache size in entries (0 = no cache).")
     cache_bytes: int = Field(64_000_000, ge=0, description="In-process LRU cache size in bytes.")
     cache_ttl: float = Field(3600.0, gt=0, description="Seconds a cached query embedding or result lives.")
 
-    # --- collect -----------------------------------------------------------------------------
+
+class CollectSettings(BaseModel):
+    """Collect.
+
+    Downloading a catalog's product photos (`deeplens collect`).
+    """
+
     collect_timeout: float = Field(30.0, gt=0, description="Seconds per download request (connect and each read).")
     collect_retries: int = Field(3, ge=0, description="Retries of a download after a transient fault (timeout, 5xx, 429).")
     collect_backoff: float = Field(0.5, gt=0, description="Seconds before the first download retry; doubles each time.")
     collect_concurrency: int = Field(4, ge=1, description="Downloads in flight at once.")
 
-    # --- authentication of the results API ---------------------------------------------------
+
+class AuthSettings(BaseModel):
+    """Authentication.
+
+    Credentials on the results API.
+    """
+
     auth_enabled: bool = Field(
         False,
         description="Require a credential (bearer JWT or API key) on every route but /health, /docs, /openapi.json "
@@ -255,10 +385,50 @@ class Settings(BaseSettings):
         False, description="With auth on, accept API keys only: starting with no token issuer configured is meant."
     )
 
+
+class Settings(
+    LocationSettings,
+    StorageSettings,
+    ModelSettings,
+    ModelServerSettings,
+    OperationsSettings,
+    BrokerSettings,
+    KeyframeSettings,
+    VideoLimitSettings,
+    MatchingSettings,
+    SearchSettings,
+    CollectSettings,
+    AuthSettings,
+    BaseSettings,
+):
+    """All DeepLens settings; environment variables are ``DEEPLENS_<FIELD>`` unless noted.
+
+    Creating one checks the environment first (:func:`check_environment`), so every process
+    refuses a misspelt variable when it starts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        check_environment(os.environ)
+        super().__init__(**values)
+
     @property
     def threads_per_worker(self) -> int:
-        """Threads one model call or SIFT extraction may use: the cores shared by the broker's workers."""
+        """Threads one SIFT extraction or decode may use: the cores shared by the broker's workers."""
         return max(1, usable_cores() // self.workers)
+
+    @property
+    def model_threads(self) -> int:
+        """Threads one model call may use: DEEPLENS_TORCH_THREADS, else the cores shared by the broker's workers."""
+        return self.torch_threads or self.threads_per_worker
+
+    @property
+    def checkpoints_dir(self) -> Path | None:
+        """Where open_clip checkpoints live: DEEPLENS_MODEL_DIR, else KServe's storageUri mount when it exists."""
+        if self.model_dir is not None:
+            return self.model_dir
+        return KSERVE_MODEL_DIR if KSERVE_MODEL_DIR.is_dir() else None
 
     @property
     def store_root(self) -> Path:
@@ -274,3 +444,51 @@ class Settings(BaseSettings):
     def pgdata(self) -> Path:
         """Data directory of the embedded PostgreSQL server."""
         return self.home / "pgdata"
+
+
+def setting_groups() -> list[type[BaseModel]]:
+    """The groups :class:`Settings` is made of, in the order the documentation lists them."""
+    return [base for base in Settings.__bases__ if base is not BaseSettings]
+
+
+def variable_names(name: str) -> list[str]:
+    """The environment variables that set field ``name`` of :class:`Settings`, the preferred first."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice).upper() for choice in alias.choices]
+    return [f"{ENV_PREFIX}{name.upper()}"]
+
+
+def known_variables() -> set[str]:
+    """Every environment variable :class:`Settings` reads."""
+    return {variable for name in Settings.model_fields for variable in variable_names(name)}
+
+
+def _service_link(name: str, value: str) -> bool:
+    """Whether ``name=value`` is one of the variables Kubernetes sets for a Service (see _SERVICE_LINK)."""
+    if _SERVICE_LINK.fullmatch(name):
+        return True
+    return bool(_SERVICE_LINK_PORT.fullmatch(name) and _SERVICE_LINK_URL.match(value))
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The ``DEEPLENS_*`` variables in ``environ`` that set nothing, each with the nearest valid name if any."""
+    known = known_variables()
+    # Compared without the prefix every candidate shares, which would make any name look close.
+    suffixes = sorted(k.removeprefix(ENV_PREFIX) for k in known if k.startswith(ENV_PREFIX))
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings reads names in any case
+        if not upper.startswith(ENV_PREFIX) or upper in known or _service_link(upper, environ[name]):
+            continue
+        nearest = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), suffixes, n=1)
+        hint = f"; did you mean {ENV_PREFIX}{nearest[0]}?" if nearest else " (docs/configuration.md lists the settings)"
+        problems.append(f"{name} is not a DeepLens setting{hint}")
+    return problems
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Raise :class:`UnknownSetting` naming every ``DEEPLENS_*`` variable in ``environ`` that sets nothing."""
+    problems = unknown_variables(environ)
+    if problems:
+        raise UnknownSetting("\n".join(problems))

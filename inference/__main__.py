@@ -2,11 +2,14 @@
 
     DEEPLENS_MODEL=mobilenet_v2 python -m inference --http_port 8080
 
-The model and predictor come from the ``DEEPLENS_*`` settings (:mod:`inference.settings`:
-``DEEPLENS_MODEL``, ``DEEPLENS_MODEL_DIR`` — default ``/mnt/models`` where KServe mounts
-the ``storageUri`` —, ``DEEPLENS_DEVICE``, ``DEEPLENS_HALF``, ``DEEPLENS_BATCH_SIZE``, ...).
-The model is served under its registry name (``/v2/models/mobilenet_v2/infer``) and, with
-``--model_name``, under that name too.
+The model comes from the same ``DEEPLENS_*`` settings as the pipeline's in-process one
+(:class:`deeplens.config.Settings`: ``DEEPLENS_MODEL``, ``DEEPLENS_MODEL_DIR`` — default
+``/mnt/models`` where KServe mounts the ``storageUri`` —, ``DEEPLENS_DEVICE``,
+``DEEPLENS_HALF``, ``DEEPLENS_BATCH_SIZE``, ``DEEPLENS_RESIZE_MODE``, ...); the options
+below default to the model server's settings (``DEEPLENS_HTTP_PORT``,
+``DEEPLENS_BATCH_WAIT_MS``, ``DEEPLENS_MAX_ITEMS_PER_REQUEST``). The model is served under
+its registry name (``/v2/models/mobilenet_v2/infer``) and, with ``--model_name``, under
+that name too.
 
 Unlike plain kserve, gRPC is off unless ``--enable_grpc true``, and there is always one
 server process (``--workers`` is ignored: the batcher lives in the process; scale with
@@ -21,6 +24,8 @@ import logging
 import os
 import sys
 
+from deeplens.config import Settings
+
 
 def _bool(text: str) -> bool:
     value = text.strip().lower()
@@ -31,7 +36,8 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    """The options of ``python -m inference``, defaulting to ``settings``."""
     # allow_abbrev=False: kserve's own parser sees the same argv, so no option here may be
     # taken for an abbreviation of another (and ours are no prefix of any of kserve's).
     ap = argparse.ArgumentParser(
@@ -40,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    ap.add_argument("--http_port", type=int, default=int(os.environ.get("DEEPLENS_HTTP_PORT", "8080")))
+    ap.add_argument("--http_port", type=int, default=settings.http_port, help="default: DEEPLENS_HTTP_PORT, 8080")
     ap.add_argument("--grpc_port", type=int, default=8081)
     ap.add_argument("--enable_grpc", type=_bool, default=False, help="serve gRPC v2 too (default: false)")
     ap.add_argument("--model_name", default=None, help="an extra name to serve the model under")
@@ -53,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--batch_wait_ms",
         type=float,
-        default=float(os.environ.get("DEEPLENS_BATCH_WAIT_MS", "0")),
+        default=settings.batch_wait_ms,
         help="how long the batcher waits for more requests before a forward pass (default: "
         "DEEPLENS_BATCH_WAIT_MS or 0 = batch whatever queued during the previous pass; a few ms can "
         "help on a GPU, where passes are short)",
@@ -61,14 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--max_items",
         type=int,
-        default=int(os.environ.get("DEEPLENS_MAX_ITEMS_PER_REQUEST", "256")),
-        help="most images or texts one request may carry (default: 256)",
+        default=settings.max_items_per_request,
+        help="most images or texts one request may carry (default: DEEPLENS_MAX_ITEMS_PER_REQUEST, 256)",
     )
     return ap
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, _kserve_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    settings = Settings()
+    args, _kserve_args = build_parser(settings).parse_known_args(sys.argv[1:] if argv is None else argv)
     if args.max_batch_size is not None and args.max_batch_size < 1:
         raise SystemExit("--max_batch_size must be >= 1")
     if args.batch_wait_ms < 0:
@@ -76,14 +83,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from .server import serve  # imports kserve, which parses sys.argv
 
+    # The options win over the settings they default to.
+    options = {"http_port": args.http_port, "batch_wait_ms": args.batch_wait_ms, "max_items_per_request": args.max_items}
     serve(
-        http_port=args.http_port,
+        settings.model_copy(update=options),
         grpc_port=args.grpc_port,
         enable_grpc=args.enable_grpc,
         aliases=[args.model_name] if args.model_name else [],
         max_batch_size=args.max_batch_size,
-        max_wait_s=args.batch_wait_ms / 1000.0,
-        max_items=args.max_items,
     )
     # The server has shut down cleanly (SIGTERM/SIGINT). Skip the interpreter's teardown of
     # torch, uvloop and grpc, which takes seconds and would delay a rolling update.

@@ -6,23 +6,7 @@ when ``DEEPLENS_PREDICTOR_URL`` is set::
     p = RemotePredictor("http://deeplens-predictor.default.svc", "mobilenet_v2")
     vectors = p.embed_images([cv2.imread("shoe.jpg")])   # (1, 1280) float32, unit norm
 
-The wire format (Open Inference Protocol v2, ``POST /v2/models/<model>/infer``), shared
-with :mod:`inference.server`:
-
-- request: one input, either ``image`` (``BYTES``, shape ``[N]``, each element an encoded
-  JPEG/PNG/WebP/BMP/GIF/TIFF image, base64 in JSON) or ``text`` (``BYTES``, shape ``[N]``,
-  each element a UTF-8 string; models with a text tower only);
-- response: one output, ``embedding`` (``FP32``, shape ``[N, dim]``, rows L2-normalised),
-  as JSON numbers or, when the request has ``"parameters": {"binary_data_output": true}``,
-  as raw little-endian float32 after the JSON header (binary tensor extension; the header
-  length is in ``Inference-Header-Content-Length``);
-- a request that names ``"outputs": [{"name": "embedding"}, {"name": "probabilities"}]``
-  to a model with a classifier (its metadata lists a ``probabilities`` output) gets both,
-  the class probabilities (``FP32``, ``[N, classes]``) from the same forward pass;
-- errors: ``400 {"error": "<reason>: <message>"}`` for bad input (reason e.g.
-  ``bad_base64``, ``not_an_image``, ``corrupt_image``, ``unsupported`` for text on an
-  image-only model or probabilities from a model without a classifier), ``404`` for an
-  unknown model, ``5xx`` for faults on the server.
+The wire format is :mod:`inference.protocol`'s.
 
 This module imports neither torch nor kserve.
 """
@@ -47,18 +31,16 @@ from deeplens import tracing
 from deeplens.backoff import backoff_delay
 from deeplens.errors import BadInput, DeepLensError, NotFound, Unsupported
 from inference.inputs import check_images, check_texts
+from inference.protocol import (
+    EMBEDDING_OUTPUT,
+    HEADER_LENGTH,
+    IMAGE_INPUT,
+    PROBABILITIES_OUTPUT,
+    TEXT_INPUT,
+    UNSUPPORTED_REASON,
+)
 
 log = logging.getLogger(__name__)
-
-#: Names of the tensors on the wire.
-IMAGE_INPUT = "image"
-TEXT_INPUT = "text"
-EMBEDDING_OUTPUT = "embedding"
-PROBABILITIES_OUTPUT = "probabilities"
-#: The v2 binary tensor extension's header.
-HEADER_LENGTH = "inference-header-content-length"
-#: Reason code of the 400 a text request to an image-only model gets.
-UNSUPPORTED_REASON = "unsupported"
 
 IMAGE_FORMATS = ("bmp", "png", "jpeg")
 

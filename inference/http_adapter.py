@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .binary_tensors import MalformedBody, base64_bytes_inputs
-from .client import HEADER_LENGTH
+from .protocol import HEADER_LENGTH
 
 INFER_PATH = re.compile(r"/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deeplens.config import Settings
 from deeplens.errors import NotFound
 
 from .inputs import batches, check_images
@@ -88,9 +89,12 @@ class OnnxEmbedder:
 
     supports_classify = True
 
-    def __init__(self, spec: ModelSpec, path: Path, *, threads: int, batch_size: int = 16) -> None:
+    def __init__(
+        self, spec: ModelSpec, path: Path, *, threads: int, batch_size: int = 16, resize_mode: str = "squash"
+    ) -> None:
         self.spec = spec
         self.batch_size = batch_size
+        self.resize_mode = resize_mode
         self._session = open_session(path, threads)
         self._classes = int(self._session.get_outputs()[1].shape[1])  # logits: ("n", classes)
 
@@ -104,7 +108,7 @@ class OnnxEmbedder:
             return np.zeros((0, self.spec.dim), np.float32), np.zeros((0, self._classes), np.float32)
         pooled, logits = [], []
         for chunk in batches(checked, self.batch_size):
-            pixels = to_array(chunk, self.spec.image_size, IMAGENET_MEAN, IMAGENET_STD)
+            pixels = to_array(chunk, self.spec.image_size, IMAGENET_MEAN, IMAGENET_STD, self.resize_mode)
             p, lg = self._session.run(None, {"pixels": pixels})
             pooled.append(p)
             logits.append(lg)
@@ -120,17 +124,23 @@ class OnnxEmbedder:
         return _unit(pooled), _softmax(logits)
 
 
-def open_export(model_name: str, cache_dir: Path, *, threads: int) -> OnnxEmbedder | None:
-    """The model on ONNX Runtime from its cached export; None when it has none (yet) or
-    onnxruntime is not installed, and the caller loads it with torch."""
-    try:
-        spec = get_spec(model_name)
-    except NotFound:  # e.g. an open_clip checkpoint in DEEPLENS_MODEL_DIR: no export; the Predictor finds it
+def open_export(settings: Settings) -> OnnxEmbedder | None:
+    """The model the settings describe on ONNX Runtime from its cached export, as the
+    :class:`~inference.predictor.Predictor` they describe would run it; None where that Predictor
+    must load the model: the settings ask for torch, another device than the CPU or fp16, the
+    model has no export (yet), or onnxruntime is not installed."""
+    if settings.inference_engine == "torch" or settings.half or settings.device not in (None, "cpu"):
         return None
-    path = export_path(spec, cache_dir)
+    try:
+        spec = get_spec(settings.model, model_dir=settings.checkpoints_dir)
+    except NotFound:  # the Predictor says so, with its own message
+        return None
+    path = export_path(spec, settings.cache_dir)
     if path is None or not path.is_file():
         return None
     try:
-        return OnnxEmbedder(spec, path, threads=threads)
+        return OnnxEmbedder(
+            spec, path, threads=settings.model_threads, batch_size=settings.batch_size, resize_mode=settings.resize_mode
+        )
     except ImportError:
         return None

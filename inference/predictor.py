@@ -10,7 +10,6 @@ this class) with swappable back ends chosen by model name (:mod:`inference.regis
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,27 +18,17 @@ from typing import Any, get_args
 import numpy as np
 import torch
 
-from deeplens.config import InferenceEngine, default_cache_dir, usable_cores
+from deeplens.config import InferenceEngine, Settings, default_cache_dir, usable_cores
 from deeplens.errors import BadInput, Unsupported
 
 from .backends import Backend, create_backend
 from .inputs import batches, check_images, check_texts
 from .preprocessing import RESIZE_MODES, to_tensor
 from .registry import DEFAULT_MODEL, ModelSpec, get_spec
-from .settings import InferenceSettings
 
 log = logging.getLogger(__name__)
 
-KSERVE_MODEL_DIR = Path("/mnt/models")
 ENGINES = get_args(InferenceEngine)
-
-
-def default_model_dir() -> Path | None:
-    """``DEEPLENS_MODEL_DIR``, else ``/mnt/models`` when it exists (KServe's storageUri mount), else None."""
-    env = os.environ.get("DEEPLENS_MODEL_DIR")
-    if env:
-        return Path(env)
-    return KSERVE_MODEL_DIR if KSERVE_MODEL_DIR.is_dir() else None
 
 
 def _probabilities(logits: torch.Tensor) -> np.ndarray:
@@ -79,7 +68,7 @@ class Predictor:
         self.engine = engine
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.model_name = model_name
-        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+        self.model_dir = Path(model_dir) if model_dir is not None else None
         self.spec: ModelSpec = get_spec(model_name, model_dir=self.model_dir)  # NotFound for unknown names
         self.batch_size = batch_size
         self.pretrained = pretrained
@@ -91,20 +80,20 @@ class Predictor:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: InferenceSettings | None = None) -> Predictor:
-        """A predictor configured by ``DEEPLENS_*`` environment variables (see :mod:`inference.settings`)."""
-        s = settings or InferenceSettings()
+    def from_settings(cls, settings: Settings) -> Predictor:
+        """The predictor the settings describe: the one place they become a model, for the pipeline in
+        process and for the model server alike, so both give the same vectors."""
         return cls(
-            s.model,
-            device=s.device,
-            batch_size=s.batch_size,
-            model_dir=s.model_dir,
-            pretrained=s.pretrained,
-            half=s.half,
-            num_threads=s.torch_threads,
-            resize_mode=s.resize_mode,
-            engine=s.inference_engine,
-            cache_dir=s.model_cache_dir,
+            settings.model,
+            device=settings.device,
+            batch_size=settings.batch_size,
+            model_dir=settings.checkpoints_dir,
+            pretrained=settings.pretrained,
+            half=settings.half,
+            num_threads=settings.model_threads,
+            resize_mode=settings.resize_mode,
+            engine=settings.inference_engine,
+            cache_dir=settings.cache_dir,
         )
 
     # --- lifecycle -------------------------------------------------------------------------

@@ -20,10 +20,12 @@ Shrinking uses area interpolation (anti-aliased), enlarging uses bicubic.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import cv2
 import numpy as np
+
+from deeplens.config import ResizeMode
 
 if TYPE_CHECKING:
     import torch
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RESIZE_MODES = ("squash", "shortest", "longest")
+RESIZE_MODES = get_args(ResizeMode)
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -60,20 +60,19 @@ from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, In
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 
+from deeplens.config import Settings
 from deeplens.errors import BadInput, Unsupported
 from deeplens.vision.images import decode_image
 
 from .batching import MicroBatcher
 from .binary_tensors import BASE64_PARAMETER
-from .client import EMBEDDING_OUTPUT, IMAGE_INPUT, PROBABILITIES_OUTPUT, TEXT_INPUT, UNSUPPORTED_REASON
 from .http_adapter import V2RequestAdapter
 from .http_errors import http_error_answer, validation_error_answer
 from .predictor import Predictor
+from .protocol import EMBEDDING_OUTPUT, IMAGE_INPUT, PROBABILITIES_OUTPUT, TEXT_INPUT, UNSUPPORTED_REASON
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_WAIT_S = 0.0  # opportunistic batching (like Triton's default); see inference.batching
-DEFAULT_MAX_ITEMS = 256
 
 # Served at /metrics by kserve's server (the default prometheus_client registry).
 BATCHES = Counter("deeplens_predictor_batches", "Batched forward passes run", ["model", "kind"])
@@ -219,8 +218,8 @@ class EmbeddingModel(kserve.Model):
         *,
         name: str | None = None,
         max_batch_size: int | None = None,
-        max_wait_s: float = DEFAULT_MAX_WAIT_S,
-        max_items: int = DEFAULT_MAX_ITEMS,
+        max_wait_s: float,
+        max_items: int,
     ) -> None:
         super().__init__(name or predictor.spec.name)
         self.predictor = predictor
@@ -442,29 +441,33 @@ def install_http_adapters(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error_answer)
 
 
+def served_model(settings: Settings, *, max_batch_size: int | None = None) -> EmbeddingModel:
+    """The model the settings describe as the server serves it (not loaded yet): the pipeline's
+    in-process model (:meth:`Predictor.from_settings`) behind the server's batchers."""
+    # The batchers are the model's one caller in a server process (no broker workers share
+    # the cores), so a model call may use every core unless DEEPLENS_TORCH_THREADS says otherwise.
+    predictor = Predictor.from_settings(settings.model_copy(update={"workers": 1}))
+    return EmbeddingModel(
+        predictor,
+        max_batch_size=max_batch_size,
+        max_wait_s=settings.batch_wait_ms / 1000.0,
+        max_items=settings.max_items_per_request,
+    )
+
+
 def serve(
-    model_name: str | None = None,
+    settings: Settings,
     *,
-    http_port: int = 8080,
     enable_grpc: bool = False,
     grpc_port: int = 8081,
     aliases: Sequence[str] = (),
     max_batch_size: int | None = None,
-    max_wait_s: float = DEFAULT_MAX_WAIT_S,
-    max_items: int = DEFAULT_MAX_ITEMS,
 ) -> None:
-    """Load the model (``DEEPLENS_*`` settings; ``model_name`` overrides ``DEEPLENS_MODEL``) and serve it."""
-    from .settings import InferenceSettings
-
-    settings = InferenceSettings()
-    if model_name:
-        settings = settings.model_copy(update={"model": model_name})
-    model = EmbeddingModel(
-        Predictor.from_settings(settings), max_batch_size=max_batch_size, max_wait_s=max_wait_s, max_items=max_items
-    )
+    """Load the model the settings describe and serve it on ``settings.http_port`` until stopped."""
+    model = served_model(settings, max_batch_size=max_batch_size)
     model.load()
     install_http_adapters(kserve.model_server.app)
-    server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, enable_grpc=enable_grpc, workers=1)
+    server = kserve.ModelServer(http_port=settings.http_port, grpc_port=grpc_port, enable_grpc=enable_grpc, workers=1)
     for alias in aliases:
         if alias and alias != model.name:
             server.register_model(model, name=alias)

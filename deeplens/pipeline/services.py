@@ -34,23 +34,24 @@ class Embedder(Protocol):
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The predictor the settings name: the KServe server at ``DEEPLENS_PREDICTOR_URL``, else in-process."""
+    """The model the settings name: the KServe server at ``DEEPLENS_PREDICTOR_URL``, else in process.
+
+    The server builds its model from the same settings (:meth:`inference.predictor.Predictor.from_settings`),
+    so either gives the same vectors.
+    """
     if settings.predictor_url:
         from inference.client import RemotePredictor
 
         return RemotePredictor(settings.predictor_url, settings.model)
-    if settings.inference_engine != "torch":
-        from inference.onnx_runtime import open_export
+    from inference.onnx_runtime import open_export
 
-        exported = open_export(settings.model, settings.cache_dir, threads=settings.threads_per_worker)
-        if exported is not None:
-            return exported
+    exported = open_export(settings)
+    if exported is not None:
+        return exported
     from inference.predictor import Predictor  # torch is imported only when embedding
 
     # With the ONNX Runtime engine this also makes the export the next process runs without torch.
-    return Predictor(
-        settings.model, engine=settings.inference_engine, cache_dir=settings.cache_dir, num_threads=settings.threads_per_worker
-    ).load()
+    return Predictor.from_settings(settings).load()
 
 
 @dataclass

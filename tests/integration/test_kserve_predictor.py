@@ -25,6 +25,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
+from openclipkit import TINY_CLIP, save_open_clip_checkpoint
 from tritonclient.utils import InferenceServerException
 
 from deeplens.db import Database
@@ -34,18 +35,11 @@ from deeplens.runtime import LocalRuntime
 from deeplens.search import SearchEngine, SearchOptions
 from deeplens.storage.factory import open_store
 from deeplens.vision.images import decode_image
-from inference.checkpoints import save_open_clip_checkpoint
 from inference.client import PredictorUnavailable, RemotePredictor
 from inference.predictor import Predictor
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_ITEMS = 8  # the mobilenet server's per-request limit, small so a test can exceed it
-TINY_CLIP = {
-    "base": "ViT-B-32",
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
-    "text_cfg": {"context_length": 16, "width": 32, "heads": 2, "layers": 1},
-}
 TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
 BOTH = [{"name": "embedding"}, {"name": "probabilities"}]  # the v2 "outputs" of a request for class probabilities too
 T = TypeVar("T")

@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+from openclipkit import TINY_CLIP, save_open_clip_checkpoint
 
 from deeplens.db import Database
 from deeplens.errors import NotFound, Unsupported
@@ -17,17 +18,10 @@ from deeplens.search.evaluation import encode, photo
 from deeplens.search.models import list_models
 from deeplens.search.reindex import pending_count, reindex
 from deeplens.storage.factory import open_store
-from inference.checkpoints import save_open_clip_checkpoint
 from inference.predictor import Predictor
 
 pytest.importorskip("skimage", reason="scikit-image provides the sample photos")
 
-TINY_CLIP = {
-    "base": "ViT-B-32",
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
-    "text_cfg": {"context_length": 16, "width": 32, "heads": 2, "layers": 1},
-}
 CLIP = "open_clip:tiny-search"
 
 
@@ -68,8 +62,9 @@ def clip_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def clip_env(monkeypatch, clip_dir):
-    monkeypatch.setenv("DEEPLENS_MODEL_DIR", str(clip_dir))
+def clip_env(settings, clip_dir):
+    """The test's settings name the checkpoint directory, as DEEPLENS_MODEL_DIR would."""
+    settings.model_dir = clip_dir
     return clip_dir
 
 

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from deeplens.config import Settings
 from deeplens.errors import BadInput
 from inference.onnx_runtime import OnnxEmbedder, open_export
 from inference.predictor import Predictor
@@ -31,11 +32,11 @@ def images() -> list[np.ndarray]:
 
 
 def test_without_a_cached_export_there_is_no_torch_free_model(tmp_path):
-    assert open_export("mobilenet_v2", tmp_path, threads=1) is None
+    assert open_export(Settings(model_cache_dir=tmp_path, torch_threads=1)) is None
 
 
 def test_a_cached_export_gives_the_torch_models_embeddings_and_probabilities(cache, images):
-    exported = open_export("mobilenet_v2", cache, threads=1)
+    exported = open_export(Settings(model_cache_dir=cache, torch_threads=1))
     assert isinstance(exported, OnnxEmbedder) and exported.model_name == "mobilenet_v2"
     on_torch = Predictor("mobilenet_v2", device="cpu", batch_size=2, engine="torch").load()
     vectors, probabilities = exported.embed_and_classify(images)
@@ -62,13 +63,13 @@ def test_the_pipeline_embeds_without_importing_torch_once_the_export_is_cached(c
 
 
 def test_bad_images_are_bad_input_and_no_images_an_empty_matrix(cache):
-    exported = open_export("mobilenet_v2", cache, threads=1)
+    exported = open_export(Settings(model_cache_dir=cache, torch_threads=1))
     with pytest.raises(BadInput):
         exported.embed_images([np.zeros((8, 8), np.float32)])
     assert exported.embed_images([]).shape == (0, 1280)
 
 
 def test_no_images_give_empty_embeddings_and_probabilities_with_the_class_count(cache):
-    exported = open_export("mobilenet_v2", cache, threads=1)
+    exported = open_export(Settings(model_cache_dir=cache, torch_threads=1))
     vectors, probabilities = exported.embed_and_classify([])
     assert vectors.shape == (0, 1280) and probabilities.shape == (0, 1000)

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from openclipkit import TINY_CLIP, save_open_clip_checkpoint
 
 from deeplens.errors import NotFound
-from inference.checkpoints import CONFIG_FILE, save_open_clip_checkpoint
+from inference.checkpoints import CONFIG_FILE
 from inference.predictor import Predictor
 from inference.registry import get_spec
-
-TINY = {
-    "base": "ViT-B-32",
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "patch_size": 16, "layers": 1, "width": 32, "head_width": 16},
-    "text_cfg": {"context_length": 16, "width": 32, "heads": 2, "layers": 1},
-}
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return save_open_clip_checkpoint("tiny-test", tmp_path_factory.mktemp("models") / "tiny-test", seed=0, **TINY)
+    return save_open_clip_checkpoint("tiny-test", tmp_path_factory.mktemp("models") / "tiny-test", seed=0, **TINY_CLIP)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +51,7 @@ def test_embeddings_are_deterministic_across_loads(predictor, checkpoint, images
 
 
 def test_same_seed_writes_the_same_weights(tmp_path, predictor):
-    other = save_open_clip_checkpoint("tiny-test", tmp_path, seed=0, **TINY)
+    other = save_open_clip_checkpoint("tiny-test", tmp_path, seed=0, **TINY_CLIP)
     reloaded = Predictor("open_clip:tiny-test", model_dir=other, device="cpu").load()
     np.testing.assert_allclose(reloaded.embed_texts(TEXTS), predictor.embed_texts(TEXTS), atol=1e-6)
 

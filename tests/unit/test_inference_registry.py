@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from deeplens.config import Settings
 from deeplens.errors import NotFound
 from inference.checkpoints import CONFIG_FILE
 from inference.predictor import Predictor
 from inference.registry import DEFAULT_MODEL, get_spec, list_specs
-from inference.settings import InferenceSettings
 
 
 def test_default_model_is_mobilenet_v2_with_1280_dims_and_no_text_tower():
@@ -61,6 +61,6 @@ def test_settings_come_from_deeplens_environment_variables(monkeypatch, tmp_path
     monkeypatch.setenv("DEEPLENS_MODEL_DIR", str(tmp_path))
     monkeypatch.setenv("DEEPLENS_BATCH_SIZE", "4")
     monkeypatch.setenv("DEEPLENS_DEVICE", "cpu")
-    predictor = Predictor.from_settings(InferenceSettings())
+    predictor = Predictor.from_settings(Settings())
     assert (predictor.spec.name, predictor.batch_size, predictor.model_dir) == ("open_clip:ViT-B-32", 4, tmp_path)
     assert not predictor.ready
