@@ -8,13 +8,9 @@ pipeline may use either), bad input must get a clear 4xx, and
 from __future__ import annotations
 
 import base64
-import os
 import re
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +22,7 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from openclipkit import TINY_CLIP, save_open_clip_checkpoint
+from servingkit import free_port, server_process
 from tritonclient.utils import InferenceServerException
 
 from deeplens.db import Database
@@ -38,17 +35,10 @@ from deeplens.vision.images import decode_image
 from inference.client import PredictorUnavailable, RemotePredictor
 from inference.predictor import Predictor
 
-REPO = Path(__file__).resolve().parents[2]
 MAX_ITEMS = 8  # the mobilenet server's per-request limit, small so a test can exceed it
 TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
 BOTH = [{"name": "embedding"}, {"name": "probabilities"}]  # the v2 "outputs" of a request for class probabilities too
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -58,37 +48,9 @@ def model_server(log_dir: Path, env: dict[str, str], *args: str) -> Iterator[str
     HTTP only (the default) unless ``args`` enable gRPC.
     """
     port = free_port()
-    log_path = log_dir / f"server-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "inference", "--http_port", str(port), *args],
-            cwd=REPO,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"model server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"model server not ready after 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+    command = [sys.executable, "-m", "inference", "--http_port", str(port), *args]
+    with server_process(command, port, log_dir, env, ready_path="/v2/health/ready") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
