@@ -6,8 +6,10 @@ configure the cluster (the Helm chart sets them on each Knative Service and on t
 server). :class:`Settings` is every group below in one object; docs/configuration.md lists
 them all (``python -m deeplens.config_docs > docs/configuration.md`` writes it).
 
-A ``DEEPLENS_*`` variable that is no setting stops start-up (:func:`check_environment`):
-a misspelt name would otherwise be ignored in silence and its default used.
+A ``DEEPLENS_*`` variable that is no setting stops start-up (:func:`check_environment`),
+as does a keyword that is none in ``Settings(...)``: a misspelt name would otherwise be
+ignored in silence and its default used. Only the variables Kubernetes sets for the
+release's own Services (``DEEPLENS_POSTGRESQL_SERVICE_HOST``, ...) are let through.
 """
 
 from __future__ import annotations
@@ -407,7 +409,7 @@ class Settings(
     refuses a misspelt variable when it starts.
     """
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     def __init__(self, **values: Any) -> None:
         check_environment(os.environ)

@@ -129,6 +129,8 @@ def open_export(settings: Settings) -> OnnxEmbedder | None:
     :class:`~inference.predictor.Predictor` they describe would run it; None where that Predictor
     must load the model: the settings ask for torch, another device than the CPU or fp16, the
     model has no export (yet), or onnxruntime is not installed."""
+    # An unset device lets the Predictor take a GPU, but only a Predictor on the CPU makes the
+    # export: one in this machine's cache means the model runs on its CPU here.
     if settings.inference_engine == "torch" or settings.half or settings.device not in (None, "cpu"):
         return None
     try:

@@ -15,6 +15,8 @@ import time
 import numpy as np
 import torch
 
+from deeplens.config import Settings
+
 from .predictor import Predictor
 
 
@@ -47,7 +49,7 @@ def measure(predictor: Predictor, *, batch_size: int, size: int, warmup: int, ba
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="mobilenet_v2")
-    ap.add_argument("--model-dir", default=None)
+    ap.add_argument("--model-dir", default=None, help="default: DEEPLENS_MODEL_DIR, else /mnt/models when it exists")
     ap.add_argument("--device", default=None)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--size", type=int, default=224)
@@ -55,8 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
+    model_dir = args.model_dir if args.model_dir is not None else Settings().checkpoints_dir
     predictor = Predictor(
-        args.model, device=args.device, batch_size=args.batch_size, model_dir=args.model_dir, num_threads=args.threads
+        args.model, device=args.device, batch_size=args.batch_size, model_dir=model_dir, num_threads=args.threads
     )
     print(json.dumps(measure(predictor, batch_size=args.batch_size, size=args.size, warmup=args.warmup, batches=args.batches)))
 

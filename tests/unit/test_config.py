@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from deeplens.config import (
     KSERVE_MODEL_DIR,
@@ -28,6 +29,11 @@ def test_settings_given_in_code_are_checked_against_the_environment_too(monkeypa
     monkeypatch.setenv("DEEPLENS_RESIZE_MOD", "shortest")
     with pytest.raises(UnknownSetting, match="did you mean DEEPLENS_RESIZE_MODE"):
         Settings(home=tmp_path)
+
+
+def test_a_misspelt_setting_given_in_code_is_refused_too():
+    with pytest.raises(ValidationError, match="match_treshold"):
+        Settings(match_treshold=0.5)
 
 
 def test_every_unknown_variable_is_named_once():
