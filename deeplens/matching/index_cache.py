@@ -1,59 +1,63 @@
-"""One catalog index per tenant per process, rebuilt when the tenant's catalog changes."""
+"""One catalog index per tenant per process, kept current photo by photo."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 
+from deeplens.db.catalog_snapshots import catalog_changes, latest_snapshot
 from deeplens.db.index_state import catalog_generation
-from deeplens.matching.catalog_index import CatalogIndex, Generation
+from deeplens.matching.compact_index import CatalogPhoto, CompactCatalogIndex
+from deeplens.matching.snapshots import load_snapshot
+from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
+from deeplens.storage.base import ObjectStore
 from deeplens.vision.local_features import from_bytes
 
 log = logging.getLogger(__name__)
 
 
 class CatalogIndexCache:
-    """Hands out the current :class:`CatalogIndex` of a tenant, building it on change.
+    """Hands out the current :class:`CompactCatalogIndex` of a tenant.
 
-    The catalog's generation (advanced by every photo write) is one cheap query, so every
-    frame batch checks it: a product added a moment ago is voted for at once,
-    and a photo replaced under the same key votes with its new features.
+    The catalog's generation (advanced by every photo write) is one cheap
+    query, so every frame batch checks it: a product added a moment ago is voted for at
+    once and a photo replaced under the same key votes with its new features. A change costs only the photos it touched. A process's first index of a
+    tenant starts from the newest saved snapshot (``deeplens index build``), memory-mapped,
+    and adds what changed since; without one it is built from the database.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, store: ObjectStore, cache_dir: Path, vocabulary: Vocabulary | None = None) -> None:
+        self._store = store
+        self._cache_dir = cache_dir
+        self._vocabulary = vocabulary
         self._lock = threading.Lock()
-        self._indexes: dict[str, tuple[Generation, CatalogIndex]] = {}
+        self._indexes: dict[str, CompactCatalogIndex] = {}
 
-    def get(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
+    def get(self, conn: psycopg.Connection, tenant: str) -> CompactCatalogIndex:
         """The tenant's index as of now."""
         generation = catalog_generation(conn, tenant)
         with self._lock:
-            cached = self._indexes.pop(tenant, None)
-            if cached is not None and cached[0] == generation:
-                self._indexes[tenant] = cached
-                return cached[1]
-            # The stale index is let go before the new one is built: a pod never holds two
-            # (0.8 GB each at a thousand products), only what a running vote still uses.
-            del cached
+            index = self._indexes.get(tenant)
+            if index is not None and index.generation == generation:
+                return index
             started = time.perf_counter()
-            rows = conn.execute(
-                # The generation is read with the photos, in one snapshot, so the index is
-                # labelled with exactly the catalog it holds.
-                "SELECT lf.item_id, lf.data, pi.sku, COALESCE((SELECT catalog_generation FROM index_state s"
-                " WHERE s.tenant_id = lf.tenant_id), 0) AS generation FROM local_features lf"
-                " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
-                " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
-                # Photo ids follow upload timing; keys do not, so one catalog gives one index.
-                " ORDER BY pi.object_key, pi.id",
-                (tenant,),
-            ).fetchall()
-            if rows:
-                generation = rows[0]["generation"]
-            index = CatalogIndex(((r["item_id"], r["sku"], from_bytes(bytes(r["data"]))) for r in rows), generation=generation)
-            self._indexes[tenant] = (generation, index)
-            log.info("catalog index of tenant %s: %d photos, %d descriptors, built in %.2f s",
-                     tenant, index.size, index.descriptors, time.perf_counter() - started)
+            if index is None:
+                index = self._first_index(conn, tenant)
+            changes = catalog_changes(conn, tenant, index.generation)
+            added = [CatalogPhoto(p.photo_id, p.sku, p.object_key, from_bytes(p.data)) for p in changes.photos]
+            index = index.updated(added, generation=changes.generation)
+            self._indexes[tenant] = index
+            log.info("catalog index of tenant %s at generation %d: %d photos (%d added or replaced), %d descriptors, ready in %.2f s",
+                     tenant, index.generation, index.size, len(added), index.descriptors, time.perf_counter() - started)
             return index
+
+    def _first_index(self, conn: psycopg.Connection, tenant: str) -> CompactCatalogIndex:
+        vocabulary = self._vocabulary or load_vocabulary()
+        record = latest_snapshot(conn, tenant, vocabulary.name)
+        if record is None:
+            return CompactCatalogIndex(vocabulary)
+        return load_snapshot(self._store, record, self._cache_dir / "catalog-indexes", vocabulary)

@@ -4,8 +4,8 @@ Every key names its tenant in its second segment, after the kind:
 
 - ``products/<tenant>/<sku>/<name>.<ext>`` is a product photo,
 - ``videos/<tenant>/<id>.<ext>`` a video,
-- ``frames/<tenant>/…`` and ``evidence/<tenant>/…`` are written by the pipeline and never
-  re-trigger ingest.
+- ``frames/<tenant>/…``, ``evidence/<tenant>/…`` and ``indexes/<tenant>/…`` (saved catalog
+  indexes) are written by the pipeline and never re-trigger ingest.
 
 The kind comes first so that one bucket notification per kind (a prefix filter, which S3
 and MinIO match literally) covers every tenant, and derived objects are never announced.
@@ -20,7 +20,7 @@ from typing import Literal
 
 from deeplens.tenants import check_tenant_id, is_tenant_id
 
-DERIVED_PREFIXES = ("frames/", "evidence/")
+DERIVED_PREFIXES = ("frames/", "evidence/", "indexes/")
 SOURCE_PREFIXES = ("products/", "videos/")
 
 LAYOUT = "products/<tenant>/<sku>/<photo> or videos/<tenant>/<video file>"
@@ -62,6 +62,11 @@ def frame_key(tenant: str, video_id: str, frame_index: int) -> str:
 def evidence_key(tenant: str, appearance_id: str, frame_id: int) -> str:
     """Where an appearance's evidence image is stored (new best frame → new key)."""
     return f"evidence/{check_tenant_id(tenant)}/{appearance_id}/{frame_id}.jpg"
+
+
+def catalog_index_key(tenant: str, generation: int, vocabulary: str) -> str:
+    """Where a saved catalog index is stored (its photo table beside it, with ``.photos.npz`` appended)."""
+    return f"indexes/{check_tenant_id(tenant)}/catalog-{generation:08d}-{vocabulary}.faiss"
 
 
 def product_key(tenant: str, sku: str, filename: str) -> str:

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from deeplens import tracing
 from deeplens.errors import ObjectMissing
-from deeplens.storage.base import ObjectInfo, ObjectStore
+from deeplens.storage.base import ObjectInfo, ObjectStore, content_type_for
 
 
 class S3Store(ObjectStore):
@@ -70,7 +70,24 @@ class S3Store(ObjectStore):
 
     @tracing.traced_key("store.download")
     def download(self, key: str, path: Path) -> None:
-        path.write_bytes(self.get(key))
+        # Streamed to the file (in parts, for a large object): a video or a catalog index is
+        # never held in memory whole.
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise ObjectMissing(f"no object {key!r} in bucket {self.bucket!r}") from exc
+            raise
+
+    @tracing.traced_key("store.put")
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> ObjectInfo:
+        content_type = content_type or content_type_for(key)
+        self.client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
+        info = self.head(key)
+        if info is None:  # read-after-write is strong on S3 and MinIO; an absent object is a fault of the store
+            raise OSError(f"object {key!r} is not in bucket {self.bucket!r} after its upload")
+        self._announce(info, content_type)
+        return info
 
     def media_location(self, key: str, *, expires: int = 3600) -> str:
         if self.head(key) is None:

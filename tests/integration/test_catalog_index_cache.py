@@ -1,14 +1,12 @@
-"""The per-process catalog index cache: current with the database, and never two indexes of a tenant."""
+"""The per-process catalog index cache: current with the database photo by photo, starting from a saved snapshot."""
 
 from __future__ import annotations
-
-import gc
-import weakref
 
 import numpy as np
 import pytest
 
 from deeplens.matching import index_cache
+from deeplens.matching.snapshots import build_snapshot
 from deeplens.matching.index_cache import CatalogIndexCache
 from deeplens.vision.local_features import LocalFeatures
 
@@ -42,25 +40,30 @@ def current(services, cache: CatalogIndexCache):
         return cache.get(conn, services.settings.tenant)
 
 
-def test_an_unchanged_catalog_gets_the_same_index(services, catalog):
+def new_cache(services, tmp_path) -> CatalogIndexCache:
+    """A cache as a freshly started match process holds it (nothing loaded yet)."""
+    return CatalogIndexCache(services.store, tmp_path / "cache")
+
+
+def test_an_unchanged_catalog_gets_the_same_index(services, catalog, tmp_path):
     catalog("SKU-A")
-    cache = CatalogIndexCache()
+    cache = new_cache(services, tmp_path)
     assert current(services, cache) is current(services, cache)
 
 
-def test_a_photo_added_a_moment_ago_is_voted_for_at_once(services, catalog):
+def test_a_photo_added_a_moment_ago_is_voted_for_at_once(services, catalog, tmp_path):
     catalog("SKU-A")
-    cache = CatalogIndexCache()
+    cache = new_cache(services, tmp_path)
     assert current(services, cache).size == 1
     added = catalog("SKU-B")
     votes = current(services, cache).vote(added)
     assert votes and votes[0].sku == "SKU-B"
 
 
-def test_a_photo_replaced_under_the_same_key_votes_with_its_new_features(services, catalog):
+def test_a_photo_replaced_under_the_same_key_votes_with_its_new_features(services, catalog, tmp_path):
     catalog("SKU-A")
     old = catalog("SKU-B")
-    cache = CatalogIndexCache()
+    cache = new_cache(services, tmp_path)
     assert current(services, cache).vote(old)[0].sku == "SKU-B"
     new = catalog("SKU-B", sha256="sha-SKU-B-reshot")
     index = current(services, cache)
@@ -69,28 +72,52 @@ def test_a_photo_replaced_under_the_same_key_votes_with_its_new_features(service
     assert sum(v.votes for v in index.vote(old) if v.sku == "SKU-B") < 10
 
 
-def test_the_stale_index_is_let_go_before_the_new_one_is_built(services, catalog, monkeypatch):
-    # A thousand products index in about 0.8 GB: holding the old index while building
-    # the new one would double the pod's memory at every catalog change.
+def test_a_change_reads_only_the_photos_it_touched(services, catalog, tmp_path, monkeypatch):
+    for sku in ("SKU-A", "SKU-B", "SKU-C"):
+        catalog(sku)
+    cache = new_cache(services, tmp_path)
+    assert current(services, cache).size == 3
+    decoded: list[bytes] = []
+    decode = index_cache.from_bytes
+    monkeypatch.setattr(index_cache, "from_bytes", lambda data: decoded.append(data) or decode(data))
+    catalog("SKU-D")
+    assert current(services, cache).size == 4
+    assert len(decoded) == 1
+
+
+def test_a_cold_start_loads_the_newest_snapshot_and_adds_what_changed_since(services, catalog, tmp_path, monkeypatch):
+    for sku in ("SKU-A", "SKU-B"):
+        catalog(sku)
+    record = build_snapshot(services.db, services.store, services.settings.tenant)
+    assert (record.photos, record.descriptors) == (2, 100)
+    added = catalog("SKU-C")
+    decoded: list[bytes] = []
+    decode = index_cache.from_bytes
+    monkeypatch.setattr(index_cache, "from_bytes", lambda data: decoded.append(data) or decode(data))
+    index = current(services, new_cache(services, tmp_path))
+    assert (index.size, len(decoded)) == (3, 1)  # two photos from the snapshot, one from the database
+    assert index.vote(added)[0].sku == "SKU-C"
+
+
+def test_an_index_from_a_snapshot_gives_the_candidates_of_one_built_from_the_database(services, catalog, tmp_path):
+    photos = [catalog(f"SKU-{n}") for n in range(6)]
+    built = current(services, new_cache(services, tmp_path / "built"))
+    build_snapshot(services.db, services.store, services.settings.tenant)
+    loaded = current(services, new_cache(services, tmp_path / "loaded"))
+    assert [loaded.vote(p) for p in photos] == [built.vote(p) for p in photos]
+
+
+def test_an_unchanged_catalog_is_not_saved_twice(services, catalog):
     catalog("SKU-A")
-    cache = CatalogIndexCache()
-    stale = weakref.ref(current(services, cache))
+    first = build_snapshot(services.db, services.store, services.settings.tenant)
+    assert build_snapshot(services.db, services.store, services.settings.tenant) == first
     catalog("SKU-B")
-    alive_at_build: list[bool] = []
-    build = index_cache.CatalogIndex
-
-    def observed_build(photos, **kwargs):
-        gc.collect()
-        alive_at_build.append(stale() is not None)
-        return build(photos, **kwargs)
-
-    monkeypatch.setattr(index_cache, "CatalogIndex", observed_build)
-    assert current(services, cache).size == 2
-    assert alive_at_build == [False]
+    assert build_snapshot(services.db, services.store, services.settings.tenant, min_changed=2) is None
+    assert build_snapshot(services.db, services.store, services.settings.tenant, min_changed=1).generation > first.generation
 
 
-def test_the_index_knows_the_catalog_generation_it_was_built_from(services, catalog):
-    cache = CatalogIndexCache()
+def test_the_index_knows_the_catalog_generation_it_was_built_from(services, catalog, tmp_path):
+    cache = new_cache(services, tmp_path)
     catalog("SKU-A")
     first = current(services, cache).generation
     catalog("SKU-A", sha256="sha-SKU-A-reshot")  # a replaced photo is a new catalog too

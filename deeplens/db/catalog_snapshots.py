@@ -1,0 +1,117 @@
+"""What a catalog index is built from: the photos' descriptors, what changed since a
+generation, and the saved snapshots of the index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    """A product photo's current descriptors (serialised) and where it sits in the catalog."""
+
+    photo_id: int
+    sku: str
+    object_key: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CatalogChanges:
+    """What changed in a tenant's catalog after a generation, as of one snapshot of the database."""
+
+    generation: int
+    """The catalog generation the changes bring an index to."""
+    photos: list[PhotoRow]
+    """Photos added or replaced (their current descriptors)."""
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """A catalog index saved in the object store."""
+
+    generation: int
+    object_key: str
+    vocabulary: str
+    photos: int
+    descriptors: int
+
+
+_GENERATION = "SELECT COALESCE((SELECT catalog_generation FROM index_state WHERE tenant_id = %(tenant)s), 0) AS generation"
+
+
+def catalog_changes(conn: psycopg.Connection, tenant: str, since: int) -> CatalogChanges:
+    """Photos written and removed after catalog generation ``since``.
+
+    One statement, so the generation and the changes come from one snapshot: the changes
+    are exactly those that bring an index at ``since`` to ``generation``. Photos come in
+    key order, which does not follow upload timing.
+    """
+    rows = conn.execute(
+        f"WITH g AS ({_GENERATION})"
+        " SELECT 'photo' AS change, lf.item_id AS photo_id, lf.data, pi.sku, pi.object_key, g.generation"
+        " FROM local_features lf JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id CROSS JOIN g"
+        " WHERE lf.tenant_id = %(tenant)s AND lf.item_kind = 'product_image' AND lf.catalog_generation > %(since)s"
+        " UNION ALL SELECT 'generation', NULL, NULL, NULL, NULL, g.generation FROM g"
+        " ORDER BY change, object_key, photo_id",
+        {"tenant": tenant, "since": since},
+    ).fetchall()
+    return CatalogChanges(
+        generation=rows[0]["generation"],
+        photos=[PhotoRow(r["photo_id"], r["sku"], r["object_key"], bytes(r["data"])) for r in rows if r["change"] == "photo"],
+    )
+
+
+@contextmanager
+def catalog_photos(conn: psycopg.Connection, tenant: str, *, batch: int = 256) -> Iterator[tuple[int, Iterator[PhotoRow]]]:
+    """The catalog generation and every photo of it, streamed in key order (a snapshot's build).
+
+    Read in one repeatable-read transaction, open while the photos are read, so a catalog
+    of any size is read from one snapshot without holding it all in memory.
+    """
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        generation = conn.execute(_GENERATION, {"tenant": tenant}).fetchone()["generation"]
+        with conn.cursor(name="catalog_photos") as cursor:
+            cursor.itersize = batch
+            cursor.execute(
+                "SELECT lf.item_id, lf.data, pi.sku, pi.object_key FROM local_features lf"
+                " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
+                " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image' ORDER BY pi.object_key, pi.id",
+                (tenant,),
+            )
+            yield generation, (PhotoRow(r["item_id"], r["sku"], r["object_key"], bytes(r["data"])) for r in cursor)
+
+
+def changed_photo_count(conn: psycopg.Connection, tenant: str, since: int) -> int:
+    """Photos written after catalog generation ``since``."""
+    return conn.execute(
+        "SELECT count(*) AS changed FROM local_features WHERE tenant_id = %s AND item_kind = 'product_image'"
+        " AND catalog_generation > %s",
+        (tenant, since),
+    ).fetchone()["changed"]
+
+
+def register_snapshot(conn: psycopg.Connection, tenant: str, record: SnapshotRecord) -> None:
+    """Record a saved catalog index (saving the same generation again changes nothing)."""
+    conn.execute(
+        "INSERT INTO catalog_snapshots (tenant_id, catalog_generation, object_key, vocabulary, photos, descriptors)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (tenant, record.generation, record.object_key, record.vocabulary, record.photos, record.descriptors),
+    )
+
+
+def latest_snapshot(conn: psycopg.Connection, tenant: str, vocabulary: str) -> SnapshotRecord | None:
+    """The newest saved catalog index of the tenant on this vocabulary, if any."""
+    row = conn.execute(
+        "SELECT catalog_generation, object_key, vocabulary, photos, descriptors FROM catalog_snapshots"
+        " WHERE tenant_id = %s AND vocabulary = %s ORDER BY catalog_generation DESC LIMIT 1",
+        (tenant, vocabulary),
+    ).fetchone()
+    if row is None:
+        return None
+    return SnapshotRecord(row["catalog_generation"], row["object_key"], row["vocabulary"], row["photos"], row["descriptors"])

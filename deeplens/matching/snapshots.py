@@ -1,0 +1,76 @@
+"""Catalog index snapshots: built once per catalog version, saved in the object store,
+loaded (memory-mapped) by every match process instead of being rebuilt by each.
+
+A snapshot is only a faster start: the votes of an index do not depend on which snapshot
+it was loaded from or what was added to it since (:mod:`deeplens.matching.compact_index`),
+so when snapshots are made never changes a decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from itertools import islice
+from pathlib import Path
+
+from deeplens.db import Database
+from deeplens.db.catalog_snapshots import SnapshotRecord, catalog_photos, changed_photo_count, latest_snapshot, register_snapshot
+from deeplens.matching.compact_index import CatalogPhoto, CompactCatalogIndex, photo_table_path
+from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
+from deeplens.storage.base import ObjectStore
+from deeplens.storage.keys import catalog_index_key
+from deeplens.vision.local_features import from_bytes
+
+log = logging.getLogger(__name__)
+
+# Photos decoded and added to the index at a time while a snapshot is built.
+_BUILD_BATCH = 256
+
+
+def build_snapshot(
+    db: Database, store: ObjectStore, tenant: str, *, min_changed: int = 0, vocabulary: Vocabulary | None = None
+) -> SnapshotRecord | None:
+    """Build the tenant's catalog index as the catalog stands, save it in the store and record it.
+
+    With ``min_changed``, only when at least that many photos were written or removed after
+    the newest snapshot (None otherwise); a catalog unchanged since it is never saved twice.
+    """
+    vocabulary = vocabulary or load_vocabulary()
+    with db.pool.connection() as conn:
+        latest = latest_snapshot(conn, tenant, vocabulary.name)
+        changed = changed_photo_count(conn, tenant, latest.generation if latest else 0)
+    if latest is not None and changed == 0:
+        return latest
+    if changed < min_changed:
+        return None
+    started = time.perf_counter()
+    with db.pool.connection() as conn, catalog_photos(conn, tenant) as (generation, rows):
+        index = CompactCatalogIndex(vocabulary, generation=generation)
+        while batch := list(islice(rows, _BUILD_BATCH)):
+            index.add(CatalogPhoto(r.photo_id, r.sku, r.object_key, from_bytes(r.data)) for r in batch)
+    record = SnapshotRecord(generation, catalog_index_key(tenant, generation, vocabulary.name), vocabulary.name,
+                            index.size, index.descriptors)
+    with tempfile.TemporaryDirectory(prefix="deeplens-index-") as work:
+        path = Path(work) / "catalog.faiss"
+        index.save(path)
+        store.put_file(record.object_key, path, "application/octet-stream")
+        store.put_file(photo_table_path(record.object_key), Path(photo_table_path(str(path))), "application/octet-stream")
+    with db.transaction() as conn:
+        register_snapshot(conn, tenant, record)
+    log.info("catalog index snapshot of tenant %s at generation %d: %d photos, %d descriptors, built in %.1f s",
+             tenant, generation, record.photos, record.descriptors, time.perf_counter() - started)
+    return record
+
+
+def load_snapshot(store: ObjectStore, record: SnapshotRecord, cache_dir: Path, vocabulary: Vocabulary | None = None) -> CompactCatalogIndex:
+    """The saved index, downloaded once into ``cache_dir`` (it never changes under its key) and memory-mapped."""
+    path = cache_dir / record.object_key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Downloaded beside, then renamed: a process that dies mid-download leaves no torn file.
+        for key, target in ((photo_table_path(record.object_key), Path(photo_table_path(str(path)))), (record.object_key, path)):
+            partial = target.with_name(target.name + ".partial")
+            store.download(key, partial)
+            partial.replace(target)
+    return CompactCatalogIndex.load(path, vocabulary)

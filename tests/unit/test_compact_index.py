@@ -1,0 +1,125 @@
+"""The compact catalog index: votes that depend only on which photos it holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplens.matching.catalog_index import CatalogIndex
+from deeplens.matching.compact_index import CatalogPhoto, CompactCatalogIndex
+from deeplens.vision.local_features import LocalFeatures
+
+DIMS = 128
+
+
+def _features(descriptors: np.ndarray) -> LocalFeatures:
+    n = len(descriptors)
+    return LocalFeatures(points=np.zeros((n, 2), np.float32), descriptors=descriptors.astype(np.float32),
+                         width=240, height=240, kind="sift")
+
+
+def _random_descriptors(rng: np.random.Generator, n: int) -> np.ndarray:
+    # Sparse, non-negative integers, as quantised RootSIFT is.
+    values = rng.integers(0, 120, size=(n, DIMS))
+    return np.where(rng.random((n, DIMS)) < 0.4, values, 0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> list[CatalogPhoto]:
+    """Twelve products of two photos each, every photo with its own descriptors."""
+    rng = np.random.default_rng(7)
+    return [
+        CatalogPhoto(photo_id=10 * product + photo, sku=f"SKU-{product:02d}", object_key=f"products/t/SKU-{product:02d}/{photo}.jpg",
+                     features=_features(_random_descriptors(rng, 80)))
+        for product in range(12) for photo in range(2)
+    ]
+
+
+def _frame_showing(photo: CatalogPhoto, seed: int) -> LocalFeatures:
+    """A frame with half of the photo's descriptors, slightly disturbed, among clutter."""
+    rng = np.random.default_rng(seed)
+    shown = photo.features.descriptors[::2] + rng.integers(-2, 3, size=(40, DIMS))
+    return _features(np.vstack([np.clip(shown, 0, 255), _random_descriptors(rng, 60)]))
+
+
+def _frames(catalog: list[CatalogPhoto]) -> list[LocalFeatures]:
+    return [_frame_showing(photo, seed) for seed, photo in enumerate(catalog[::5])]
+
+
+def _votes(index, frames: list[LocalFeatures]) -> list[list[tuple[int, str, int]]]:
+    return [[(v.product_image_id, v.sku, v.votes) for v in index.vote(frame)] for frame in frames]
+
+
+def _built(photos: list[CatalogPhoto]) -> CompactCatalogIndex:
+    index = CompactCatalogIndex()
+    index.add(photos)
+    return index
+
+
+def test_the_photo_a_frame_shows_gets_the_most_votes(catalog):
+    index = _built(catalog)
+    for seed, photo in enumerate(catalog[::5]):
+        assert index.vote(_frame_showing(photo, seed))[0].product_image_id == photo.photo_id
+
+
+def test_votes_match_the_flann_index_where_neighbours_are_clear(catalog):
+    flann = CatalogIndex((photo.photo_id, photo.sku, photo.features) for photo in catalog)
+    compact = _built(catalog)
+    for frame in _frames(catalog):
+        assert compact.vote(frame)[0] == flann.vote(frame)[0]
+
+
+def test_votes_do_not_depend_on_the_order_photos_were_added(catalog):
+    at_once = _built(catalog)
+    grown = CompactCatalogIndex()
+    for start in range(len(catalog) - 1, -1, -5):
+        grown.add(reversed(catalog[max(0, start - 4): start + 1]))
+    assert _votes(grown, _frames(catalog)) == _votes(at_once, _frames(catalog))
+
+
+def test_a_saved_index_gives_the_same_votes_after_a_reload(catalog, tmp_path):
+    built = _built(catalog)
+    built.generation = 42
+    built.save(tmp_path / "catalog.faiss")
+    loaded = CompactCatalogIndex.load(tmp_path / "catalog.faiss")
+    assert loaded.generation == 42 and loaded.size == built.size and loaded.descriptors == built.descriptors
+    assert _votes(loaded, _frames(catalog)) == _votes(built, _frames(catalog))
+
+
+def test_photos_added_to_a_loaded_index_vote_as_in_one_built_at_once(catalog, tmp_path):
+    _built(catalog[:15]).save(tmp_path / "base.faiss")
+    loaded = CompactCatalogIndex.load(tmp_path / "base.faiss")
+    loaded.add(catalog[15:])
+    assert _votes(loaded, _frames(catalog)) == _votes(_built(catalog), _frames(catalog))
+
+
+def test_a_removed_photo_gets_no_votes_from_a_loaded_base_or_the_delta(catalog, tmp_path):
+    _built(catalog[:12]).save(tmp_path / "base.faiss")
+    index = CompactCatalogIndex.load(tmp_path / "base.faiss")
+    index.add(catalog[12:])
+    removed = {catalog[0].photo_id, catalog[20].photo_id}
+    index.remove(removed)
+    voted = {v.product_image_id for frame in _frames(catalog) for v in index.vote(frame)}
+    assert not voted & removed
+    assert _votes(index, _frames(catalog)) == _votes(_built([p for p in catalog if p.photo_id not in removed]), _frames(catalog))
+
+
+def test_a_replaced_photo_votes_with_its_new_descriptors(catalog, tmp_path):
+    _built(catalog).save(tmp_path / "base.faiss")
+    index = CompactCatalogIndex.load(tmp_path / "base.faiss")
+    old = catalog[0]
+    reshot = CatalogPhoto(old.photo_id, old.sku, old.object_key, _features(_random_descriptors(np.random.default_rng(99), 80)))
+    index.add([reshot])
+    assert index.size == len(catalog)
+    assert old.photo_id not in {v.product_image_id for v in index.vote(_frame_showing(old, 0))}
+    assert index.vote(_frame_showing(reshot, 1))[0].product_image_id == old.photo_id
+
+
+def test_a_loaded_index_is_not_saved_again(catalog, tmp_path):
+    _built(catalog).save(tmp_path / "base.faiss")
+    with pytest.raises(ValueError, match="loaded index"):
+        CompactCatalogIndex.load(tmp_path / "base.faiss").save(tmp_path / "again.faiss")
+
+
+def test_an_empty_index_votes_for_nothing(catalog):
+    assert CompactCatalogIndex().vote(_frames(catalog)[0]) == []
