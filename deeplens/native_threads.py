@@ -10,10 +10,12 @@ ONNX Runtime sessions and video decoders take their thread count when they are o
 from __future__ import annotations
 
 import cv2
+import faiss
 from threadpoolctl import threadpool_limits
 
 
 def cap_native_threads(threads: int) -> None:
-    """Let OpenCV and every BLAS library loaded in this process use at most ``threads`` threads."""
+    """Let OpenCV, faiss (the catalog index's OpenMP pool) and every BLAS library loaded in this process use at most ``threads`` threads."""
     cv2.setNumThreads(threads)
+    faiss.omp_set_num_threads(threads)
     threadpool_limits(threads, user_api="blas")

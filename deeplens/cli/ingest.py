@@ -2,7 +2,8 @@
 
 ``DIR/products/<sku>/<photo>`` and ``DIR/videos/<video file>``. Uploading is what starts
 the pipeline (the store announces each object); ``--wait`` also works the queue in this
-process until every upload is processed or has failed. Files anywhere else in ``DIR`` are
+process until every upload is processed or has failed, then, when the catalog changed,
+saves its index for the next process to load (``deeplens index build``). Files anywhere else in ``DIR`` are
 not uploaded, and each is named, with why, on stderr; those inside ``products/`` or
 ``videos/`` (meant as uploads, but misplaced) are also recorded as ``outside_layout``
 failures. Hidden files (``.DS_Store``) and files beside the two folders (a README, the
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from deeplens.cli.common import load_settings
 from deeplens.db.failures import record_failure
+from deeplens.matching.snapshots import build_snapshot
 from deeplens.runtime import LocalRuntime
 from deeplens.storage.keys import product_key, video_key
 
@@ -149,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
             print("Uploaded; a running `deeplens serve` (or `deeplens ingest --wait`) processes the queue.")
             return 0
         counts = runtime.queue.counts(settings.tenant)
+        if finished and (args.dir / "products").is_dir():
+            # The next process to match starts from this index instead of building its own.
+            build_snapshot(runtime.services.db, runtime.services.store, settings.tenant, min_changed=1)
     if not finished:
         print(f"Timed out after {args.timeout:.0f}s with work still in flight.", file=sys.stderr)
         return 1

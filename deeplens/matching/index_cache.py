@@ -11,7 +11,7 @@ import psycopg
 
 from deeplens.db.catalog_snapshots import catalog_changes, latest_snapshot
 from deeplens.db.index_state import catalog_generation
-from deeplens.matching.compact_index import CatalogPhoto, CompactCatalogIndex
+from deeplens.matching.catalog_index import CatalogPhoto, CatalogIndex
 from deeplens.matching.snapshots import load_snapshot
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
 from deeplens.storage.base import ObjectStore
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class CatalogIndexCache:
-    """Hands out the current :class:`CompactCatalogIndex` of a tenant.
+    """Hands out the current :class:`CatalogIndex` of a tenant.
 
     The catalog's generation (advanced by every photo write) is one cheap
     query, so every frame batch checks it: a product added a moment ago is voted for at
@@ -35,9 +35,9 @@ class CatalogIndexCache:
         self._cache_dir = cache_dir
         self._vocabulary = vocabulary
         self._lock = threading.Lock()
-        self._indexes: dict[str, CompactCatalogIndex] = {}
+        self._indexes: dict[str, CatalogIndex] = {}
 
-    def get(self, conn: psycopg.Connection, tenant: str) -> CompactCatalogIndex:
+    def get(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
         """The tenant's index as of now."""
         generation = catalog_generation(conn, tenant)
         with self._lock:
@@ -55,9 +55,9 @@ class CatalogIndexCache:
                      tenant, index.generation, index.size, len(added), index.descriptors, time.perf_counter() - started)
             return index
 
-    def _first_index(self, conn: psycopg.Connection, tenant: str) -> CompactCatalogIndex:
+    def _first_index(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
         vocabulary = self._vocabulary or load_vocabulary()
         record = latest_snapshot(conn, tenant, vocabulary.name)
         if record is None:
-            return CompactCatalogIndex(vocabulary)
-        return load_snapshot(self._store, record, self._cache_dir / "catalog-indexes", vocabulary)
+            return CatalogIndex(vocabulary)
+        return load_snapshot(self._store, record, self._cache_dir, vocabulary)

@@ -2,7 +2,7 @@
 loaded (memory-mapped) by every match process instead of being rebuilt by each.
 
 A snapshot is only a faster start: the votes of an index do not depend on which snapshot
-it was loaded from or what was added to it since (:mod:`deeplens.matching.compact_index`),
+it was loaded from or what was added to it since (:mod:`deeplens.matching.catalog_index`),
 so when snapshots are made never changes a decision.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from deeplens.db import Database
 from deeplens.db.catalog_snapshots import SnapshotRecord, catalog_photos, changed_photo_count, latest_snapshot, register_snapshot
-from deeplens.matching.compact_index import CatalogPhoto, CompactCatalogIndex, photo_table_path
+from deeplens.matching.catalog_index import CatalogPhoto, CatalogIndex, photo_table_path
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
 from deeplens.storage.base import ObjectStore
 from deeplens.storage.keys import catalog_index_key
@@ -46,7 +46,7 @@ def build_snapshot(
         return None
     started = time.perf_counter()
     with db.pool.connection() as conn, catalog_photos(conn, tenant) as (generation, rows):
-        index = CompactCatalogIndex(vocabulary, generation=generation)
+        index = CatalogIndex(vocabulary, generation=generation)
         while batch := list(islice(rows, _BUILD_BATCH)):
             index.add(CatalogPhoto(r.photo_id, r.sku, r.object_key, from_bytes(r.data)) for r in batch)
     record = SnapshotRecord(generation, catalog_index_key(tenant, generation, vocabulary.name), vocabulary.name,
@@ -63,7 +63,7 @@ def build_snapshot(
     return record
 
 
-def load_snapshot(store: ObjectStore, record: SnapshotRecord, cache_dir: Path, vocabulary: Vocabulary | None = None) -> CompactCatalogIndex:
+def load_snapshot(store: ObjectStore, record: SnapshotRecord, cache_dir: Path, vocabulary: Vocabulary | None = None) -> CatalogIndex:
     """The saved index, downloaded once into ``cache_dir`` (it never changes under its key) and memory-mapped."""
     path = cache_dir / record.object_key
     if not path.exists():
@@ -73,4 +73,4 @@ def load_snapshot(store: ObjectStore, record: SnapshotRecord, cache_dir: Path, v
             partial = target.with_name(target.name + ".partial")
             store.download(key, partial)
             partial.replace(target)
-    return CompactCatalogIndex.load(path, vocabulary)
+    return CatalogIndex.load(path, vocabulary)

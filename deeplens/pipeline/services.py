@@ -63,13 +63,17 @@ class Services:
     db: Database
     store: ObjectStore
     _embedder: Embedder | None = field(default=None, repr=False)
-    catalog_indexes: CatalogIndexCache = field(default_factory=CatalogIndexCache, repr=False)
+    catalog_indexes: CatalogIndexCache = field(init=False, repr=False)
     product_templates: ProductTemplateCache = field(default_factory=ProductTemplateCache, repr=False)
     edge_probes: Lru[tuple[str, str, str, int, tuple[int, int, int, int]], bool] = field(default_factory=lambda: Lru(200_000), repr=False)
     """Whether a product photo (by sha256) is visible in a region of a video's frame (video sha256,
     index, region): a video's edges are probed again each time its matches change, and probes
     cost a decode and SIFT."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        # Saved catalog indexes are downloaded under the home: its database is the one they index.
+        self.catalog_indexes = CatalogIndexCache(self.store, self.settings.home / "catalog-indexes")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:

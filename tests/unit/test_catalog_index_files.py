@@ -1,12 +1,11 @@
-"""The compact catalog index: votes that depend only on which photos it holds."""
+"""The catalog index grown photo by photo, saved and loaded: votes that depend only on which photos it holds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from deeplens.matching.catalog_index import CatalogIndex
-from deeplens.matching.compact_index import CatalogPhoto, CompactCatalogIndex
+from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto
 from deeplens.vision.local_features import LocalFeatures
 
 DIMS = 128
@@ -50,8 +49,8 @@ def _votes(index, frames: list[LocalFeatures]) -> list[list[tuple[int, str, int]
     return [[(v.product_image_id, v.sku, v.votes) for v in index.vote(frame)] for frame in frames]
 
 
-def _built(photos: list[CatalogPhoto]) -> CompactCatalogIndex:
-    index = CompactCatalogIndex()
+def _built(photos: list[CatalogPhoto]) -> CatalogIndex:
+    index = CatalogIndex()
     index.add(photos)
     return index
 
@@ -62,16 +61,9 @@ def test_the_photo_a_frame_shows_gets_the_most_votes(catalog):
         assert index.vote(_frame_showing(photo, seed))[0].product_image_id == photo.photo_id
 
 
-def test_votes_match_the_flann_index_where_neighbours_are_clear(catalog):
-    flann = CatalogIndex((photo.photo_id, photo.sku, photo.features) for photo in catalog)
-    compact = _built(catalog)
-    for frame in _frames(catalog):
-        assert compact.vote(frame)[0] == flann.vote(frame)[0]
-
-
 def test_votes_do_not_depend_on_the_order_photos_were_added(catalog):
     at_once = _built(catalog)
-    grown = CompactCatalogIndex()
+    grown = CatalogIndex()
     for start in range(len(catalog) - 1, -1, -5):
         grown.add(reversed(catalog[max(0, start - 4): start + 1]))
     assert _votes(grown, _frames(catalog)) == _votes(at_once, _frames(catalog))
@@ -81,21 +73,21 @@ def test_a_saved_index_gives_the_same_votes_after_a_reload(catalog, tmp_path):
     built = _built(catalog)
     built.generation = 42
     built.save(tmp_path / "catalog.faiss")
-    loaded = CompactCatalogIndex.load(tmp_path / "catalog.faiss")
+    loaded = CatalogIndex.load(tmp_path / "catalog.faiss")
     assert loaded.generation == 42 and loaded.size == built.size and loaded.descriptors == built.descriptors
     assert _votes(loaded, _frames(catalog)) == _votes(built, _frames(catalog))
 
 
 def test_photos_added_to_a_loaded_index_vote_as_in_one_built_at_once(catalog, tmp_path):
     _built(catalog[:15]).save(tmp_path / "base.faiss")
-    loaded = CompactCatalogIndex.load(tmp_path / "base.faiss")
+    loaded = CatalogIndex.load(tmp_path / "base.faiss")
     loaded.add(catalog[15:])
     assert _votes(loaded, _frames(catalog)) == _votes(_built(catalog), _frames(catalog))
 
 
 def test_a_removed_photo_gets_no_votes_from_a_loaded_base_or_the_delta(catalog, tmp_path):
     _built(catalog[:12]).save(tmp_path / "base.faiss")
-    index = CompactCatalogIndex.load(tmp_path / "base.faiss")
+    index = CatalogIndex.load(tmp_path / "base.faiss")
     index.add(catalog[12:])
     removed = {catalog[0].photo_id, catalog[20].photo_id}
     index.remove(removed)
@@ -106,7 +98,7 @@ def test_a_removed_photo_gets_no_votes_from_a_loaded_base_or_the_delta(catalog, 
 
 def test_a_replaced_photo_votes_with_its_new_descriptors(catalog, tmp_path):
     _built(catalog).save(tmp_path / "base.faiss")
-    index = CompactCatalogIndex.load(tmp_path / "base.faiss")
+    index = CatalogIndex.load(tmp_path / "base.faiss")
     old = catalog[0]
     reshot = CatalogPhoto(old.photo_id, old.sku, old.object_key, _features(_random_descriptors(np.random.default_rng(99), 80)))
     index.add([reshot])
@@ -118,8 +110,8 @@ def test_a_replaced_photo_votes_with_its_new_descriptors(catalog, tmp_path):
 def test_a_loaded_index_is_not_saved_again(catalog, tmp_path):
     _built(catalog).save(tmp_path / "base.faiss")
     with pytest.raises(ValueError, match="loaded index"):
-        CompactCatalogIndex.load(tmp_path / "base.faiss").save(tmp_path / "again.faiss")
+        CatalogIndex.load(tmp_path / "base.faiss").save(tmp_path / "again.faiss")
 
 
 def test_an_empty_index_votes_for_nothing(catalog):
-    assert CompactCatalogIndex().vote(_frames(catalog)[0]) == []
+    assert CatalogIndex().vote(_frames(catalog)[0]) == []
