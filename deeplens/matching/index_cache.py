@@ -11,7 +11,7 @@ import psycopg
 
 from deeplens.db.catalog_snapshots import catalog_changes, latest_snapshot
 from deeplens.db.index_state import catalog_generation
-from deeplens.matching.catalog_index import CatalogPhoto, CatalogIndex
+from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto
 from deeplens.matching.snapshots import load_snapshot
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
 from deeplens.storage.base import ObjectStore

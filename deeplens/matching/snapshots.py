@@ -16,7 +16,7 @@ from pathlib import Path
 
 from deeplens.db import Database
 from deeplens.db.catalog_snapshots import SnapshotRecord, catalog_photos, changed_photo_count, latest_snapshot, register_snapshot
-from deeplens.matching.catalog_index import CatalogPhoto, CatalogIndex, photo_table_path
+from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto, photo_table_path
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
 from deeplens.storage.base import ObjectStore
 from deeplens.storage.keys import catalog_index_key

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from deeplens.matching import index_cache
-from deeplens.matching.snapshots import build_snapshot
 from deeplens.matching.index_cache import CatalogIndexCache
+from deeplens.matching.snapshots import build_snapshot
 from deeplens.vision.local_features import LocalFeatures
 
 RNG = np.random.default_rng(5)
