@@ -85,9 +85,8 @@ def index_profile(home: Path, settings: dict[str, str], *, from_snapshot: bool) 
             if from_snapshot:
                 index = CatalogIndexCache(open_store(config), home / "catalog-indexes").get(conn, config.tenant)
             else:
-                index = CatalogIndex()
-                index.add(CatalogPhoto(p.photo_id, p.sku, p.object_key, from_bytes(p.data))
-                          for p in catalog_changes(conn, config.tenant, 0).photos)
+                index = CatalogIndex.build(CatalogPhoto(p.photo_id, p.sku, p.object_key, from_bytes(p.data))
+                                           for p in catalog_changes(conn, config.tenant, 0).photos)
             ready_s, ready_mb = time.perf_counter() - started, _rss_mb() - rss
             rows = conn.execute(
                 "SELECT data FROM local_features WHERE tenant_id = %s AND item_kind = 'frame'", (config.tenant,)

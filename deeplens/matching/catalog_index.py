@@ -33,10 +33,9 @@ builds nothing per catalog:
 
 from __future__ import annotations
 
-import copy
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -86,31 +85,41 @@ def _tie_rank(object_key: str) -> int:
     return int.from_bytes(hashlib.blake2b(object_key.encode(), digest_size=7).digest(), "big")
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """Inverted lists of some photos' descriptors; never changed once an index holds them."""
+
+    lists: faiss.IndexIVFScalarQuantizer
+    descriptors: int
+    read_only: bool = False
+    """A loaded (memory-mapped) snapshot: searched in place, never merged."""
+    stale: frozenset[int] = frozenset()
+    """Its photos that a newer segment holds again (replaced): left out of its searches."""
+
+
 class CatalogIndex:
     """Approximate nearest catalog descriptors by inverted lists over a fixed vocabulary.
 
     A frame descriptor votes for the photo of its nearest catalog descriptor when that one
     is distinctive (Lowe's ratio test against the nearest descriptor of another product).
+    An index is never changed once built: :meth:`updated` gives a new one that shares its
+    segments, so a vote running on an index is never disturbed by the next generation.
     """
 
     def __init__(self, vocabulary: Vocabulary | None = None, *, generation: Generation = 0) -> None:
+        """An empty index (see :meth:`build`, :meth:`load` and :meth:`updated` for full ones)."""
         self.vocabulary = vocabulary or load_vocabulary()
         self.generation = generation
         """The catalog generation this index holds."""
-        self._base: faiss.IndexIVFScalarQuantizer | None = None
-        self._base_ids: set[int] = set()
-        self._delta = self._empty_index()
-        self._excluded: set[int] = set()
+        self._segments: tuple[_Segment, ...] = ()
         self._photos: dict[int, tuple[str, int, int]] = {}  # photo id -> (sku, tie rank, descriptors)
         self._refresh_tables()
 
-    def _empty_index(self) -> faiss.IndexIVFScalarQuantizer:
-        index = faiss.IndexIVFScalarQuantizer(
-            self.vocabulary.quantizer, self.vocabulary.dims, self.vocabulary.words, faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2
-        )
-        index.own_fields = False  # the vocabulary's quantizer is shared by the base and the delta
-        index.is_trained = True  # the direct quantiser takes values as they are; the lists come from the vocabulary
-        return index
+    @classmethod
+    def build(cls, photos: Iterable[CatalogPhoto], *, vocabulary: Vocabulary | None = None, generation: Generation = 0) -> CatalogIndex:
+        """An index of these photos (each id once), read once: a catalog streamed from the database needs no copy of it."""
+        index = cls(vocabulary, generation=generation)
+        return index.updated(photos, generation=generation)
 
     # --- contents ----------------------------------------------------------------------
 
@@ -124,55 +133,58 @@ class CatalogIndex:
         """Descriptors indexed, over all photos."""
         return sum(count for _, _, count in self._photos.values())
 
-    def updated(self, added: Iterable[CatalogPhoto], *, generation: Generation) -> CatalogIndex:
-        """A new index with these photos added (or replaced); this one is left as it was.
+    def updated(self, photos: Iterable[CatalogPhoto], *, generation: Generation) -> CatalogIndex:
+        """A new index with these photos added, or replaced where their id is indexed already (each id once).
 
-        The base (loaded, read-only) is shared, the delta copied: a vote running on this
-        index while the next generation is prepared is never disturbed.
+        The new photos form a new segment; this index's segments are shared, not copied, and
+        small segments are merged as they accumulate (each merge at most doubles what it
+        copies, so growing a catalog photo by photo copies each descriptor a few times).
         """
-        index = copy.copy(self)
-        index._delta = faiss.clone_index(self._delta)
-        index._excluded = set(self._excluded)
-        index._photos = dict(self._photos)
-        index.generation = generation
-        index.add(added)
+        lists, photos_table, descriptors = self._empty_lists(), dict(self._photos), 0
+        given: set[int] = set()
+        for photo in photos:
+            if photo.photo_id in given:
+                raise ValueError(f"photo {photo.photo_id} is given twice")
+            given.add(photo.photo_id)
+            photos_table.pop(photo.photo_id, None)
+            if len(photo.features):
+                block = np.ascontiguousarray(photo.features.descriptors, np.float32)
+                lists.add_with_ids(block, np.full(len(block), photo.photo_id, np.int64))
+                photos_table[photo.photo_id] = (photo.sku, _tie_rank(photo.object_key), len(block))
+                descriptors += len(block)
+        replaced = frozenset(given & self._photos.keys())
+        segments = [replace(seg, stale=seg.stale | replaced) if replaced else seg for seg in self._segments]
+        if descriptors:
+            segments.append(_Segment(lists, descriptors))
+        index = CatalogIndex(self.vocabulary, generation=generation)
+        index._segments, index._photos = _merged_tail(segments), photos_table
+        index._refresh_tables()
         return index
 
-    def add(self, photos: Iterable[CatalogPhoto]) -> None:
-        """Index these photos; a photo already indexed under the same id is replaced."""
-        photos = [photo for photo in photos if len(photo.features)]
-        self.remove(photo.photo_id for photo in photos)
-        for photo in photos:
-            descriptors = np.ascontiguousarray(photo.features.descriptors, np.float32)
-            self._delta.add_with_ids(descriptors, np.full(len(descriptors), photo.photo_id, np.int64))
-            self._photos[photo.photo_id] = (photo.sku, _tie_rank(photo.object_key), len(descriptors))
-        self._refresh_tables()
-
-    def remove(self, photo_ids: Iterable[int]) -> None:
-        """Stop voting for these photos (ids not indexed are ignored)."""
-        ids = {int(photo_id) for photo_id in photo_ids} & self._photos.keys()
-        if not ids:
-            return
-        self._delta.remove_ids(faiss.IDSelectorBatch(np.fromiter(ids, np.int64)))
-        self._excluded |= ids & self._base_ids
-        for photo_id in ids:
-            del self._photos[photo_id]
-        self._refresh_tables()
+    def _empty_lists(self) -> faiss.IndexIVFScalarQuantizer:
+        lists = faiss.IndexIVFScalarQuantizer(
+            self.vocabulary.quantizer, self.vocabulary.dims, self.vocabulary.words, faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2
+        )
+        lists.own_fields = False  # every segment shares the vocabulary's quantizer
+        lists.is_trained = True  # the direct quantiser takes values as they are; the lists come from the vocabulary
+        return lists
 
     def _refresh_tables(self) -> None:
-        """Per-photo arrays the vote works on, in photo id order."""
+        """Per-photo arrays the vote works on (in photo id order), and each segment's search parameters."""
         self._ids = np.array(sorted(self._photos), np.int64)
-        skus = [self._photos[photo_id][0] for photo_id in self._ids]
-        _, products = np.unique(np.array(skus, dtype=object), return_inverse=True) if skus else (None, np.zeros(0, np.int64))
+        self._skus = [self._photos[photo_id][0] for photo_id in self._ids]
+        products = np.unique(np.array(self._skus, dtype=object), return_inverse=True)[1] if self._skus else np.zeros(0)
         self._product = products.astype(np.int32)
         self._rank = np.array([self._photos[photo_id][1] for photo_id in self._ids], np.int64)
-        self._skus = skus
-        self._search_params = faiss.SearchParametersIVF(nprobe=NPROBE)
-        if self._excluded:
-            self._selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(self._excluded, np.int64)))
-            self._base_params = faiss.SearchParametersIVF(nprobe=NPROBE, sel=self._selector)
-        else:
-            self._base_params = self._search_params
+        # The selectors are kept with the parameters: faiss holds them by pointer during a search.
+        self._searches = []
+        for segment in self._segments:
+            params = faiss.SearchParametersIVF(nprobe=NPROBE)
+            if segment.stale:
+                params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(segment.stale, np.int64)))
+                self._searches.append((segment, params, params.sel))
+            else:
+                self._searches.append((segment, params, None))
 
     # --- votes -------------------------------------------------------------------------
 
@@ -198,9 +210,10 @@ class CatalogIndex:
 
     def _nearest(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ``NEIGHBOURS`` nearest descriptors of each query as photo slots (-1: none) and squared distances."""
-        parts = [self._delta.search(queries, _FETCHED, params=self._search_params)]
-        if self._base is not None:
-            parts.append(self._base.search(queries, _FETCHED, params=self._base_params))
+        # One word search for every segment: they share the vocabulary.
+        word_dist, words = self.vocabulary.quantizer.search(queries, NPROBE)
+        words = np.ascontiguousarray(words, np.int64)
+        parts = [_search_lists(segment.lists, queries, words, word_dist, params) for segment, params, _ in self._searches]
         sq_dist = np.hstack([d for d, _ in parts])
         ids = np.hstack([i for _, i in parts])
         slot = np.searchsorted(self._ids, np.maximum(ids, 0))
@@ -216,12 +229,13 @@ class CatalogIndex:
     def save(self, path: Path) -> None:
         """Write the index as one file (and its photo table beside it), for :meth:`load`.
 
-        Only an index built in memory is saved (a snapshot is built from the catalog as
-        it stands, not from an earlier snapshot): a loaded base is read-only.
+        Only an index built in memory is saved (a snapshot is built from the catalog as it
+        stands, not from an earlier snapshot): a loaded one is read-only.
         """
-        if self._base is not None:
+        if any(segment.read_only for segment in self._segments):
             raise ValueError("a loaded index is not saved again; build the snapshot from the catalog")
-        faiss.write_index(self._delta, str(path))
+        segments = _merged_tail(self._segments, everything=True)
+        faiss.write_index(segments[0].lists if segments else self._empty_lists(), str(path))
         ids = sorted(self._photos)
         np.savez(
             photo_table_path(str(path)),
@@ -234,17 +248,54 @@ class CatalogIndex:
 
     @classmethod
     def load(cls, path: Path, vocabulary: Vocabulary | None = None) -> CatalogIndex:
-        """The index :meth:`save` wrote, memory-mapped and read-only; photos added later go to a delta."""
+        """The index :meth:`save` wrote, memory-mapped and read-only (:meth:`updated` adds to it)."""
         index = cls(vocabulary)
-        base = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-        index._base = base
+        lists = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         with np.load(photo_table_path(str(path))) as meta:
             index.generation = int(meta["generation"])
             for photo_id, sku, rank, count in zip(meta["photos"], meta["skus"], meta["ranks"], meta["counts"], strict=True):
                 index._photos[int(photo_id)] = (str(sku), int(rank), int(count))
-        index._base_ids = set(index._photos)
+        index._segments = (_Segment(lists, int(lists.ntotal), read_only=True),)
         index._refresh_tables()
         return index
+
+
+def _search_lists(
+    lists: faiss.IndexIVFScalarQuantizer, queries: np.ndarray, words: np.ndarray, word_dist: np.ndarray, params: faiss.SearchParametersIVF
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``_FETCHED`` nearest descriptors in ``lists`` of each query, given its nearest words.
+
+    faiss's Python wrapper of a preassigned search takes no search parameters (the
+    selector of stale photos), so this calls the C++ method it wraps.
+    """
+    n = len(queries)
+    distances, labels = np.empty((n, _FETCHED), np.float32), np.empty((n, _FETCHED), np.int64)
+    lists.search_preassigned_c(n, faiss.swig_ptr(queries), _FETCHED, faiss.swig_ptr(words), faiss.swig_ptr(word_dist),
+                               faiss.swig_ptr(distances), faiss.swig_ptr(labels), False, params)
+    return distances, labels
+
+
+def _merged_tail(segments: Sequence[_Segment], *, everything: bool = False) -> tuple[_Segment, ...]:
+    """Merge the newest segments while the newest is at least half the size of the one before
+    (or, with ``everything``, all of them); a read-only segment is never merged."""
+    segments = list(segments)
+    while len(segments) >= 2 and not segments[-2].read_only and (
+        everything or segments[-1].descriptors * 2 >= segments[-2].descriptors
+    ):
+        newer, older = segments.pop(), segments.pop()
+        segments.append(_merge(older, newer))
+    return tuple(segments)
+
+
+def _merge(older: _Segment, newer: _Segment) -> _Segment:
+    """One segment holding both's live descriptors; neither is changed."""
+    merged, incoming = faiss.clone_index(older.lists), faiss.clone_index(newer.lists)
+    # Stale photos are dropped before the merge: afterwards their old and new descriptors share one id.
+    for lists, stale in ((merged, older.stale), (incoming, newer.stale)):
+        if stale:
+            lists.remove_ids(faiss.IDSelectorBatch(np.fromiter(stale, np.int64)))
+    merged.merge_from(incoming, 0)
+    return _Segment(merged, int(merged.ntotal))
 
 
 def photo_table_path(path: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from itertools import islice
 from pathlib import Path
 
 from deeplens.db import Database
@@ -23,10 +22,6 @@ from deeplens.storage.keys import catalog_index_key
 from deeplens.vision.local_features import from_bytes
 
 log = logging.getLogger(__name__)
-
-# Photos decoded and added to the index at a time while a snapshot is built.
-_BUILD_BATCH = 256
-
 
 def build_snapshot(
     db: Database, store: ObjectStore, tenant: str, *, min_changed: int = 0, vocabulary: Vocabulary | None = None
@@ -46,9 +41,8 @@ def build_snapshot(
         return None
     started = time.perf_counter()
     with db.pool.connection() as conn, catalog_photos(conn, tenant) as (generation, rows):
-        index = CatalogIndex(vocabulary, generation=generation)
-        while batch := list(islice(rows, _BUILD_BATCH)):
-            index.add(CatalogPhoto(r.photo_id, r.sku, r.object_key, from_bytes(r.data)) for r in batch)
+        photos = (CatalogPhoto(r.photo_id, r.sku, r.object_key, from_bytes(r.data)) for r in rows)
+        index = CatalogIndex.build(photos, vocabulary=vocabulary, generation=generation)
     record = SnapshotRecord(generation, catalog_index_key(tenant, generation, vocabulary.name), vocabulary.name,
                             index.size, index.descriptors)
     with tempfile.TemporaryDirectory(prefix="deeplens-index-") as work:

@@ -22,9 +22,7 @@ def features(desc: np.ndarray) -> LocalFeatures:
 
 def index_of(*photos: tuple[int, str, LocalFeatures]) -> CatalogIndex:
     """An index of ``(photo id, sku, features)``, each photo under its own key."""
-    index = CatalogIndex()
-    index.add(CatalogPhoto(photo_id, sku, f"products/t/{sku}/{photo_id}.jpg", feats) for photo_id, sku, feats in photos)
-    return index
+    return CatalogIndex.build(CatalogPhoto(photo_id, sku, f"products/t/{sku}/{photo_id}.jpg", feats) for photo_id, sku, feats in photos)
 
 
 def seen(desc: np.ndarray) -> LocalFeatures:

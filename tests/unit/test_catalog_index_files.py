@@ -50,9 +50,7 @@ def _votes(index, frames: list[LocalFeatures]) -> list[list[tuple[int, str, int]
 
 
 def _built(photos: list[CatalogPhoto]) -> CatalogIndex:
-    index = CatalogIndex()
-    index.add(photos)
-    return index
+    return CatalogIndex.build(photos)
 
 
 def test_the_photo_a_frame_shows_gets_the_most_votes(catalog):
@@ -65,13 +63,12 @@ def test_votes_do_not_depend_on_the_order_photos_were_added(catalog):
     at_once = _built(catalog)
     grown = CatalogIndex()
     for start in range(len(catalog) - 1, -1, -5):
-        grown.add(reversed(catalog[max(0, start - 4): start + 1]))
+        grown = grown.updated(reversed(catalog[max(0, start - 4): start + 1]), generation=grown.generation + 1)
     assert _votes(grown, _frames(catalog)) == _votes(at_once, _frames(catalog))
 
 
 def test_a_saved_index_gives_the_same_votes_after_a_reload(catalog, tmp_path):
-    built = _built(catalog)
-    built.generation = 42
+    built = CatalogIndex.build(catalog, generation=42)
     built.save(tmp_path / "catalog.faiss")
     loaded = CatalogIndex.load(tmp_path / "catalog.faiss")
     assert loaded.generation == 42 and loaded.size == built.size and loaded.descriptors == built.descriptors
@@ -80,20 +77,8 @@ def test_a_saved_index_gives_the_same_votes_after_a_reload(catalog, tmp_path):
 
 def test_photos_added_to_a_loaded_index_vote_as_in_one_built_at_once(catalog, tmp_path):
     _built(catalog[:15]).save(tmp_path / "base.faiss")
-    loaded = CatalogIndex.load(tmp_path / "base.faiss")
-    loaded.add(catalog[15:])
+    loaded = CatalogIndex.load(tmp_path / "base.faiss").updated(catalog[15:], generation=2)
     assert _votes(loaded, _frames(catalog)) == _votes(_built(catalog), _frames(catalog))
-
-
-def test_a_removed_photo_gets_no_votes_from_a_loaded_base_or_the_delta(catalog, tmp_path):
-    _built(catalog[:12]).save(tmp_path / "base.faiss")
-    index = CatalogIndex.load(tmp_path / "base.faiss")
-    index.add(catalog[12:])
-    removed = {catalog[0].photo_id, catalog[20].photo_id}
-    index.remove(removed)
-    voted = {v.product_image_id for frame in _frames(catalog) for v in index.vote(frame)}
-    assert not voted & removed
-    assert _votes(index, _frames(catalog)) == _votes(_built([p for p in catalog if p.photo_id not in removed]), _frames(catalog))
 
 
 def test_a_replaced_photo_votes_with_its_new_descriptors(catalog, tmp_path):
@@ -101,7 +86,7 @@ def test_a_replaced_photo_votes_with_its_new_descriptors(catalog, tmp_path):
     index = CatalogIndex.load(tmp_path / "base.faiss")
     old = catalog[0]
     reshot = CatalogPhoto(old.photo_id, old.sku, old.object_key, _features(_random_descriptors(np.random.default_rng(99), 80)))
-    index.add([reshot])
+    index = index.updated([reshot], generation=2)
     assert index.size == len(catalog)
     assert old.photo_id not in {v.product_image_id for v in index.vote(_frame_showing(old, 0))}
     assert index.vote(_frame_showing(reshot, 1))[0].product_image_id == old.photo_id
@@ -115,3 +100,24 @@ def test_a_loaded_index_is_not_saved_again(catalog, tmp_path):
 
 def test_an_empty_index_votes_for_nothing(catalog):
     assert CatalogIndex().vote(_frames(catalog)[0]) == []
+
+
+def test_an_update_leaves_the_index_it_came_from_as_it_was(catalog):
+    before = _built(catalog[:10])
+    votes = _votes(before, _frames(catalog))
+    after = before.updated(catalog[10:], generation=1)
+    assert (before.size, after.size) == (10, len(catalog))
+    assert _votes(before, _frames(catalog)) == votes
+
+
+def test_a_photo_given_twice_in_one_update_is_refused(catalog):
+    with pytest.raises(ValueError, match="twice"):
+        CatalogIndex.build([catalog[0], catalog[0]])
+
+
+def test_many_small_updates_keep_few_segments(catalog):
+    index = CatalogIndex()
+    for n, photo in enumerate(catalog):
+        index = index.updated([photo], generation=n + 1)
+    assert len(index._segments) <= 5  # log2 of 24 photos, rounded up
+    assert _votes(index, _frames(catalog)) == _votes(_built(catalog), _frames(catalog))
