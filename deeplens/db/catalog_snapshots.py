@@ -96,6 +96,12 @@ def changed_photo_count(conn: psycopg.Connection, tenant: str, since: int) -> in
     ).fetchone()["changed"]
 
 
+def tenants_with_catalogs(conn: psycopg.Connection) -> list[str]:
+    """Every tenant that has ever indexed a product photo."""
+    rows = conn.execute("SELECT tenant_id FROM index_state WHERE catalog_generation > 0 ORDER BY tenant_id").fetchall()
+    return [row["tenant_id"] for row in rows]
+
+
 def register_snapshot(conn: psycopg.Connection, tenant: str, record: SnapshotRecord) -> None:
     """Record a saved catalog index (saving the same generation again changes nothing)."""
     conn.execute(
