@@ -1,4 +1,4 @@
-"""Make the RootSIFT vocabulary shipped in ``deeplens/matching/data/rootsift-words.faiss``.
+"""Make the RootSIFT vocabulary shipped in ``deeplens/matching/data/rootsift-words.npy``.
 
     python scripts/train_vocabulary.py [--words 4096] [--products 1000] [--seed 9001]
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from deeplens.config import Settings
 from deeplens.datagen import PRESETS, generate_catalog
-from deeplens.matching.vocabulary import VOCABULARY_PATH, build_vocabulary, save_vocabulary
+from deeplens.matching.vocabulary import VOCABULARY_PATH
 from deeplens.vision.local_features import extract_local_features
 
 
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     kmeans = faiss.Kmeans(descriptors.shape[1], args.words, niter=20, seed=args.seed, max_points_per_centroid=256)
     kmeans.train(descriptors)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_vocabulary(build_vocabulary(kmeans.centroids), args.out)
+    # float16 keeps every centre within 0.1 of what k-means found (descriptors are integers), in half the bytes.
+    np.save(args.out, kmeans.centroids.astype(np.float16))
     print(f"{args.words} words -> {args.out} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
 
 

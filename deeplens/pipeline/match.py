@@ -387,11 +387,13 @@ def _match_earlier_frames(
     started = time.perf_counter()
     pairs: set[tuple[str, str]] = set()
     scanned = verified = 0
+    after_id = first_id = min(through.values())
     with services.db.pool.connection() as conn:
+        if not frames_indexed_before(conn, tenant, model, max(generations.values()), after_id=after_id, limit=1):
+            return pairs, None  # no earlier keyframe (a catalog uploaded before any video): nothing to vote
         index = services.catalog_indexes.get(conn, tenant)
         # Photos indexed since this pass claimed its own: a later pass checks them, as waiting photos.
         later = frozenset(waiting_photo_ids(conn, tenant) - generations.keys())
-    after_id = first_id = min(through.values())
     finished = False
     while not finished and scanned < budget:
         asked = min(_FRAME_PAGE, budget - scanned)
