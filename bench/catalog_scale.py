@@ -76,8 +76,10 @@ def index_profile(home: Path, settings: dict[str, str], *, from_snapshot: bool) 
     """
     from deeplens.db import Database
     from deeplens.db.catalog_snapshots import catalog_changes
-    from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto
+    from deeplens.matching.catalog_index import CatalogIndex
     from deeplens.matching.index_cache import CatalogIndexCache
+    from deeplens.matching.snapshots import catalog_photo
+    from deeplens.matching.vocabulary import load_vocabulary
     from deeplens.native_threads import cap_native_threads
     from deeplens.storage.factory import open_store
     from deeplens.vision.local_features import from_bytes
@@ -91,8 +93,7 @@ def index_profile(home: Path, settings: dict[str, str], *, from_snapshot: bool) 
             if from_snapshot:
                 index = CatalogIndexCache(open_store(config), home / "catalog-indexes").get(conn, config.tenant)
             else:
-                index = CatalogIndex.build(CatalogPhoto(p.photo_id, p.sku, p.object_key, from_bytes(p.data))
-                                           for p in catalog_changes(conn, config.tenant, 0).photos)
+                index = CatalogIndex.build(map(catalog_photo, catalog_changes(conn, config.tenant, 0, load_vocabulary().name).photos))
             ready_s, ready_mb = time.perf_counter() - started, _rss_mb() - rss
             rows = conn.execute(
                 "SELECT data FROM local_features WHERE tenant_id = %s AND item_kind = 'frame'", (config.tenant,)

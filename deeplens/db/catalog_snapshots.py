@@ -18,6 +18,8 @@ class PhotoRow:
     sku: str
     object_key: str
     data: bytes
+    words: bytes | None
+    """Its descriptors' words, where stored for the vocabulary asked for."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,11 @@ class SnapshotRecord:
 _GENERATION = "SELECT COALESCE((SELECT catalog_generation FROM index_state WHERE tenant_id = %(tenant)s), 0) AS generation"
 
 
-def catalog_changes(conn: psycopg.Connection, tenant: str, since: int) -> CatalogChanges:
+def _photo(row: dict) -> PhotoRow:
+    return PhotoRow(row["photo_id"], row["sku"], row["object_key"], bytes(row["data"]), None if row["words"] is None else bytes(row["words"]))
+
+
+def catalog_changes(conn: psycopg.Connection, tenant: str, since: int, vocabulary: str) -> CatalogChanges:
     """Photos written and removed after catalog generation ``since``.
 
     One statement, so the generation and the changes come from one snapshot: the changes
@@ -53,21 +59,19 @@ def catalog_changes(conn: psycopg.Connection, tenant: str, since: int) -> Catalo
     """
     rows = conn.execute(
         f"WITH g AS ({_GENERATION})"
-        " SELECT 'photo' AS change, lf.item_id AS photo_id, lf.data, pi.sku, pi.object_key, g.generation"
+        " SELECT 'photo' AS change, lf.item_id AS photo_id, lf.data, pi.sku, pi.object_key, g.generation,"
+        " CASE WHEN lf.words_vocabulary = %(vocabulary)s THEN lf.words END AS words"
         " FROM local_features lf JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id CROSS JOIN g"
         " WHERE lf.tenant_id = %(tenant)s AND lf.item_kind = 'product_image' AND lf.catalog_generation > %(since)s"
-        " UNION ALL SELECT 'generation', NULL, NULL, NULL, NULL, g.generation FROM g"
+        " UNION ALL SELECT 'generation', NULL, NULL, NULL, NULL, g.generation, NULL FROM g"
         " ORDER BY change, object_key, photo_id",
-        {"tenant": tenant, "since": since},
+        {"tenant": tenant, "since": since, "vocabulary": vocabulary},
     ).fetchall()
-    return CatalogChanges(
-        generation=rows[0]["generation"],
-        photos=[PhotoRow(r["photo_id"], r["sku"], r["object_key"], bytes(r["data"])) for r in rows if r["change"] == "photo"],
-    )
+    return CatalogChanges(generation=rows[0]["generation"], photos=[_photo(r) for r in rows if r["change"] == "photo"])
 
 
 @contextmanager
-def catalog_photos(conn: psycopg.Connection, tenant: str, *, batch: int = 256) -> Iterator[tuple[int, Iterator[PhotoRow]]]:
+def catalog_photos(conn: psycopg.Connection, tenant: str, vocabulary: str, *, batch: int = 256) -> Iterator[tuple[int, Iterator[PhotoRow]]]:
     """The catalog generation and every photo of it, streamed in key order (a snapshot's build).
 
     Read in one repeatable-read transaction, open while the photos are read, so a catalog
@@ -79,12 +83,13 @@ def catalog_photos(conn: psycopg.Connection, tenant: str, *, batch: int = 256) -
         with conn.cursor(name="catalog_photos") as cursor:
             cursor.itersize = batch
             cursor.execute(
-                "SELECT lf.item_id, lf.data, pi.sku, pi.object_key FROM local_features lf"
+                "SELECT lf.item_id AS photo_id, lf.data, pi.sku, pi.object_key,"
+                " CASE WHEN lf.words_vocabulary = %s THEN lf.words END AS words FROM local_features lf"
                 " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
                 " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image' ORDER BY pi.object_key, pi.id",
-                (tenant,),
+                (vocabulary, tenant),
             )
-            yield generation, (PhotoRow(r["item_id"], r["sku"], r["object_key"], bytes(r["data"])) for r in cursor)
+            yield generation, (_photo(r) for r in cursor)
 
 
 def changed_photo_count(conn: psycopg.Connection, tenant: str, since: int) -> int:

@@ -78,6 +78,8 @@ class CatalogPhoto:
     sku: str
     object_key: str
     features: LocalFeatures
+    words: np.ndarray | None = None
+    """Each descriptor's word in the index's vocabulary, where known (found when absent)."""
 
 
 def _tie_rank(object_key: str) -> int:
@@ -149,7 +151,11 @@ class CatalogIndex:
             photos_table.pop(photo.photo_id, None)
             if len(photo.features):
                 block = np.ascontiguousarray(photo.features.descriptors, np.float32)
-                lists.add_with_ids(block, np.full(len(block), photo.photo_id, np.int64))
+                words = self.vocabulary.assign(block) if photo.words is None else np.ascontiguousarray(photo.words, np.int64)
+                if words.shape != (len(block),):
+                    raise ValueError(f"photo {photo.photo_id} has {len(block)} descriptors but {words.size} words")
+                ids = np.full(len(block), photo.photo_id, np.int64)
+                lists.add_core(len(block), faiss.swig_ptr(block), faiss.swig_ptr(ids), faiss.swig_ptr(words))
                 photos_table[photo.photo_id] = (photo.sku, _tie_rank(photo.object_key), len(block))
                 descriptors += len(block)
         replaced = frozenset(given & self._photos.keys())

@@ -11,11 +11,10 @@ import psycopg
 
 from deeplens.db.catalog_snapshots import catalog_changes, latest_snapshot
 from deeplens.db.index_state import catalog_generation
-from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto
-from deeplens.matching.snapshots import load_snapshot
+from deeplens.matching.catalog_index import CatalogIndex
+from deeplens.matching.snapshots import catalog_photo, load_snapshot
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
 from deeplens.storage.base import ObjectStore
-from deeplens.vision.local_features import from_bytes
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,8 @@ class CatalogIndexCache:
             started = time.perf_counter()
             if index is None:
                 index = self._first_index(conn, tenant)
-            changes = catalog_changes(conn, tenant, index.generation)
-            added = [CatalogPhoto(p.photo_id, p.sku, p.object_key, from_bytes(p.data)) for p in changes.photos]
+            changes = catalog_changes(conn, tenant, index.generation, index.vocabulary.name)
+            added = [catalog_photo(photo) for photo in changes.photos]
             index = index.updated(added, generation=changes.generation)
             self._indexes[tenant] = index
             log.info("catalog index of tenant %s at generation %d: %d photos (%d added or replaced), %d descriptors, ready in %.2f s",

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from deeplens.db import Database
-from deeplens.db.catalog_snapshots import SnapshotRecord, catalog_photos, changed_photo_count, latest_snapshot, register_snapshot
+from deeplens.db.catalog_snapshots import PhotoRow, SnapshotRecord, catalog_photos, changed_photo_count, latest_snapshot, register_snapshot
 from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto, photo_table_path
-from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
+from deeplens.matching.vocabulary import Vocabulary, load_vocabulary, words_from_bytes
 from deeplens.storage.base import ObjectStore
 from deeplens.storage.keys import catalog_index_key
 from deeplens.vision.local_features import from_bytes
@@ -40,9 +40,8 @@ def build_snapshot(
     if changed < min_changed:
         return None
     started = time.perf_counter()
-    with db.pool.connection() as conn, catalog_photos(conn, tenant) as (generation, rows):
-        photos = (CatalogPhoto(r.photo_id, r.sku, r.object_key, from_bytes(r.data)) for r in rows)
-        index = CatalogIndex.build(photos, vocabulary=vocabulary, generation=generation)
+    with db.pool.connection() as conn, catalog_photos(conn, tenant, vocabulary.name) as (generation, rows):
+        index = CatalogIndex.build(map(catalog_photo, rows), vocabulary=vocabulary, generation=generation)
     record = SnapshotRecord(generation, catalog_index_key(tenant, generation, vocabulary.name), vocabulary.name,
                             index.size, index.descriptors)
     with tempfile.TemporaryDirectory(prefix="deeplens-index-") as work:
@@ -55,6 +54,12 @@ def build_snapshot(
     log.info("catalog index snapshot of tenant %s at generation %d: %d photos, %d descriptors, built in %.1f s",
              tenant, generation, record.photos, record.descriptors, time.perf_counter() - started)
     return record
+
+
+def catalog_photo(row: PhotoRow) -> CatalogPhoto:
+    """A photo as the database holds it, as the index takes it."""
+    return CatalogPhoto(row.photo_id, row.sku, row.object_key, from_bytes(row.data),
+                        None if row.words is None else words_from_bytes(row.words))
 
 
 def load_snapshot(store: ObjectStore, record: SnapshotRecord, cache_dir: Path, vocabulary: Vocabulary | None = None) -> CatalogIndex:

@@ -12,9 +12,10 @@ import numpy as np
 from deeplens.db.catalog import upsert_product_image
 from deeplens.db.class_scores import upsert_class_scores
 from deeplens.db.index_state import advance_catalog_generation, bump_generation
-from deeplens.db.local_features import put_local_features
+from deeplens.db.local_features import put_local_features, store_catalog_words
 from deeplens.db.vectors import upsert_embeddings
 from deeplens.errors import Undeliverable
+from deeplens.matching.vocabulary import load_vocabulary, words_to_bytes
 from deeplens.pipeline.services import Embedder, Services
 from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import extract_local_features, to_bytes
@@ -39,10 +40,15 @@ def _index_product(event: Event, services: Services) -> list[Event]:
     image = decode_image(services.store.get(upload.key), max_bytes=services.settings.max_image_bytes)
     vectors, probs = embed_and_maybe_classify(services.embedder, [image])
     local = extract_local_features(image, kind=LOCAL_FEATURE_KIND, max_side=services.settings.product_feature_max_side)
+    # The catalog index's words of its descriptors are found here, once, not by every match
+    # process (and snapshot build) that indexes the photo.
+    vocabulary = load_vocabulary()
+    words = words_to_bytes(vocabulary.assign(local.descriptors))
     height, width = image.shape[:2]
     with services.db.transaction() as conn:
         image_id = upsert_product_image(conn, event.tenant, upload.sku, upload.key, upload.sha256, width, height)
         _store(conn, services, event.tenant, "product_image", [image_id], vectors, probs, [local])
+        store_catalog_words(conn, event.tenant, image_id, words, vocabulary.name)
     indexed = types.ImageIndexed(item_kind="product_image", item_ids=[image_id], model=services.embedder.model_name)
     return [event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE, key=str(image_id), subject=upload.key)]
 

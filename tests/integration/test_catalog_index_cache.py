@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplens.matching import index_cache
+from deeplens.matching import snapshots
 from deeplens.matching.index_cache import CatalogIndexCache
 from deeplens.matching.snapshots import build_snapshot
 from deeplens.vision.local_features import LocalFeatures
@@ -78,8 +78,8 @@ def test_a_change_reads_only_the_photos_it_touched(services, catalog, tmp_path, 
     cache = new_cache(services, tmp_path)
     assert current(services, cache).size == 3
     decoded: list[bytes] = []
-    decode = index_cache.from_bytes
-    monkeypatch.setattr(index_cache, "from_bytes", lambda data: decoded.append(data) or decode(data))
+    decode = snapshots.from_bytes
+    monkeypatch.setattr(snapshots, "from_bytes", lambda data: decoded.append(data) or decode(data))
     catalog("SKU-D")
     assert current(services, cache).size == 4
     assert len(decoded) == 1
@@ -92,8 +92,8 @@ def test_a_cold_start_loads_the_newest_snapshot_and_adds_what_changed_since(serv
     assert (record.photos, record.descriptors) == (2, 100)
     added = catalog("SKU-C")
     decoded: list[bytes] = []
-    decode = index_cache.from_bytes
-    monkeypatch.setattr(index_cache, "from_bytes", lambda data: decoded.append(data) or decode(data))
+    decode = snapshots.from_bytes
+    monkeypatch.setattr(snapshots, "from_bytes", lambda data: decoded.append(data) or decode(data))
     index = current(services, new_cache(services, tmp_path))
     assert (index.size, len(decoded)) == (3, 1)  # two photos from the snapshot, one from the database
     assert index.vote(added)[0].sku == "SKU-C"

@@ -59,3 +59,12 @@ def test_index_build_of_all_tenants_covers_each_tenant_with_a_catalog(cli_env, i
 def test_index_build_refuses_a_threshold_below_one(cli_env):
     with pytest.raises(SystemExit, match="at least 1"):
         deeplens(["index", "build", "--if-stale", "0"])
+
+
+def test_the_features_step_stores_each_photos_catalog_words(cli_env, folder):
+    assert deeplens(["ingest", str(folder)]) == 0
+    assert cli_env.broker.run_until_idle(tenant=cli_env.settings.tenant, timeout=120)
+    with cli_env.services.db.pool.connection() as conn:
+        row = conn.execute("SELECT count, words, words_vocabulary FROM local_features WHERE tenant_id = %s AND item_kind = 'product_image'",
+                           (cli_env.settings.tenant,)).fetchone()
+    assert row["words_vocabulary"] == load_vocabulary().name and len(row["words"]) == 2 * row["count"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto
+from deeplens.matching.vocabulary import load_vocabulary
 from deeplens.vision.local_features import LocalFeatures
 
 DIMS = 128
@@ -121,3 +124,14 @@ def test_many_small_updates_keep_few_segments(catalog):
         index = index.updated([photo], generation=n + 1)
     assert len(index._segments) <= 5  # log2 of 24 photos, rounded up
     assert _votes(index, _frames(catalog)) == _votes(_built(catalog), _frames(catalog))
+
+
+def test_photos_with_their_words_found_beforehand_vote_as_photos_without(catalog):
+    vocabulary = load_vocabulary()
+    with_words = [replace(p, words=vocabulary.assign(p.features.descriptors)) for p in catalog]
+    assert _votes(CatalogIndex.build(with_words), _frames(catalog)) == _votes(_built(catalog), _frames(catalog))
+
+
+def test_words_that_do_not_fit_the_descriptors_are_refused(catalog):
+    with pytest.raises(ValueError, match="words"):
+        CatalogIndex.build([replace(catalog[0], words=np.zeros(3, np.int64))])
