@@ -70,7 +70,7 @@ def scan_folder(root: Path, tenant: str) -> Upload:
         raise SystemExit(f"deeplens ingest: {root} is not a folder")
     products, videos = root / "products", root / "videos"
     if not products.is_dir() and not videos.is_dir():
-        raise SystemExit(f"deeplens ingest: {root} has neither products/ nor videos/ (see README: Using your own data)")
+        raise SystemExit(f"deeplens ingest: {root} has neither products/ nor videos/ (see docs/using.md)")
     upload = Upload()
     for entry in sorted(root.iterdir()):
         if entry not in (products, videos):
