@@ -1,7 +1,10 @@
 """The routing table: the single source of truth for which event type goes to which step.
 
-The Helm chart renders one Knative Trigger per row; the local broker routes by the same
-rows. A new step is one handler plus one row here.
+The Helm chart renders one Knative Trigger per row (``charts/render_routes.py`` writes
+them to ``files/routes.json``), the local broker routes by the same rows, and the steps
+named here are the runner's steps (``deeplens/pipeline/runner.py``) and the function
+targets (``functions/main.py``). A new step is a module ``deeplens/pipeline/<step>.py``
+with a ``handle(event, services)`` plus its rows here (then regenerate routes.json).
 """
 
 from __future__ import annotations

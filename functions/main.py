@@ -15,10 +15,12 @@ onto the durable queue in PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import functions_framework
 
+from eventing.routing import ROUTES, STEPS
 from functions._runtime import Reply, handle, handle_notification, record_dead_letter, scrape
 
 
@@ -28,28 +30,20 @@ def ingest(request: Any) -> Reply:
     return scrape(request) or handle_notification(request.headers, request.get_data())
 
 
-@functions_framework.http
-def keyframes(request: Any) -> Reply:
-    """video.uploaded → frames.extracted (batches)."""
-    return scrape(request) or handle("keyframes", request.headers, request.get_data())
+def _step_target(step: str) -> Callable[[Any], Reply]:
+    """The target of a step that takes CloudEvents only (every step but ingest)."""
+
+    def target(request: Any) -> Reply:
+        return scrape(request) or handle(step, request.headers, request.get_data())
+
+    # functions-framework finds a target, and registers its signature type, by this name.
+    target.__name__ = target.__qualname__ = step
+    target.__doc__ = f"The {step} step: " + ", ".join(r.event_type for r in ROUTES if r.subscriber == step) + "."
+    return functions_framework.http(target)
 
 
-@functions_framework.http
-def features(request: Any) -> Reply:
-    """product.uploaded / frames.extracted → image.indexed."""
-    return scrape(request) or handle("features", request.headers, request.get_data())
-
-
-@functions_framework.http
-def match(request: Any) -> Reply:
-    """image.indexed / rematch.requested → match.found (and image.indexed, where a pass goes on)."""
-    return scrape(request) or handle("match", request.headers, request.get_data())
-
-
-@functions_framework.http
-def evidence(request: Any) -> Reply:
-    """match.found → match.evidenced."""
-    return scrape(request) or handle("evidence", request.headers, request.get_data())
+# keyframes, features, match, evidence: one target per step of the routing table.
+globals().update({step: _step_target(step) for step in STEPS if step != "ingest"})
 
 
 @functions_framework.http

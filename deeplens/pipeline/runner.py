@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 
@@ -9,21 +10,16 @@ from deeplens import metrics, tracing
 from deeplens.db.failures import record_failure
 from deeplens.errors import BadInput, ObjectMissing
 from deeplens.logs import log_context, trace_id
-from deeplens.pipeline import evidence, features, ingest, keyframes, match
 from deeplens.pipeline.services import Services
+from eventing import routing
 from eventing.events import Event
 
 log = logging.getLogger(__name__)
 
 Step = Callable[[Event, Services], list[Event]]
 
-STEPS: dict[str, Step] = {
-    "ingest": ingest.handle,
-    "keyframes": keyframes.handle,
-    "features": features.handle,
-    "match": match.handle,
-    "evidence": evidence.handle,
-}
+STEPS: dict[str, Step] = {step: importlib.import_module(f"deeplens.pipeline.{step}").handle for step in routing.STEPS}
+"""Each step of the routing table is the ``handle`` of the pipeline module named after it."""
 
 
 class StepRunner:

@@ -4,7 +4,10 @@ Nearest-neighbour descriptor matches are cheap and noisy; what makes a match
 trustworthy is that many of them agree on one *plausible* planar mapping. A prior
 measurement on real data: RANSAC inliers alone (>= 20, no sanity check) gave precision
 0.08; with a strict homography sanity check and >= 30 inliers, precision 1.0. Hence
-every check below is strict, and all thresholds are parameters.
+every check below is strict, and all thresholds are parameters. The sanity and coverage
+checks, the photometric check and the rival-product test now do much of what a high inlier
+count did: :func:`verify_pair` asks 12 inliers by default, and the pipeline 20
+(``DEEPLENS_MATCH_MIN_INLIERS``).
 
 Pipeline: exact brute-force kNN (k=2) matching -> Lowe ratio test -> one-to-one (a frame
 keypoint may support only one product keypoint) -> homography by MAGSAC++ -> inliers

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import cv2
 import pytest
+from synthkit import make_packaging
 
 from deeplens.results import Results
-from deeplens.vision.synthetic import make_packaging
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import av
 import cv2
 import numpy as np
 import pytest
+from synthkit import make_packaging, shot_frames, write_video
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.db.failures import list_failures
 from deeplens.results import Results
-from deeplens.vision.synthetic import make_packaging, shot_frames, write_video
 from eventing import types
 from eventing.events import Event
 

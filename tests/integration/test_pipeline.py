@@ -227,7 +227,8 @@ def test_a_photo_added_later_that_takes_every_vote_from_a_product_leaves_what_up
     # the twin is nobody's candidate, and the product stops being one where it was matched.
     # One worker indexes both twin photos before their first match event, so a single pass
     # sees them together (one photo alone would still be a candidate somewhere).
-    twin_uploaded_later(tiny_dataset, settings.model_copy(update={"match_top_k": 0, "workers": 1}), tmp_path, "SKU-1001")
+    after = twin_uploaded_later(tiny_dataset, settings.model_copy(update={"match_top_k": 0, "workers": 1}), tmp_path, "SKU-1001")
+    assert not {"SKU-1001", "SKU-TWIN"} & {p for _, p, *_ in after}
 
 
 def upload_featureless_photo(runtime, tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+from synthkit import make_packaging
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.results import Results
-from deeplens.vision.synthetic import make_packaging
 
 
 def run(runtime, root: Path) -> None:
@@ -48,7 +48,7 @@ def test_a_product_folder_with_no_images_is_a_no_images_failure(runtime, folder,
 
 
 def test_a_truncated_video_keeps_the_frames_before_the_cut_and_says_so(runtime, folder, tmp_path, failures_by_key):
-    from deeplens.vision.synthetic import shot_frames, write_video
+    from synthkit import shot_frames, write_video
 
     video = write_video(tmp_path / "full.mp4", shot_frames(3, 60, size=(320, 180)), fps=15)
     data = video.read_bytes()

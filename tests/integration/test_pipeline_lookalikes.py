@@ -7,13 +7,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from synthkit import place_product, shot_frames, write_video
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.datagen.artwork import render_artwork
 from deeplens.datagen.catalog import brand_sibling_spec, random_spec
 from deeplens.results import Results
 from deeplens.vision.local_features import extract_local_features
-from deeplens.vision.synthetic import place_product, shot_frames, write_video
 from deeplens.vision.verify import verify_pair
 
 QUAD = np.array([(300, 120), (520, 140), (510, 430), (290, 400)], np.float32)

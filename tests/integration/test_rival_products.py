@@ -6,12 +6,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from synthkit import place_product, shot_frames
 
 from deeplens.datagen.artwork import render_artwork
 from deeplens.datagen.catalog import brand_sibling_spec, random_spec
 from deeplens.pipeline.verification import Candidate, PhotoFeatures, verify_among_rivals
 from deeplens.vision.local_features import LocalFeatures, extract_local_features
-from deeplens.vision.synthetic import place_product, shot_frames
 
 QUAD = np.array([(300, 120), (520, 140), (510, 430), (290, 400)], np.float32)
 

@@ -91,7 +91,8 @@ def test_an_s3_store_that_leaves_announcing_to_the_bucket_announces_nothing(s3_e
 
 
 def test_a_video_is_read_in_place_by_range_through_its_media_location(store, tmp_path):
-    from deeplens.vision.synthetic import shot_frames, write_video
+    from synthkit import shot_frames, write_video
+
     from deeplens.vision.video import FrameReader
 
     path = write_video(tmp_path / "v.mp4", shot_frames(4, 60, size=(160, 96), pan=3), fps=15)

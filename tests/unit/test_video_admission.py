@@ -12,10 +12,10 @@ import av
 import cv2
 import numpy as np
 import pytest
+from synthkit import shot_frames, write_video
 
 from deeplens.errors import BadInput
 from deeplens.vision.containers import admit_container
-from deeplens.vision.synthetic import shot_frames, write_video
 from deeplens.vision.video import VideoLimits, open_video
 
 LIMITS = VideoLimits(max_pixels=3840 * 2160, max_side=4096, max_seconds=3 * 3600.0, min_fps=1.0, max_fps=240.0)

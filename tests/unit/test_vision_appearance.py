@@ -5,13 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from synthkit import make_background, place_product
 
 from deeplens.datagen.artwork import ArtSpec, render_artwork
 from deeplens.datagen.catalog import brand_sibling_spec, random_spec
 from deeplens.datagen.photos import angled_photo
 from deeplens.vision.appearance import appearance_agreement, product_template
 from deeplens.vision.local_features import extract_local_features
-from deeplens.vision.synthetic import make_background, place_product
 from deeplens.vision.verify import verify_pair
 
 QUAD = np.array([(300, 120), (520, 140), (510, 430), (290, 400)], np.float32)

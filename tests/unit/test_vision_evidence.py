@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthkit import Scene, make_background, make_packaging, place_product
 
 from deeplens.vision.evidence import CAPTION_HEIGHT, evidence_size, render_evidence
 from deeplens.vision.local_features import extract_local_features
-from deeplens.vision.synthetic import Scene, make_background, make_packaging, place_product
 from deeplens.vision.verify import Verification, verify_pair
 
 

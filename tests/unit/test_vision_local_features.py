@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from synthkit import make_background, make_packaging
 
 from deeplens.errors import BadInput
 from deeplens.vision.local_features import (
@@ -14,7 +15,6 @@ from deeplens.vision.local_features import (
     from_bytes,
     to_bytes,
 )
-from deeplens.vision.synthetic import make_background, make_packaging
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from synthkit import Scene, make_background, make_packaging, place_product
 
 from deeplens.vision.local_features import LocalFeatures, extract_local_features, from_bytes, to_bytes
-from deeplens.vision.synthetic import Scene, make_background, make_packaging, place_product
 from deeplens.vision.verify import SanityLimits, Verification, check_outline, verify_pair
 
 # A tilted, perspective-warped placement in a 960x540 frame.

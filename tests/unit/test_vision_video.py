@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from synthkit import shot_frames, write_video
 
 from deeplens.errors import BadInput
 from deeplens.vision.keyframes import select_keyframes
-from deeplens.vision.synthetic import shot_frames, write_video
 from deeplens.vision.video import FrameReader, open_video
 
 FPS = 25.0

@@ -1,4 +1,4 @@
-"""Procedural images and videos with known ground truth, for tests and benchmarks.
+"""Procedural images and videos with known ground truth, for the tests.
 
 Everything is seeded, so the same call draws the same pixels on every machine. A
 "packaging" is a textured box front (background, graphics, brand text); a "scene" is
