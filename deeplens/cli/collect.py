@@ -11,10 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from deeplens.cli.common import load_settings
 from deeplens.cli.ingest import wait_with_progress
+from deeplens.cli.progress import progress
 from deeplens.collect import Outcome, collect, read_manifest
 from deeplens.errors import BadInput
 from deeplens.runtime import LocalRuntime
@@ -40,18 +39,15 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"deeplens collect: {exc}") from exc
     settings = load_settings()
     with LocalRuntime(settings) as runtime:
-        bar = tqdm(total=len(rows), desc="collecting", unit="row", file=sys.stderr, dynamic_ncols=True)
+        with progress("collecting", "row", len(rows)) as shown:
 
-        def progress(outcome: Outcome) -> None:
-            bar.update(1)
-            if not outcome.ok:
-                tqdm.write(f"skipped line {outcome.line}: {outcome.reason}: {outcome.message}", file=sys.stderr)
+            def collected(outcome: Outcome) -> None:
+                shown.advance()
+                if not outcome.ok:
+                    shown.write(f"skipped line {outcome.line}: {outcome.reason}: {outcome.message}")
 
-        try:
             report = collect(runtime.services, rows, max_bytes=args.max_bytes, concurrency=args.concurrency,
-                             on_outcome=progress)
-        finally:
-            bar.close()
+                             on_outcome=collected)
         print(f"Uploaded {len(report.uploaded)} of {len(report.outcomes)} row(s); {len(report.failed)} skipped "
               "(see `deeplens failures`).")
         if args.wait:

@@ -18,9 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from deeplens.cli.common import load_settings
+from deeplens.cli.progress import progress
 from deeplens.db.failures import record_failure
 from deeplens.matching.snapshots import build_snapshot
 from deeplens.runtime import LocalRuntime
@@ -108,20 +107,15 @@ def report_skipped(upload: Upload) -> None:
 
 def wait_with_progress(runtime: LocalRuntime, timeout: float | None) -> bool:
     """Work the queue until idle, showing deliveries done out of those known so far."""
-    bar = tqdm(desc="processing", unit="event", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
     start = runtime.queue.counts(runtime.settings.tenant)
+    with progress("processing", "event") as shown:
 
-    def tick() -> None:
-        counts = runtime.queue.counts(runtime.settings.tenant)
-        finished = sum(counts.get(s, 0) - start.get(s, 0) for s in ("done", "failed", "dead"))
-        bar.total = finished + counts.get("pending", 0) + counts.get("running", 0)
-        bar.n = finished
-        bar.refresh()
+        def tick() -> None:
+            counts = runtime.queue.counts(runtime.settings.tenant)
+            finished = sum(counts.get(s, 0) - start.get(s, 0) for s in ("done", "failed", "dead"))
+            shown.set(finished, finished + counts.get("pending", 0) + counts.get("running", 0))
 
-    try:
         return runtime.broker.run_until_idle(tenant=runtime.settings.tenant, on_tick=tick, timeout=timeout)
-    finally:
-        bar.close()
 
 
 def ingest_folder(runtime: LocalRuntime, root: Path, *, wait: bool, timeout: float | None = None) -> bool:
@@ -137,8 +131,10 @@ def ingest_folder(runtime: LocalRuntime, root: Path, *, wait: bool, timeout: flo
             if skipped.misplaced:
                 record_failure(conn, runtime.settings.tenant, skipped.path, "ingest", "outside_layout",
                                f"{skipped.path} was not uploaded: {skipped.why}")
-    for key, path in tqdm(upload.files, desc="uploading", unit="file", file=sys.stderr, dynamic_ncols=True):
-        runtime.services.store.put_file(key, path)
+    with progress("uploading", "file", len(upload.files)) as shown:
+        for key, path in upload.files:
+            runtime.services.store.put_file(key, path)
+            shown.advance()
     return wait_with_progress(runtime, timeout) if wait else True
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tqdm import tqdm
-
 from deeplens.cli.common import load_settings
+from deeplens.cli.progress import progress
 from deeplens.errors import DeepLensError
 from deeplens.pipeline.services import Services
 from deeplens.search.hits import KIND_ITEMS
@@ -28,22 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     services = Services.from_settings(load_settings())
-    bar = tqdm(desc=f"reindex {args.model}", unit="image", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    shown = progress(f"reindex {args.model}", "image")
 
-    def progress(report: ReindexReport) -> None:
-        bar.total = report.total
-        bar.n = report.done + report.failed
-        bar.refresh()
+    def reindexed(report: ReindexReport) -> None:
+        shown.set(report.done + report.failed, report.total)
 
     try:
-        report = reindex(services, args.model, kinds=KIND_ITEMS[args.kind], batch_size=args.batch_size, on_progress=progress)
+        report = reindex(services, args.model, kinds=KIND_ITEMS[args.kind], batch_size=args.batch_size, on_progress=reindexed)
     except DeepLensError as exc:
         raise SystemExit(f"deeplens reindex: {exc}") from exc
     except KeyboardInterrupt:
         print("\nInterrupted; run the same command again to resume.", file=sys.stderr)
         return 130
     finally:
-        bar.close()
+        shown.close()
         services.close()
     print(f"{args.model}: {report.done} embedded, {report.failed} unreadable (see `deeplens failures`), "
           f"{report.total - report.done - report.failed} left.")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
+
+from deeplens.cli.progress import Progress, progress
 
 from . import PRESETS, generate_dataset
 
@@ -18,10 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
 
-    def progress(stage: str, done: int, total: int) -> None:
-        print(f"\r{stage}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    stages: dict[str, Progress] = {}
 
-    truth = generate_dataset(args.out, args.preset, seed=args.seed, progress=progress)
+    def generated(stage: str, done: int, total: int) -> None:
+        shown = stages.setdefault(stage, progress(stage, "item", total))
+        shown.set(done, total)
+        if done == total:
+            shown.close()
+
+    truth = generate_dataset(args.out, args.preset, seed=args.seed, progress=generated)
     shown = sum(len(v.appearances) for v in truth.videos.values())
     print(f"{len(truth.products)} products, {len(truth.videos)} videos, {shown} appearances "
           f"in {time.monotonic() - started:.1f}s -> {args.out}")  # fmt: skip
