@@ -29,6 +29,11 @@ class NotFound(DeepLensError):
     """A requested object, row or model does not exist."""
 
 
+class DependencyMissing(DeepLensError):
+    """A package or file this installation needs is missing (model weights, an optional
+    package): a fault of the deployment, not of the request, and no retry mends it."""
+
+
 class ObjectMissing(NotFound):
     """The bucket no longer holds an object an event names (deleted after it was announced).
 

