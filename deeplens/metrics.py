@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from deeplens.db.status import queue_depth
 from deeplens.errors import Undeliverable
 from eventing import types
 
@@ -115,10 +116,7 @@ class QueueCollector(Collector):
     def collect(self) -> Iterable[GaugeMetricFamily]:
         """Two gauges, from one query over every tenant's deliveries."""
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age"
-                " FROM deliveries GROUP BY status"
-            ).fetchall()
+            rows = queue_depth(conn)
         depth = GaugeMetricFamily(QUEUE_DELIVERIES, "Deliveries in the queue, by status.", labels=["status"])
         oldest = 0.0
         for row in rows:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel
 
-from deeplens.db import Database, catalog, failures, matches
+from deeplens.db import Database, catalog, failures, matches, status
 
 
 class Appearance(BaseModel):
@@ -130,7 +130,7 @@ class Results:
         """Products by sku."""
         with self.db.pool.connection() as conn:
             rows = catalog.list_products(conn, self.tenant, limit=limit, offset=offset)
-            total = conn.execute("SELECT count(*) AS n FROM products WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+            total = status.count_rows(conn, "products", self.tenant)
         return Page(items=[Product(sku=r["sku"], images=r["images"], appearances=r["appearances"]) for r in rows],
                     total=total, limit=limit, offset=offset)
 
@@ -138,7 +138,7 @@ class Results:
         """Videos by id."""
         with self.db.pool.connection() as conn:
             rows = catalog.list_videos(conn, self.tenant, limit=limit, offset=offset)
-            total = conn.execute("SELECT count(*) AS n FROM videos WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+            total = status.count_rows(conn, "videos", self.tenant)
         items = [
             Video(video=r["video_id"], key=r["object_key"], duration=r["duration"], fps=r["fps"], width=r["width"],
                   height=r["height"], keyframes=r["keyframes"], truncated=r["truncated"], appearances=r["appearances"])
@@ -150,7 +150,7 @@ class Results:
         """Recorded failures, newest first."""
         with self.db.pool.connection() as conn:
             rows = failures.list_failures(conn, self.tenant, limit=limit, offset=offset)
-            total = conn.execute("SELECT count(*) AS n FROM failures WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+            total = status.count_rows(conn, "failures", self.tenant)
         return Page(items=[_failure(r) for r in rows], total=total, limit=limit, offset=offset)
 
     def status(self, key: str) -> ObjectStatus | None:
@@ -161,32 +161,18 @@ class Results:
     def statuses(self, *, limit: int = 100, offset: int = 0) -> Page:
         """Status of every uploaded object, by key."""
         with self.db.pool.connection() as conn:
-            keys = [r["key"] for r in conn.execute(
-                "SELECT key FROM objects WHERE tenant_id = %s ORDER BY key LIMIT %s OFFSET %s", (self.tenant, limit, offset)
-            ).fetchall()]
-            total = conn.execute("SELECT count(*) AS n FROM objects WHERE tenant_id = %s", (self.tenant,)).fetchone()["n"]
+            keys = status.object_keys(conn, self.tenant, limit=limit, offset=offset)
+            total = status.count_rows(conn, "objects", self.tenant)
             found = self._statuses(conn, keys)
         return Page(items=[found[key] for key in keys], total=total, limit=limit, offset=offset)
 
     def _statuses(self, conn: psycopg.Connection, keys: list[str]) -> dict[str, ObjectStatus]:
         """Statuses of several keys in three queries, whatever their number (keys never seen are left out)."""
-        kinds = {
-            r["key"]: r["kind"]
-            for r in conn.execute("SELECT key, kind FROM objects WHERE tenant_id = %s AND key = ANY(%s)", (self.tenant, keys))
-        }
+        kinds = status.object_kinds(conn, self.tenant, keys)
         fails: dict[str, list[Failure]] = {}
-        for row in conn.execute(
-            "SELECT * FROM failures WHERE tenant_id = %s AND object_key = ANY(%s) ORDER BY id", (self.tenant, keys)
-        ):
+        for row in status.failures_of(conn, self.tenant, keys):
             fails.setdefault(row["object_key"], []).append(_failure(row))
-        pending = {
-            r["root_key"]: r["n"]
-            for r in conn.execute(
-                "SELECT root_key, count(*) AS n FROM deliveries WHERE tenant_id = %s AND root_key = ANY(%s)"
-                " AND status IN ('pending', 'running') GROUP BY root_key",
-                (self.tenant, keys),
-            )
-        }
+        pending = status.deliveries_in_flight(conn, self.tenant, keys)
         statuses = {}
         for key in keys:
             if key not in kinds and key not in fails:

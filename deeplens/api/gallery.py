@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from deeplens.api.dependencies import PathName, Reader
 from deeplens.api.errors import AUTH_RESPONSES, ErrorBody
+from deeplens.db.gallery import poster_frames, product_photo_ids, video_keyframes
 from deeplens.errors import NotFound
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -69,13 +70,7 @@ router = APIRouter(prefix="/gallery", tags=["gallery"], responses=AUTH_RESPONSES
 def product_photos(caller: Reader, sku: list[str] = Query(..., max_length=MAX_KEYS)) -> dict[str, list[int]]:
     """Ids of each product's photos (``GET /images/product_image/{id}``), by object key; at most 8 each."""
     with caller.services.db.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT sku, id FROM ("
-            "  SELECT sku, id, row_number() OVER (PARTITION BY sku ORDER BY object_key) AS n"
-            "  FROM product_images WHERE tenant_id = %s AND sku = ANY(%s)"
-            ") ranked WHERE n <= %s ORDER BY sku, n",
-            (caller.tenant, list(sku), MAX_PHOTOS),
-        ).fetchall()
+        rows = product_photo_ids(conn, caller.tenant, list(sku), MAX_PHOTOS)
     out: dict[str, list[int]] = {}
     for row in rows:
         out.setdefault(row["sku"], []).append(row["id"])
@@ -86,16 +81,7 @@ def product_photos(caller: Reader, sku: list[str] = Query(..., max_length=MAX_KE
 def video_posters(caller: Reader, video: list[str] = Query(..., max_length=MAX_KEYS)) -> dict[str, int]:
     """A keyframe id per video to show as its poster: its best match's frame, else the keyframe nearest the middle."""
     with caller.services.db.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT v.video_id, COALESCE("
-            "  (SELECT a.best_frame_id FROM appearances a WHERE a.tenant_id = v.tenant_id AND a.video_id = v.video_id"
-            "   ORDER BY a.best_score DESC, a.start_t LIMIT 1),"
-            "  (SELECT f.id FROM frames f WHERE f.tenant_id = v.tenant_id AND f.video_id = v.video_id"
-            "   ORDER BY abs(f.t - v.duration / 2), f.id LIMIT 1)) AS id"
-            " FROM videos v WHERE v.tenant_id = %s AND v.video_id = ANY(%s)",
-            (caller.tenant, list(video)),
-        ).fetchall()
-    return {row["video_id"]: row["id"] for row in rows if row["id"] is not None}
+        return poster_frames(conn, caller.tenant, list(video))
 
 
 @router.get("/videos/{video_id}", response_model=VideoInfo,
@@ -103,14 +89,8 @@ def video_posters(caller: Reader, video: list[str] = Query(..., max_length=MAX_K
 def video_info(caller: Reader, video_id: PathName) -> VideoInfo:
     """One video's duration, size and keyframes."""
     with caller.services.db.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT video_id, duration, fps, width, height FROM videos WHERE tenant_id = %s AND video_id = %s",
-            (caller.tenant, video_id),
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no video {video_id!r}")
-        frames = conn.execute(
-            "SELECT id, t FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY t", (caller.tenant, video_id)
-        ).fetchall()
+        row, frames = video_keyframes(conn, caller.tenant, video_id)
+    if row is None:
+        raise NotFound(f"no video {video_id!r}")
     return VideoInfo(video=row["video_id"], duration=row["duration"], fps=row["fps"], width=row["width"],
                      height=row["height"], keyframes=[(f["id"], round(f["t"], 3)) for f in frames])

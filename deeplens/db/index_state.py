@@ -50,3 +50,12 @@ def advance_catalog_generation(conn: psycopg.Connection, tenant: str, photo_ids:
         (generation, tenant, photo_ids),
     )
     return generation
+
+
+def search_state(conn: psycopg.Connection, tenant: str, model: str) -> tuple[int | None, int | None]:
+    """The tenant's index generation and the model's stored vector dimension (None where there is none yet)."""
+    row = conn.execute(
+        "SELECT (SELECT generation FROM index_state WHERE tenant_id = %s) AS generation, (SELECT dim FROM models WHERE model = %s) AS dim",
+        (tenant, model),
+    ).fetchone()
+    return row["generation"], row["dim"]

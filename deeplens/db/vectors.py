@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -95,3 +96,13 @@ def nearest(
     ).fetchall()
     # The index orders by half-precision distance; near-ties may swap at full precision.
     return sorted(((row["item_id"], float(row["similarity"])) for row in rows), key=lambda hit: -hit[1])
+
+
+def candidate_photos(conn: psycopg.Connection, tenant: str, model: str, query: np.ndarray, photo_ids: list[int]) -> list[dict[str, Any]]:
+    """These product photos' sku, key, sha256 and embedding similarity to ``query`` (photos with no ``model`` vector are left out)."""
+    return conn.execute(
+        "SELECT e.item_id, i.sku, i.object_key, i.sha256, 1 - (e.embedding <=> %s::vector) AS similarity FROM embeddings e"
+        " JOIN product_images i ON i.tenant_id = e.tenant_id AND i.id = e.item_id"
+        " WHERE e.tenant_id = %s AND e.item_kind = 'product_image' AND e.model = %s AND e.item_id = ANY(%s)",
+        (query.astype(np.float32), tenant, model, photo_ids),
+    ).fetchall()

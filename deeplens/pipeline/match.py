@@ -39,7 +39,7 @@ from deeplens.db.matches import (
     replace_frame_matches,
     rolled_up_pairs,
 )
-from deeplens.db.vectors import get_embedding, nearest
+from deeplens.db.vectors import candidate_photos, get_embedding, nearest
 from deeplens.matching.catalog_index import CatalogIndex, Generation
 from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.pipeline.rollup import rollup
@@ -162,13 +162,7 @@ def frame_candidates(
     ids = list(dict.fromkeys([v.product_image_id for v in voted] + [image_id for image_id, _ in nearest_photos]))
     if not ids:
         return []
-    rows = conn.execute(
-        "SELECT e.item_id, i.sku, i.object_key, i.sha256, 1 - (e.embedding <=> %s::vector) AS similarity FROM embeddings e"
-        " JOIN product_images i ON i.tenant_id = e.tenant_id AND i.id = e.item_id"
-        " WHERE e.tenant_id = %s AND e.item_kind = 'product_image' AND e.model = %s AND e.item_id = ANY(%s)",
-        (query.astype(np.float32), tenant, model, ids),
-    ).fetchall()
-    found = {row["item_id"]: row for row in rows}
+    found = {row["item_id"]: row for row in candidate_photos(conn, tenant, model, query, ids)}
     return [
         Candidate(i, found[i]["sku"], -1, float(found[i]["similarity"]), found[i]["object_key"], found[i]["sha256"]) for i in ids if i in found
     ]

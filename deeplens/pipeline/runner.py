@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from deeplens import metrics, tracing
+from deeplens.db import processed
 from deeplens.db.failures import record_failure
 from deeplens.errors import BadInput, ObjectMissing
 from deeplens.logs import log_context, trace_id
@@ -32,17 +33,12 @@ class StepRunner:
     def already_processed(self, step: str, event: Event) -> bool:
         """True when ``step`` completed this event before (a redelivery)."""
         with self.services.db.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM processed_events WHERE subscriber = %s AND event_id = %s", (step, event.id)
-            ).fetchone()
-        return row is not None
+            return processed.already_processed(conn, step, event.id)
 
     def mark_processed(self, step: str, event: Event) -> None:
         """Remember that ``step`` completed this event; call once its outputs are published."""
         with self.services.db.pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO processed_events (subscriber, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (step, event.id)
-            )
+            processed.mark_processed(conn, step, event.id)
 
     def run(self, step: str, event: Event) -> list[Event]:
         """Run ``step`` on ``event`` and return the events it emits.

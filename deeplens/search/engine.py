@@ -21,6 +21,7 @@ import numpy as np
 
 from deeplens.cache import Cache, NullCache, digest, get_json, get_vector, open_cache, set_json, set_vector
 from deeplens.db.class_scores import has_class_scores
+from deeplens.db.index_state import search_state
 from deeplens.db.search import Filters, Row, class_ranked_items, duplicate_pairs, has_vector, item_row, nearest_items
 from deeplens.errors import BadInput, NotFound, Unsupported
 from deeplens.pipeline.services import Services
@@ -116,14 +117,10 @@ class SearchEngine:
         if isinstance(self.cache, NullCache) and model in self._dims:
             return 0, self._dims[model]  # nothing is cached, so the generation is not needed; a model's dim never changes
         with self.services.db.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT (SELECT generation FROM index_state WHERE tenant_id = %s) AS generation,"
-                " (SELECT dim FROM models WHERE model = %s) AS dim",
-                (self.tenant, model),
-            ).fetchone()
-        if row["dim"] is not None:
-            self._dims[model] = int(row["dim"])
-        return int(row["generation"] or 0), row["dim"]
+            generation, dim = search_state(conn, self.tenant, model)
+        if dim is not None:
+            self._dims[model] = int(dim)
+        return int(generation or 0), dim
 
     def _results(self, what: str, query: Any, model: str, opts: SearchOptions,
                  run: Callable[[int], list[SearchHit]]) -> list[SearchHit]:

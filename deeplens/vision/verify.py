@@ -286,6 +286,14 @@ def _match(product: LocalFeatures, frame: LocalFeatures, ratio: float) -> tuple[
     return q_idx[first], t_idx[first]
 
 
+def _bounding_box(quad: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """``(x, y, w, h)`` of whole pixels around ``quad``, clipped to the frame."""
+    x0, y0 = np.clip(quad.min(axis=0), 0, [width, height])
+    x1, y1 = np.clip(quad.max(axis=0), 0, [width, height])
+    bx, by = int(np.floor(x0)), int(np.floor(y0))
+    return bx, by, int(np.ceil(x1)) - bx, int(np.ceil(y1)) - by
+
+
 def verify_pair(
     product: LocalFeatures,
     frame: LocalFeatures,
@@ -301,8 +309,8 @@ def verify_pair(
 
     ``ransac_threshold`` is the reprojection tolerance in pixels for a frame whose longer
     side is 960 px; it scales with the frame's size, so the same value works for 540p
-    and 4K frames. ``min_inliers`` is the main precision knob: see the module docstring
-    (30 was measured to give precision 1.0 together with the sanity checks).
+    and 4K frames. ``min_inliers`` is the main precision knob (the pipeline asks
+    ``DEEPLENS_MATCH_MIN_INLIERS``, 20; see the module docstring).
     ``min_coverage`` rejects look-alikes that share only part of the design (see
     :attr:`Verification.coverage`); ``min_support`` is an optional extra gate (off).
     ``limits`` bounds the shape of the projected outline (see :func:`check_outline`).
@@ -312,9 +320,6 @@ def verify_pair(
     if product.kind != frame.kind:
         raise ValueError(f"cannot match {product.kind} features against {frame.kind} features")
     if len(product) < max(min_inliers, 4) or len(frame) < max(min_inliers, 4):
-        return None
-
-    if len(frame) < 2:
         return None
     q_idx, t_idx = _match(product, frame, ratio)
     if len(q_idx) < max(min_inliers, 4):
@@ -352,17 +357,13 @@ def verify_pair(
     if support < min_support:
         return None
 
-    x0, y0 = np.clip(quad.min(axis=0), 0, [frame.width, frame.height])
-    x1, y1 = np.clip(quad.max(axis=0), 0, [frame.width, frame.height])
-    bx, by = int(np.floor(x0)), int(np.floor(y0))
-    box = (bx, by, int(np.ceil(x1)) - bx, int(np.ceil(y1)) - by)
     inlier_points = np.hstack([src[inlier_mask], dst[inlier_mask]]).astype(np.float32)
     return Verification(
         inliers=inliers,
         matches=len(q_idx),
         homography=H,
         corners=quad,
-        box=box,
+        box=_bounding_box(quad, frame.width, frame.height),
         inlier_points=inlier_points,
         inlier_ratio=inliers / len(q_idx),
         coverage=coverage,

@@ -1,0 +1,51 @@
+"""What the status and listing routes read: counts of a tenant's rows, uploaded objects, and deliveries in flight."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import psycopg
+
+CountedTable = Literal["products", "videos", "failures", "objects"]
+_COUNTED: frozenset[str] = frozenset(CountedTable.__args__)
+
+
+def count_rows(conn: psycopg.Connection, table: CountedTable, tenant: str) -> int:
+    """How many rows of ``table`` the tenant has (the total of a page)."""
+    if table not in _COUNTED:  # the name goes into the statement: only these tables, never input
+        raise ValueError(f"not a counted table: {table!r}")
+    return conn.execute(f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s", (tenant,)).fetchone()["n"]
+
+
+def object_keys(conn: psycopg.Connection, tenant: str, *, limit: int, offset: int) -> list[str]:
+    """A page of the tenant's uploaded object keys, in key order."""
+    rows = conn.execute("SELECT key FROM objects WHERE tenant_id = %s ORDER BY key LIMIT %s OFFSET %s", (tenant, limit, offset))
+    return [row["key"] for row in rows]
+
+
+def object_kinds(conn: psycopg.Connection, tenant: str, keys: list[str]) -> dict[str, str]:
+    """The kind of each of these uploaded objects (keys never seen are left out)."""
+    rows = conn.execute("SELECT key, kind FROM objects WHERE tenant_id = %s AND key = ANY(%s)", (tenant, keys))
+    return {row["key"]: row["kind"] for row in rows}
+
+
+def failures_of(conn: psycopg.Connection, tenant: str, keys: list[str]) -> list[dict[str, Any]]:
+    """The recorded failures of these objects, oldest first."""
+    return conn.execute("SELECT * FROM failures WHERE tenant_id = %s AND object_key = ANY(%s) ORDER BY id", (tenant, keys)).fetchall()
+
+
+def deliveries_in_flight(conn: psycopg.Connection, tenant: str, keys: list[str]) -> dict[str, int]:
+    """Deliveries pending or running for each of these uploads (by the key they descend from)."""
+    rows = conn.execute(
+        "SELECT root_key, count(*) AS n FROM deliveries WHERE tenant_id = %s AND root_key = ANY(%s)"
+        " AND status IN ('pending', 'running') GROUP BY root_key",
+        (tenant, keys),
+    )
+    return {row["root_key"]: row["n"] for row in rows}
+
+
+def queue_depth(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Deliveries of every tenant by status, with the age in seconds of the oldest of each (the queue's metrics)."""
+    return conn.execute(
+        "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM deliveries GROUP BY status"
+    ).fetchall()
