@@ -28,6 +28,13 @@ from deeplens.vision.local_features import LocalFeatures
 
 REFERENCE_SIDE = 960
 """``ransac_threshold`` is in pixels of a frame whose longer side is this long."""
+OUTLIER_SHARE = 0.01
+"""Share of a photo's keypoints that may lie beyond the product's outline (a speck on the
+backdrop, a shadow's edge) without moving it."""
+SNAP_SHARE = 0.08
+"""Keypoints this close to any edge of a photo (a share of its side) mean a photo cropped to
+the product; a backdrop leaves wider margins (13-27% on the generator's angled photos, where
+the crops' nearest edge is at most 6%)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,39 @@ def _turns(quad: np.ndarray) -> np.ndarray:
 def _polygon_area(quad: np.ndarray) -> float:
     x, y = quad[:, 0], quad[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def product_outline(product: LocalFeatures) -> np.ndarray:
+    """The product's outline in its photo, ``(4, 2)`` float64 corners clockwise from the top left.
+
+    A catalog photo is often the product on a plain backdrop, turned or with a margin,
+    rather than cropped to it. Projecting the photo's rectangle then boxes the backdrop
+    too: such a box overlaps the product beside it in a frame and loses that place to
+    it. The backdrop has no texture, so the keypoints outline the product: the outline is
+    the smallest rectangle, turned as need be, around them, once the few strays
+    :data:`OUTLIER_SHARE` allows are left out. A backdrop leaves a margin without
+    keypoints on every side; a photo cropped to the product has keypoints near at least
+    one edge (within :data:`SNAP_SHARE`), though its artwork may be plain along another,
+    and its outline is its rectangle. ORB finds no keypoints within 31 pixels of an edge
+    at each level of its pyramid, too far in to tell a margin from a crop, so an ORB
+    photo's outline is its rectangle.
+    """
+    pw, ph = product.width, product.height
+    rectangle = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float64)
+    points = product.points.astype(np.float64)
+    if product.kind != "sift" or len(points) < 8:
+        return rectangle
+    low, high = np.quantile(points, [OUTLIER_SHARE, 1 - OUTLIER_SHARE], axis=0)
+    margins = np.concatenate([low, np.array([pw, ph]) - high]) / np.array([pw, ph, pw, ph])
+    if margins.min() < SNAP_SHARE:
+        return rectangle
+    kept = points[np.all((points >= low) & (points <= high), axis=1)]
+    corners = cv2.boxPoints(cv2.minAreaRect(kept.astype(np.float32))).astype(np.float64)
+    centre = corners.mean(axis=0)
+    # Clockwise in image coordinates (y down) is increasing angle; start at the top left.
+    corners = corners[np.argsort(np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0]))]
+    corners = np.roll(corners, -int(np.argmin(corners.sum(axis=1))), axis=0)
+    return corners if np.all(_turns(corners) > 0) else rectangle
 
 
 def check_outline(
@@ -314,8 +354,8 @@ def verify_pair(
     ``min_coverage`` rejects look-alikes that share only part of the design (see
     :attr:`Verification.coverage`); ``min_support`` is an optional extra gate (off).
     ``limits`` bounds the shape of the projected outline (see :func:`check_outline`).
-    The product outline is the whole product image rectangle: crop catalog images to
-    the product for a tight box.
+    The outline projected is the product's in its photo (:func:`product_outline`), not
+    the photo's whole rectangle.
     """
     if product.kind != frame.kind:
         raise ValueError(f"cannot match {product.kind} features against {frame.kind} features")
@@ -343,9 +383,7 @@ def verify_pair(
     if inliers < min_inliers:
         return None
 
-    pw, ph = product.width, product.height
-    outline = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float64)
-    quad = check_outline(H, outline, (frame.width, frame.height), limits)
+    quad = check_outline(H, product_outline(product), (frame.width, frame.height), limits)
     if quad is None:
         return None
 

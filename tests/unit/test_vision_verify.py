@@ -8,7 +8,7 @@ import pytest
 from synthkit import Scene, make_background, make_packaging, place_product
 
 from deeplens.vision.local_features import LocalFeatures, extract_local_features, from_bytes, to_bytes
-from deeplens.vision.verify import SanityLimits, Verification, check_outline, verify_pair
+from deeplens.vision.verify import SanityLimits, Verification, check_outline, product_outline, verify_pair
 
 # A tilted, perspective-warped placement in a 960x540 frame.
 QUAD = [(300, 120), (520, 140), (510, 430), (290, 400)]
@@ -51,6 +51,43 @@ def test_a_warped_product_is_found_with_a_box_matching_the_truth(found: Verifica
 
 def test_the_projected_outline_lies_on_the_true_corners(found: Verification, scene: Scene) -> None:
     assert np.abs(found.corners - scene.quad).max() < 6
+
+
+def bounds(quad: np.ndarray) -> tuple[int, int, int, int]:
+    (x0, y0), (x1, y1) = quad.min(axis=0), quad.max(axis=0)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+def on_backdrop(product: np.ndarray, margin: int, turn: float) -> tuple[np.ndarray, np.ndarray]:
+    """A photo of ``product`` turned ``turn`` degrees on a plain backdrop ``margin`` pixels
+    wider on every side, and the product's corners in it."""
+    h, w = product.shape[:2]
+    placing = cv2.getRotationMatrix2D((w / 2, h / 2), turn, 1.0)
+    placing[:, 2] += margin
+    photo = cv2.warpAffine(product, placing, (w + 2 * margin, h + 2 * margin), borderValue=(225, 225, 225))
+    return photo, cv2.transform(np.array([[[0, 0], [w, 0], [w, h], [0, h]]], np.float64), placing)[0]
+
+
+def test_a_photo_cropped_to_the_product_is_outlined_edge_to_edge(product: np.ndarray, product_features: LocalFeatures) -> None:
+    h, w = product.shape[:2]
+    assert np.array_equal(product_outline(product_features), [[0, 0], [w, 0], [w, h], [0, h]])
+
+
+@pytest.mark.parametrize(("margin", "turn"), [(80, 0), (150, 25), (150, -30)])
+def test_a_product_on_a_plain_backdrop_is_outlined_by_its_keypoints_not_the_photo(product: np.ndarray, margin: int, turn: float) -> None:
+    photo, corners = on_backdrop(product, margin, turn)
+    outline = product_outline(extract_local_features(photo))
+    assert iou(bounds(outline), bounds(corners)) > 0.85
+
+
+@pytest.mark.parametrize(("margin", "turn"), [(80, 0), (150, -30)])
+def test_a_product_photographed_on_a_backdrop_is_boxed_as_the_product_in_the_frame(
+    product: np.ndarray, scene: Scene, margin: int, turn: float
+) -> None:
+    # Boxing the whole photo would take in the projected backdrop, about twice the product's area.
+    photo, _ = on_backdrop(product, margin, turn)
+    found = verify_pair(extract_local_features(photo), extract_local_features(scene.image))
+    assert found is not None and iou(found.box, scene.box) > 0.8
 
 
 def test_the_found_match_reports_consistent_counts(found: Verification) -> None:
