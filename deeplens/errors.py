@@ -51,6 +51,11 @@ class Unsupported(DeepLensError):
     """The request is valid but the chosen component cannot serve it (e.g. text search on an image-only model)."""
 
 
+class CatalogChanged(DeepLensError):
+    """A photo a decision saw was removed from the catalog meanwhile: the decision is not
+    recorded, and the step, retried, decides with the catalog as it is now."""
+
+
 class Conflict(DeepLensError):
     """The request clashes with work already under way (a quota); ``reason`` is a short machine code."""
 

@@ -12,7 +12,7 @@ from types import FrameType
 from deeplens import __version__
 from deeplens.cli.common import setup_logging
 
-VERBS = ("demo", "serve", "ingest", "collect", "appearances", "search", "duplicates", "models", "reindex", "rematch", "index", "failures", "status", "dlq", "keys")
+VERBS = ("demo", "serve", "ingest", "collect", "appearances", "search", "duplicates", "models", "reindex", "rematch", "remove", "index", "failures", "status", "dlq", "keys")
 """The verbs in help order; each is the module under ``deeplens.cli`` that registers and runs it."""
 
 

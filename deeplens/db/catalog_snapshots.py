@@ -30,6 +30,8 @@ class CatalogChanges:
     """The catalog generation the changes bring an index to."""
     photos: list[PhotoRow]
     """Photos added or replaced (their current descriptors)."""
+    removed: list[int]
+    """Photos removed from the catalog."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,14 @@ def catalog_changes(conn: psycopg.Connection, tenant: str, since: int, vocabular
         " CASE WHEN lf.words_vocabulary = %(vocabulary)s THEN lf.words END AS words"
         " FROM local_features lf JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id CROSS JOIN g"
         " WHERE lf.tenant_id = %(tenant)s AND lf.item_kind = 'product_image' AND lf.catalog_generation > %(since)s"
+        " UNION ALL SELECT 'removed', r.photo_id, NULL, r.sku, NULL, g.generation, NULL FROM catalog_removals r CROSS JOIN g"
+        " WHERE r.tenant_id = %(tenant)s AND r.catalog_generation > %(since)s"
         " UNION ALL SELECT 'generation', NULL, NULL, NULL, NULL, g.generation, NULL FROM g"
         " ORDER BY change, object_key, photo_id",
         {"tenant": tenant, "since": since, "vocabulary": vocabulary},
     ).fetchall()
-    return CatalogChanges(generation=rows[0]["generation"], photos=[_photo(r) for r in rows if r["change"] == "photo"])
+    return CatalogChanges(generation=rows[0]["generation"], photos=[_photo(r) for r in rows if r["change"] == "photo"],
+                          removed=[r["photo_id"] for r in rows if r["change"] == "removed"])
 
 
 @contextmanager
@@ -93,11 +98,12 @@ def catalog_photos(conn: psycopg.Connection, tenant: str, vocabulary: str, *, ba
 
 
 def changed_photo_count(conn: psycopg.Connection, tenant: str, since: int) -> int:
-    """Photos written after catalog generation ``since``."""
+    """Photos written or removed after catalog generation ``since``."""
     return conn.execute(
-        "SELECT count(*) AS changed FROM local_features WHERE tenant_id = %s AND item_kind = 'product_image'"
-        " AND catalog_generation > %s",
-        (tenant, since),
+        "SELECT (SELECT count(*) FROM local_features WHERE tenant_id = %(tenant)s AND item_kind = 'product_image'"
+        " AND catalog_generation > %(since)s) + (SELECT count(*) FROM catalog_removals WHERE tenant_id = %(tenant)s"
+        " AND catalog_generation > %(since)s) AS changed",
+        {"tenant": tenant, "since": since},
     ).fetchone()["changed"]
 
 

@@ -96,7 +96,7 @@ class _Segment:
     read_only: bool = False
     """A loaded (memory-mapped) snapshot: searched in place, never merged."""
     stale: frozenset[int] = frozenset()
-    """Its photos that a newer segment holds again (replaced): left out of its searches."""
+    """Its photos that a newer segment holds again (replaced) or that were removed: left out of its searches."""
 
 
 class CatalogIndex:
@@ -135,8 +135,9 @@ class CatalogIndex:
         """Descriptors indexed, over all photos."""
         return sum(count for _, _, count in self._photos.values())
 
-    def updated(self, photos: Iterable[CatalogPhoto], *, generation: Generation) -> CatalogIndex:
-        """A new index with these photos added, or replaced where their id is indexed already (each id once).
+    def updated(self, photos: Iterable[CatalogPhoto], *, generation: Generation, removed: Iterable[int] = ()) -> CatalogIndex:
+        """A new index with these photos added, or replaced where their id is indexed already
+        (each id once), and the ``removed`` photo ids gone.
 
         The new photos form a new segment; this index's segments are shared, not copied, and
         small segments are merged as they accumulate (each merge at most doubles what it
@@ -158,7 +159,10 @@ class CatalogIndex:
                 lists.add_core(len(block), faiss.swig_ptr(block), faiss.swig_ptr(ids), faiss.swig_ptr(words))
                 photos_table[photo.photo_id] = (photo.sku, _tie_rank(photo.object_key), len(block))
                 descriptors += len(block)
-        replaced = frozenset(given & self._photos.keys())
+        gone = frozenset(removed) & self._photos.keys()
+        for photo_id in gone:
+            del photos_table[photo_id]
+        replaced = frozenset(given & self._photos.keys()) | gone
         segments = [replace(seg, stale=seg.stale | replaced) if replaced else seg for seg in self._segments]
         if descriptors:
             segments.append(_Segment(lists, descriptors))
@@ -241,7 +245,11 @@ class CatalogIndex:
         if any(segment.read_only for segment in self._segments):
             raise ValueError("a loaded index is not saved again; build the snapshot from the catalog")
         segments = _merged_tail(self._segments, everything=True)
-        faiss.write_index(segments[0].lists if segments else self._empty_lists(), str(path))
+        if not segments:
+            lists = self._empty_lists()
+        else:  # one segment now, whose removed photos' descriptors stay out of the file
+            lists = _live_lists(segments[0]) if segments[0].stale else segments[0].lists
+        faiss.write_index(lists, str(path))
         ids = sorted(self._photos)
         np.savez(
             photo_table_path(str(path)),
@@ -295,13 +303,18 @@ def _merged_tail(segments: Sequence[_Segment], *, everything: bool = False) -> t
 
 def _merge(older: _Segment, newer: _Segment) -> _Segment:
     """One segment holding both's live descriptors; neither is changed."""
-    merged, incoming = faiss.clone_index(older.lists), faiss.clone_index(newer.lists)
     # Stale photos are dropped before the merge: afterwards their old and new descriptors share one id.
-    for lists, stale in ((merged, older.stale), (incoming, newer.stale)):
-        if stale:
-            lists.remove_ids(faiss.IDSelectorBatch(np.fromiter(stale, np.int64)))
+    merged, incoming = _live_lists(older), _live_lists(newer)
     merged.merge_from(incoming, 0)
     return _Segment(merged, int(merged.ntotal))
+
+
+def _live_lists(segment: _Segment) -> faiss.IndexIVFScalarQuantizer:
+    """A copy of a segment's lists without its stale photos' descriptors."""
+    lists = faiss.clone_index(segment.lists)
+    if segment.stale:
+        lists.remove_ids(faiss.IDSelectorBatch(np.fromiter(segment.stale, np.int64)))
+    return lists
 
 
 def photo_table_path(path: str) -> str:

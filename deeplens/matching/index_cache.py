@@ -48,10 +48,11 @@ class CatalogIndexCache:
                 index = self._first_index(conn, tenant)
             changes = catalog_changes(conn, tenant, index.generation, index.vocabulary.name)
             added = [catalog_photo(photo) for photo in changes.photos]
-            index = index.updated(added, generation=changes.generation)
+            index = index.updated(added, generation=changes.generation, removed=changes.removed)
             self._indexes[tenant] = index
-            log.info("catalog index of tenant %s at generation %d: %d photos (%d added or replaced), %d descriptors, ready in %.2f s",
-                     tenant, index.generation, index.size, len(added), index.descriptors, time.perf_counter() - started)
+            log.info("catalog index of tenant %s at generation %d: %d photos (%d added or replaced, %d removed), %d descriptors, "
+                     "ready in %.2f s", tenant, index.generation, index.size, len(added), len(changes.removed), index.descriptors,
+                     time.perf_counter() - started)
             return index
 
     def _first_index(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:

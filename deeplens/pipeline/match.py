@@ -39,7 +39,9 @@ from deeplens.db.matches import (
     replace_frame_matches,
     rolled_up_pairs,
 )
+from deeplens.db.removal import hold_catalog_generation, removed_since
 from deeplens.db.vectors import candidate_photos, get_embedding, nearest
+from deeplens.errors import CatalogChanged
 from deeplens.matching.catalog_index import CatalogIndex, Generation
 from deeplens.matching.overlaps import suppress_overlaps
 from deeplens.pipeline.rollup import rollup
@@ -319,7 +321,9 @@ def _replace_decision(
     A decision is whole: it replaces every earlier match of the keyframe, since it saw every
     candidate the catalog gives the keyframe now. Two calls holding different catalog
     snapshots may decide one keyframe in either order: a decision made with an older catalog
-    than the keyframe's last one is dropped.
+    than the keyframe's last one is dropped, and one that saw a photo removed since is
+    :class:`~deeplens.errors.CatalogChanged` (the removal decides the keyframe again, and
+    so does the step's retry).
     """
     with services.db.transaction() as conn:
         frame = get_frame(conn, tenant, frame_id)
@@ -328,6 +332,9 @@ def _replace_decision(
         lock_frame(conn, tenant, frame_id)
         if decided_with_newer_catalog(conn, tenant, frame_id, generation):
             return set()
+        hold_catalog_generation(conn, tenant)
+        if removed_since(conn, tenant, generation, sorted(inputs.candidates | (inputs.rivals or frozenset()))):
+            raise CatalogChanged(f"a photo keyframe {frame_id} was decided with was removed from the catalog")
         changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(found.values())))
         mark_decided_with(conn, tenant, frame_id, generation, inputs)
     return {(frame["video_id"], sku) for sku in changed}

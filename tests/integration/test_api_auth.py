@@ -124,6 +124,12 @@ def test_a_token_without_the_scope_a_route_needs_is_403(client, signing_key, ten
     assert 'scope="write"' in response.headers["www-authenticate"]
 
 
+def test_removing_a_product_needs_the_write_scope(client, signing_key, tenant):
+    assert client.delete("/products/SKU-1", headers=token(signing_key, tenant, "read")).status_code == 403
+    response = client.delete("/products/SKU-1", headers=token(signing_key, tenant, "write"))
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+
 def test_dead_letters_need_the_admin_scope(client, signing_key, tenant):
     assert client.get("/dead-letters", headers=token(signing_key, tenant, "read write")).status_code == 403
     assert client.get("/dead-letters", headers=token(signing_key, tenant, "admin")).json() == []

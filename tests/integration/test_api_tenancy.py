@@ -207,6 +207,12 @@ def test_b_cannot_replay_a_dead_letter_of_a(client, as_a, as_b, a_dead_letter):
     assert [d["id"] for d in client.get("/dead-letters", headers=as_a).json()] == [a_dead_letter]
 
 
+def test_b_cannot_remove_a_product_of_a(client, as_a, as_b, tenant_a):
+    sku = min(tenant_a[1].products)
+    assert client.delete(f"/products/{sku}", headers=as_b).status_code == 404
+    assert sku in {product["sku"] for product in client.get("/products", headers=as_a).json()["items"]}
+
+
 def test_a_rematch_requested_by_b_is_bs_alone(client, as_b, a_runtime, tenant_b):
     requested = client.post("/rematch", headers=as_b).json()["requested"]
     with a_runtime.services.db.pool.connection() as conn:

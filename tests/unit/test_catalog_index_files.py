@@ -95,6 +95,24 @@ def test_a_replaced_photo_votes_with_its_new_descriptors(catalog, tmp_path):
     assert index.vote(_frame_showing(reshot, 1))[0].product_image_id == old.photo_id
 
 
+def test_an_index_with_a_product_removed_votes_as_one_built_without_it(catalog, tmp_path):
+    _built(catalog).save(tmp_path / "base.faiss")
+    gone = [photo for photo in catalog if photo.sku == "SKU-00"]
+    kept = [photo for photo in catalog if photo.sku != "SKU-00"]
+    for index in (_built(catalog), CatalogIndex.load(tmp_path / "base.faiss")):
+        removed = index.updated([], generation=2, removed=[photo.photo_id for photo in gone])
+        assert removed.size == len(kept)
+        assert _votes(removed, _frames(catalog)) == _votes(_built(kept), _frames(catalog))
+
+
+def test_a_removed_photo_stays_out_of_the_index_saved_after_it(catalog, tmp_path):
+    removed = _built(catalog).updated([], generation=2, removed=[catalog[0].photo_id])
+    removed.save(tmp_path / "after.faiss")
+    loaded = CatalogIndex.load(tmp_path / "after.faiss")
+    assert loaded.descriptors == removed.descriptors == sum(len(photo.features) for photo in catalog[1:])
+    assert _votes(loaded, _frames(catalog)) == _votes(_built(catalog[1:]), _frames(catalog))
+
+
 def test_a_loaded_index_is_not_saved_again(catalog, tmp_path):
     _built(catalog).save(tmp_path / "base.faiss")
     with pytest.raises(ValueError, match="loaded index"):
