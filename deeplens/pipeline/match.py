@@ -332,11 +332,12 @@ def _replace_decision(
         lock_frame(conn, tenant, frame_id)
         if decided_with_newer_catalog(conn, tenant, frame_id, generation):
             return set()
+        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(found.values())))
+        mark_decided_with(conn, tenant, frame_id, generation, inputs)
+        # Last, after the keyframe's rows, in the order a rematch takes them too.
         hold_catalog_generation(conn, tenant)
         if removed_since(conn, tenant, generation, sorted(inputs.candidates | (inputs.rivals or frozenset()))):
             raise CatalogChanged(f"a photo keyframe {frame_id} was decided with was removed from the catalog")
-        changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(found.values())))
-        mark_decided_with(conn, tenant, frame_id, generation, inputs)
     return {(frame["video_id"], sku) for sku in changed}
 
 
