@@ -197,7 +197,7 @@ def candidate_recall(home: Path, truth: GroundTruth, overrides: dict[str, str]) 
     """Share of (keyframe, visible product) pairs whose product is among the matcher's top-k candidates."""
     from deeplens.config import Settings
     from deeplens.db.vectors import get_embedding
-    from deeplens.pipeline.match import frame_candidates
+    from deeplens.pipeline.candidates import frame_candidates
     from deeplens.pipeline.services import Services
     from deeplens.vision.local_features import from_bytes
 

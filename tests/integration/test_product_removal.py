@@ -16,7 +16,7 @@ from deeplens.cli.main import main as deeplens
 from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import DecisionInputs
 from deeplens.errors import CatalogChanged, NotFound
-from deeplens.pipeline import match
+from deeplens.pipeline import decisions
 from deeplens.removal import remove_product
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
@@ -145,7 +145,7 @@ def test_a_decision_that_saw_a_removed_photo_is_not_recorded(processed):
         before = processed.services.catalog_indexes.get(conn, tenant).generation
     remove_product(processed.services, processed.queue, tenant, REMOVED)  # its keyframes not decided again yet
     with pytest.raises(CatalogChanged):
-        match._replace_decision(processed.services, tenant, frame, {}, before, DecisionInputs(frozenset({photo}), None))
+        decisions.replace_decision(processed.services, tenant, frame, {}, before, DecisionInputs(frozenset({photo}), None))
 
 
 def test_deeplens_remove_takes_the_products_out_and_names_those_it_does_not_know(processed, monkeypatch, capsys):

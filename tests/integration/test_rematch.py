@@ -118,7 +118,7 @@ def test_a_rematch_waits_for_a_running_pass_without_holding_up_the_decisions_tha
             while not watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]:
                 assert time.monotonic() < deadline, "the rematch never waited for the pass's photos"
                 time.sleep(0.05)
-            # Meanwhile the pass decides a keyframe, in a connection of its own, as _decide does.
+            # Meanwhile the pass decides a keyframe, in a connection of its own, as decisions.decide does.
             watcher.execute("SET lock_timeout = '5s'")
             watcher.execute("UPDATE frames SET decided_rivals = decided_rivals WHERE tenant_id = %s", (tenant,))
     rematch.join(timeout=120)
