@@ -1,4 +1,5 @@
-"""Removing a product from a tenant's catalog (``deeplens remove``, ``DELETE /products/{sku}``)."""
+"""Removing a product from a tenant's catalog (``deeplens remove``, ``DELETE /products/{sku}``), or
+one photo of it (its object deleted from the bucket, which ingest is notified of)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import psycopg
 from pydantic import BaseModel
 
+from deeplens.db.removal import RemovedPhotos
 from deeplens.db.removal import remove_product as remove_product_rows
 from deeplens.errors import NotFound
 from deeplens.pipeline.services import Services
@@ -46,32 +48,41 @@ def remove_product(services: Services, queue: DeliveryQueue | None, tenant: str,
     photos and evidence images are then deleted from the store.
     A product not in the catalog is :class:`NotFound`.
     """
-    events: list[Event] = []
     with services.db.transaction() as conn:
         removed = remove_product_rows(conn, tenant, sku)
         if removed is None:
             raise NotFound(f"no product {sku!r} in the catalog")
-        if removed.frame_ids:
-            model = services.embedder.model_name
-            for start in range(0, len(removed.frame_ids), FRAMES_PER_EVENT):
-                batch = removed.frame_ids[start:start + FRAMES_PER_EVENT]
-                data = types.ImageIndexed(item_kind="frame", item_ids=batch, model=model).model_dump()
-                events.append(Event(type=types.IMAGE_INDEXED, source=SOURCE, data=data, subject=f"products/{sku}", tenant=tenant))
-        if events:
+        batches = redecisions(removed, services.embedder.model_name)
+        if batches:
+            events = [Event(type=types.IMAGE_INDEXED, source=SOURCE, data=batch.model_dump(), subject=f"products/{sku}", tenant=tenant)
+                      for batch in batches]
             # Before the commit, so a failure to deliver them undoes the removal; a match call
             # that gets one first waits for the commit (the catalog generation's row lock).
             _deliver(services, queue, conn, events)
-    kept = []
-    for key in removed.photo_keys + removed.evidence_keys:
-        try:
-            services.store.delete(key)
-        except Exception as exc:  # noqa: BLE001 - any store fault: the catalog no longer refers to it, so report it, do not fail
-            LOG.warning("removing %s: could not delete %s from the store: %s", sku, key, exc)
-            kept.append(key)
+    kept = delete_objects(services, removed.photo_keys + removed.evidence_keys)
     LOG.info("removed %s: %d photo(s), %d appearance(s); %d keyframe(s) to decide again", sku, len(removed.photo_keys),
              removed.appearances, len(removed.frame_ids))
     return Removal(sku=sku, photos=len(removed.photo_keys), appearances=removed.appearances, keyframes=len(removed.frame_ids),
                    objects_kept=kept)
+
+
+def redecisions(removed: RemovedPhotos, model: str) -> list[types.ImageIndexed]:
+    """The ``image.indexed`` batches that have the match step decide again the keyframes a removal left."""
+    ids = removed.frame_ids
+    return [types.ImageIndexed(item_kind="frame", item_ids=ids[start:start + FRAMES_PER_EVENT], model=model)
+            for start in range(0, len(ids), FRAMES_PER_EVENT)]
+
+
+def delete_objects(services: Services, keys: list[str]) -> list[str]:
+    """Delete these objects from the store; returns those that could not be deleted (logged)."""
+    kept = []
+    for key in keys:
+        try:
+            services.store.delete(key)
+        except Exception as exc:  # noqa: BLE001 - any store fault: the catalog no longer refers to it, so report it, do not fail
+            LOG.warning("could not delete %s from the store: %s", key, exc)
+            kept.append(key)
+    return kept
 
 
 def _deliver(services: Services, queue: DeliveryQueue | None, conn: psycopg.Connection, events: list[Event]) -> None:

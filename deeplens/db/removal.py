@@ -1,4 +1,4 @@
-"""Removing a product from a tenant's catalog, in one transaction."""
+"""Removing a product, or one of its photos, from a tenant's catalog, in one transaction."""
 
 from __future__ import annotations
 
@@ -11,23 +11,25 @@ from deeplens.errors import Conflict
 
 
 @dataclass(frozen=True)
-class RemovedProduct:
-    """What removing a product took out, and what it leaves to do."""
+class RemovedPhotos:
+    """What removing a product, or one of its photos, took out, and what it leaves to do."""
 
     sku: str
     photo_keys: list[str]
     """The photos' object keys, to delete from the store."""
     evidence_keys: list[str]
-    """Evidence images of the product's appearances, to delete from the store."""
+    """Evidence images of the appearances deleted, to delete from the store."""
     frame_ids: list[int]
     """Keyframes whose last decision saw one of the photos, as a candidate or a rival: to decide again."""
+    pairs: list[tuple[str, str]]
+    """The product's (video, product) pairs, where it keeps other photos: to roll up again."""
     appearances: int
-    """Appearances of the product deleted."""
-    generation: int
-    """The catalog generation that removed the photos."""
+    """Appearances deleted."""
+    product_removed: bool
+    """Whether the product went too (it had no other photo, or it was the product that was removed)."""
 
 
-def remove_product(conn: psycopg.Connection, tenant: str, sku: str) -> RemovedProduct | None:
+def remove_product(conn: psycopg.Connection, tenant: str, sku: str) -> RemovedPhotos | None:
     """Delete a product, its photos and everything derived from them; None when there is no such product.
 
     The photos are recorded in ``catalog_removals`` with the catalog generation this
@@ -43,6 +45,24 @@ def remove_product(conn: psycopg.Connection, tenant: str, sku: str) -> RemovedPr
     photos = conn.execute(
         "SELECT id, object_key FROM product_images WHERE tenant_id = %s AND sku = %s ORDER BY id FOR UPDATE", (tenant, sku)
     ).fetchall()
+    return _remove(conn, tenant, sku, photos, whole_product=True)
+
+
+def remove_photo(conn: psycopg.Connection, tenant: str, key: str) -> RemovedPhotos | None:
+    """Delete one product photo (by object key) and what was derived from it, as :func:`remove_product`
+    does; the product goes with its last photo. None when no photo has that key."""
+    photo = conn.execute("SELECT id, sku FROM product_images WHERE tenant_id = %s AND object_key = %s", (tenant, key)).fetchone()
+    if photo is None:
+        return None
+    conn.execute("SELECT 1 FROM products WHERE tenant_id = %s AND sku = %s FOR UPDATE", (tenant, photo["sku"]))
+    photos = conn.execute(
+        "SELECT id, object_key FROM product_images WHERE tenant_id = %s AND sku = %s ORDER BY id FOR UPDATE", (tenant, photo["sku"])
+    ).fetchall()
+    chosen = [row for row in photos if row["id"] == photo["id"]]
+    return _remove(conn, tenant, photo["sku"], chosen, whole_product=len(chosen) == len(photos))
+
+
+def _remove(conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict], *, whole_product: bool) -> RemovedPhotos:
     ids, keys = [row["id"] for row in photos], [row["object_key"] for row in photos]
     try:
         with conn.transaction():
@@ -51,27 +71,57 @@ def remove_product(conn: psycopg.Connection, tenant: str, sku: str) -> RemovedPr
     except psycopg.errors.LockNotAvailable:
         raise Conflict("catalog_busy", f"{sku}'s photos are being matched against the library just now; try again shortly") from None
     generation = advance_catalog_generation(conn, tenant, [])
+    args = {"tenant": tenant, "ids": ids, "sku": sku}
     frames = conn.execute(
-        "SELECT id FROM frames WHERE tenant_id = %(tenant)s AND (decided_candidates && %(ids)s::bigint[] OR decided_rivals && %(ids)s::bigint[]"
-        " OR id IN (SELECT frame_id FROM frame_matches WHERE tenant_id = %(tenant)s AND sku = %(sku)s)) ORDER BY id",
-        {"tenant": tenant, "ids": ids, "sku": sku},
+        "SELECT id FROM frames WHERE tenant_id = %(tenant)s AND (decided_candidates && %(ids)s::bigint[]"
+        " OR decided_rivals && %(ids)s::bigint[] OR id IN (SELECT frame_id FROM frame_matches"
+        " WHERE tenant_id = %(tenant)s AND product_image_id = ANY(%(ids)s))) ORDER BY id",
+        args,
     ).fetchall()
     evidence = conn.execute(
-        "DELETE FROM appearances WHERE tenant_id = %s AND sku = %s RETURNING evidence_key", (tenant, sku)
+        "DELETE FROM appearances WHERE tenant_id = %(tenant)s AND (best_product_image_id = ANY(%(ids)s)"
+        + (" OR sku = %(sku)s" if whole_product else "") + ") RETURNING evidence_key", args,
     ).fetchall()
-    conn.execute("DELETE FROM frame_matches WHERE tenant_id = %s AND sku = %s", (tenant, sku))
+    conn.execute("DELETE FROM frame_matches WHERE tenant_id = %(tenant)s AND product_image_id = ANY(%(ids)s)", args)
     for table in ("embeddings", "class_scores", "local_features"):
         conn.execute(f"DELETE FROM {table} WHERE tenant_id = %s AND item_kind = 'product_image' AND item_id = ANY(%s)", (tenant, ids))
     conn.execute("DELETE FROM objects WHERE tenant_id = %s AND key = ANY(%s)", (tenant, keys))
     conn.execute("DELETE FROM product_images WHERE tenant_id = %s AND id = ANY(%s)", (tenant, ids))
-    conn.execute("DELETE FROM products WHERE tenant_id = %s AND sku = %s", (tenant, sku))
+    if whole_product:
+        conn.execute("DELETE FROM products WHERE tenant_id = %s AND sku = %s", (tenant, sku))
     conn.execute(
-        "INSERT INTO catalog_removals (tenant_id, photo_id, sku, catalog_generation) SELECT %s, id, %s, %s FROM unnest(%s::bigint[]) AS id",
-        (tenant, sku, generation, ids),
+        "INSERT INTO catalog_removals (tenant_id, photo_id, sku, object_key, catalog_generation)"
+        " SELECT %s, id, %s, key, %s FROM unnest(%s::bigint[], %s::text[]) AS r(id, key)",
+        (tenant, sku, generation, ids, keys),
     )
     bump_generation(conn, tenant)  # the search index lost the photos too
-    return RemovedProduct(sku, keys, [row["evidence_key"] for row in evidence if row["evidence_key"]],
-                          [row["id"] for row in frames], len(evidence), generation)
+    return RemovedPhotos(sku, keys, [row["evidence_key"] for row in evidence if row["evidence_key"]], [row["id"] for row in frames],
+                         [] if whole_product else product_pairs(conn, tenant, sku), len(evidence), whole_product)
+
+
+def removed_photo(conn: psycopg.Connection, tenant: str, key: str) -> RemovedPhotos | None:
+    """What is left to do for a photo removed before under ``key`` (a removal run again): the
+    keyframes whose decision still saw it, and every pair of its product; None if none was."""
+    rows = conn.execute("SELECT photo_id, sku FROM catalog_removals WHERE tenant_id = %s AND object_key = %s", (tenant, key)).fetchall()
+    if not rows:
+        return None
+    ids, sku = [row["photo_id"] for row in rows], rows[0]["sku"]
+    frames = conn.execute(
+        "SELECT id FROM frames WHERE tenant_id = %(tenant)s AND (decided_candidates && %(ids)s::bigint[]"
+        " OR decided_rivals && %(ids)s::bigint[]) ORDER BY id", {"tenant": tenant, "ids": ids},
+    ).fetchall()
+    kept = conn.execute("SELECT 1 FROM products WHERE tenant_id = %s AND sku = %s", (tenant, sku)).fetchone() is not None
+    return RemovedPhotos(sku, [key], [], [row["id"] for row in frames], product_pairs(conn, tenant, sku) if kept else [], 0, not kept)
+
+
+def product_pairs(conn: psycopg.Connection, tenant: str, sku: str) -> list[tuple[str, str]]:
+    """Every (video, product) pair of ``sku`` that has keyframe matches or appearances."""
+    rows = conn.execute(
+        "SELECT video_id FROM frame_matches WHERE tenant_id = %(tenant)s AND sku = %(sku)s"
+        " UNION SELECT video_id FROM appearances WHERE tenant_id = %(tenant)s AND sku = %(sku)s ORDER BY video_id",
+        {"tenant": tenant, "sku": sku},
+    ).fetchall()
+    return [(row["video_id"], sku) for row in rows]
 
 
 def hold_catalog_generation(conn: psycopg.Connection, tenant: str) -> None:

@@ -1,4 +1,4 @@
-"""ingest: an object-created notification becomes a typed event (product photo or video)."""
+"""ingest: an object-created notification becomes a typed event (product photo or video); a deleted photo leaves the catalog."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from typing import Any
 
 from deeplens.db.catalog import record_object
 from deeplens.db.failures import clear_failures, record_failure
+from deeplens.db.removal import remove_photo, removed_photo
 from deeplens.errors import BadInput, NotFound
 from deeplens.pipeline.admission import check_content, photo_conflict
+from deeplens.pipeline.rollup import rolled_up
 from deeplens.pipeline.services import Services
+from deeplens.removal import delete_objects, redecisions
 from deeplens.storage.base import sha256_hex
 from deeplens.storage.keys import LAYOUT, parse_key
-from deeplens.storage.notifications import CreatedObject, parse_notification
+from deeplens.storage.notifications import CreatedObject, RemovedObject, parse_notification, parse_removals
 from eventing import types
 from eventing.events import Event
 
@@ -29,12 +32,13 @@ def notification_event(payload: Any, default_tenant: str) -> Event:
     delivered twice is the same event. Its tenant is the one its first key names
     (``default_tenant`` for a key outside the layout, so its failure is still recorded).
     """
-    created = parse_notification(payload)
-    if created:
-        identity = "|".join(f"{c.bucket}/{c.key}@{c.etag}#{c.sequencer}" for c in created)
-    else:  # a test event or deletes only: nothing to ingest, but still one identity per payload
+    created, removed = parse_notification(payload), parse_removals(payload)
+    if created or removed:
+        identity = "|".join([f"{c.bucket}/{c.key}@{c.etag}#{c.sequencer}" for c in created]
+                            + [f"{r.bucket}/{r.key}@removed#{r.sequencer}" for r in removed])
+    else:  # a test event: nothing to ingest, but still one identity per payload
         identity = json.dumps(payload, sort_keys=True)
-    first = created[0] if created else None
+    first = created[0] if created else (removed[0] if removed else None)
     return Event(
         type=types.OBJECT_CREATED,
         source=f"deeplens/bucket/{first.bucket}" if first else "deeplens/bucket",
@@ -47,7 +51,8 @@ def notification_event(payload: Any, default_tenant: str) -> Event:
 
 
 def handle(event: Event, services: Services) -> list[Event]:
-    """Turn each created source object into a ``product.uploaded`` or ``video.uploaded`` event.
+    """Turn each created source object into a ``product.uploaded`` or ``video.uploaded`` event,
+    and take each deleted product photo out of the catalog.
 
     Derived objects (frames, evidence) are ignored; a key outside the layout, an
     oversized object, content that is not the media its key names, or a product photo
@@ -57,7 +62,31 @@ def handle(event: Event, services: Services) -> list[Event]:
     outputs = []
     for created in parse_notification(event.data):
         outputs.extend(_ingest_object(event, created, services))
+    for removed in parse_removals(event.data):
+        outputs.extend(_remove_photo(event, removed, services))
     return outputs
+
+
+def _remove_photo(event: Event, removed: RemovedObject, services: Services) -> list[Event]:
+    """A product photo deleted from the bucket leaves the catalog (the product with its last
+    photo): its matches and appearances go, and the keyframes whose decision saw it are
+    decided again. A deleted video is left as it is (nothing re-reads it once processed)."""
+    parsed = parse_key(removed.key)
+    if parsed.kind != "product_image" or services.store.head(removed.key) is not None:
+        return []  # not a photo, or uploaded again since: the newer notification holds
+    tenant = parsed.tenant or event.tenant
+    with services.db.transaction() as conn:
+        # Again (a redelivery, or a step retried after its commit): what is left to do still is.
+        done = remove_photo(conn, tenant, removed.key) or removed_photo(conn, tenant, removed.key)
+    if done is None:
+        return []
+    delete_objects(services, done.evidence_keys)
+    log.info("ingest: %s deleted from the bucket; %s%d keyframe(s) to decide again", removed.key,
+             f"{done.sku} left the catalog, " if done.product_removed else "", len(done.frame_ids))
+    outputs = [event.child(types.IMAGE_INDEXED, batch.model_dump(), source=SOURCE, key=f"{removed.key}/removed/{number}",
+                           subject=removed.key, tenant=tenant)
+               for number, batch in enumerate(redecisions(done, services.embedder.model_name))]
+    return outputs + rolled_up(event, services, done.pairs, source=SOURCE, tenant=tenant)
 
 
 def _ingest_object(event: Event, created: CreatedObject, services: Services) -> list[Event]:

@@ -12,7 +12,6 @@ changed are rolled up into appearances.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
 from typing import Any
 
 from deeplens.db.catalog import get_frame, matched_frames_around
@@ -22,7 +21,7 @@ from deeplens.db.matches import forget_decisions, rolled_up_pairs
 from deeplens.pipeline.candidates import KeyframeCandidates, Neighbours, StoredPhotoFeatures
 from deeplens.pipeline.decisions import decide
 from deeplens.pipeline.earlier_frames import UnfinishedPass, match_products
-from deeplens.pipeline.rollup import rollup
+from deeplens.pipeline.rollup import rolled_up
 from deeplens.pipeline.services import Services
 from deeplens.pipeline.verification import Candidate, frame_pixels
 from deeplens.vision.local_features import from_bytes
@@ -48,23 +47,12 @@ def handle(event: Event, services: Services) -> list[Event]:
         pairs = _match_frames(event.tenant, indexed, services)
     else:
         pairs, unfinished = match_products(event.tenant, indexed, services)
-    outputs = _rolled_up(event, services, pairs)
+    outputs = rolled_up(event, services, pairs, source=SOURCE)
     if unfinished is not None:
         more = types.ImageIndexed(item_kind="product_image", item_ids=unfinished.photo_ids, model=indexed.model)
         key = f"earlier-frames-after-{unfinished.after_frame_id}"
         outputs.append(event.child(types.IMAGE_INDEXED, more.model_dump(), source=SOURCE, key=key, subject=event.subject))
     return outputs
-
-
-def _rolled_up(event: Event, services: Services, pairs: Collection[tuple[str, str]]) -> list[Event]:
-    """Roll up each (video, product) pair; a ``match.found`` event for the appearances that changed."""
-    changed: list[str] = []
-    for video_id, sku in sorted(pairs):
-        changed.extend(rollup(services, event.tenant, video_id, sku))
-    if not changed:
-        return []
-    found = types.MatchFound(appearance_ids=changed)
-    return [event.child(types.MATCH_FOUND, found.model_dump(), source=SOURCE, key=",".join(changed), subject=event.subject)]
 
 
 def _rematch(event: Event, services: Services) -> list[Event]:
@@ -90,7 +78,7 @@ def _rematch(event: Event, services: Services) -> list[Event]:
             advance_catalog_generation(conn, event.tenant, photos)
             LOG.info("rematch: %d keyframes to decide again against %d product photos", frames, len(photos))
         pairs = rolled_up_pairs(conn, event.tenant, after=request.after, limit=limit + 1)
-    outputs = _rolled_up(event, services, pairs[:limit])
+    outputs = rolled_up(event, services, pairs[:limit], source=SOURCE)
     if len(pairs) > limit:
         video_id, sku = pairs[limit - 1]
         more = types.RematchRequested(decide=request.decide, after=(video_id, sku))

@@ -10,6 +10,7 @@ process, so a pair rolled up again probes only what is new.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any, Self
 
 import numpy as np
@@ -29,8 +30,26 @@ from deeplens.vision.local_features import (
     from_bytes,
 )
 from deeplens.vision.video import FrameReader
+from eventing import types
+from eventing.events import Event
 
 LOG = logging.getLogger(__name__)
+
+
+def rolled_up(
+    event: Event, services: Services, pairs: Collection[tuple[str, str]], *, source: str, tenant: str | None = None
+) -> list[Event]:
+    """Roll up each (video, product) pair of ``tenant`` (the event's by default); a ``match.found``
+    event (a child of ``event``) for the appearances that changed."""
+    tenant = tenant or event.tenant
+    changed: list[str] = []
+    for video_id, sku in sorted(pairs):
+        changed.extend(rollup(services, tenant, video_id, sku))
+    if not changed:
+        return []
+    found = types.MatchFound(appearance_ids=changed)
+    return [event.child(types.MATCH_FOUND, found.model_dump(), source=source, key=",".join(changed), subject=event.subject,
+                        tenant=tenant)]
 
 
 def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str]:

@@ -28,6 +28,15 @@ class CreatedObject:
     sequencer: str = ""
 
 
+@dataclass(frozen=True)
+class RemovedObject:
+    """One object-removed notification, decoded."""
+
+    bucket: str
+    key: str
+    sequencer: str = ""
+
+
 def created_record(bucket: str, key: str, size: int, etag: str, content_type: str, *, source: str = "minio:s3") -> dict[str, Any]:
     """One S3 event record (eventVersion 2.0) for an ``ObjectCreated:Put``, keys URL-encoded as S3 sends them."""
     now = datetime.now(UTC)
@@ -68,6 +77,36 @@ def parse_notification(payload: Any) -> list[CreatedObject]:
     Records of other event kinds (deletes, test events) are skipped; a payload that is not
     a notification at all raises :class:`BadInput`.
     """
+    created = []
+    for record in _records(payload):
+        name, s3 = record["eventName"], record["s3"]
+        if "ObjectCreated" not in name:
+            continue
+        created.append(
+            CreatedObject(
+                bucket=s3["bucket"]["name"],
+                key=unquote_plus(s3["object"]["key"]),
+                size=int(s3["object"].get("size", 0)),
+                etag=str(s3["object"].get("eTag", "")).strip('"'),
+                event_name=name.removeprefix("s3:"),
+                event_time=record.get("eventTime", ""),
+                sequencer=str(s3["object"].get("sequencer", "")),
+            )
+        )
+    return created
+
+
+def parse_removals(payload: Any) -> list[RemovedObject]:
+    """The objects a notification says were deleted (``ObjectRemoved`` records), as :func:`parse_notification` reads it."""
+    return [
+        RemovedObject(bucket=record["s3"]["bucket"]["name"], key=unquote_plus(record["s3"]["object"]["key"]),
+                      sequencer=str(record["s3"]["object"].get("sequencer", "")))
+        for record in _records(payload) if "ObjectRemoved" in record["eventName"]
+    ]
+
+
+def _records(payload: Any) -> list[dict[str, Any]]:
+    """The S3 records of a notification, each checked to name its event, bucket and object."""
     if not isinstance(payload, dict):
         raise BadInput("malformed_notification", "notification payload must be a JSON object")
     if "Records" in payload:
@@ -80,24 +119,12 @@ def parse_notification(payload: Any) -> list[CreatedObject]:
         raise BadInput("malformed_notification", "payload has neither 'Records' nor an 's3' record")
     if not isinstance(records, list):
         raise BadInput("malformed_notification", "'Records' must be a list")
-    created = []
     for record in records:
         try:
-            name = record["eventName"]
-            s3 = record["s3"]
-            if "ObjectCreated" not in name:
-                continue
-            created.append(
-                CreatedObject(
-                    bucket=s3["bucket"]["name"],
-                    key=unquote_plus(s3["object"]["key"]),
-                    size=int(s3["object"].get("size", 0)),
-                    etag=str(s3["object"].get("eTag", "")).strip('"'),
-                    event_name=name.removeprefix("s3:"),
-                    event_time=record.get("eventTime", ""),
-                    sequencer=str(s3["object"].get("sequencer", "")),
-                )
-            )
+            if not isinstance(record["eventName"], str) or not isinstance(record["s3"]["bucket"]["name"], str) \
+                    or not isinstance(record["s3"]["object"]["key"], str):
+                raise TypeError("eventName, bucket name and object key must be strings")
+            int(record["s3"]["object"].get("size", 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput("malformed_notification", f"notification record lacks a field: {exc}") from exc
-    return created
+    return records

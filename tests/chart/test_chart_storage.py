@@ -58,7 +58,7 @@ def test_the_setup_hook_runs_after_install_and_upgrade(defaults):
     assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
 
 
-def test_the_setup_hook_subscribes_the_ingest_target_to_puts_under_products_and_videos(defaults):
+def test_the_setup_hook_subscribes_the_ingest_target_to_puts_and_deletes_under_products_and_videos(defaults):
     c = setup_job(defaults)["spec"]["template"]["spec"]["containers"][0]
     env = env_of(c)
     script = c["args"][0]
@@ -67,7 +67,7 @@ def test_the_setup_hook_subscribes_the_ingest_target_to_puts_under_products_and_
     assert env["PREFIXES"].split() == ["products/", "videos/"]
     assert env["BUCKET"] == defaults.config()["DEEPLENS_BUCKET"]
     assert 'mc mb --ignore-existing "deeplens/$BUCKET"' in script
-    assert 'mc event add --ignore-existing --event put --prefix "$prefix" "deeplens/$BUCKET" "$TARGET_ARN"' in script
+    assert 'mc event add --ignore-existing --event put,delete --prefix "$prefix" "deeplens/$BUCKET" "$TARGET_ARN"' in script
     assert "for prefix in $PREFIXES" in script
 
 

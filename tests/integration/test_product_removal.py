@@ -17,6 +17,7 @@ from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import DecisionInputs
 from deeplens.errors import CatalogChanged, NotFound
 from deeplens.pipeline import decisions
+from deeplens.pipeline.ingest import notification_event
 from deeplens.removal import remove_product
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
@@ -156,3 +157,56 @@ def test_deeplens_remove_takes_the_products_out_and_names_those_it_does_not_know
     out = capsys.readouterr().out
     assert f"Removed {REMOVED}: 2 photo(s), 1 appearance(s)" in out and "no product 'SKU-0000'" in out
     assert REMOVED not in {row[1] for row in appearance_rows(processed)}
+
+
+def deleted_from_the_bucket(runtime: LocalRuntime, key: str) -> None:
+    """Delete an object as a user of the bucket does, and deliver the notification MinIO sends for it."""
+    runtime.services.store.delete(key)
+    bucket = runtime.services.store.bucket
+    record = {"eventVersion": "2.0", "eventSource": "minio:s3", "eventName": "s3:ObjectRemoved:Delete",
+              "s3": {"bucket": {"name": bucket}, "object": {"key": key, "sequencer": "17F0A1B2C3D4E5F6"}}}
+    runtime.broker.publish(notification_event({"EventName": "s3:ObjectRemoved:Delete", "Key": f"{bucket}/{key}", "Records": [record]},
+                                              runtime.settings.tenant))
+    assert runtime.broker.run_until_idle(tenant=runtime.settings.tenant, timeout=300)
+    assert runtime.queue.dead_letters(runtime.settings.tenant) == []
+
+
+def photo_keys(runtime: LocalRuntime, sku: str) -> list[str]:
+    return sorted(info.key for info in runtime.services.store.list(f"products/{runtime.settings.tenant}/{sku}/"))
+
+
+def test_a_photo_deleted_from_the_bucket_leaves_the_catalog_and_the_product_keeps_its_other_photos(processed, runtime_with, tiny_dataset,
+                                                                                               tmp_path):
+    # The photo its appearance was found with, so the appearance must be rolled up again from the other.
+    with processed.services.db.pool.connection() as conn:
+        first = conn.execute("SELECT pi.object_key FROM appearances a JOIN product_images pi ON pi.id = a.best_product_image_id"
+                             " WHERE a.tenant_id = %s AND a.sku = %s", (processed.settings.tenant, REMOVED)).fetchone()["object_key"]
+    (second,) = set(photo_keys(processed, REMOVED)) - {first}
+    deleted_from_the_bucket(processed, first)
+    with processed.services.db.pool.connection() as conn:
+        left = conn.execute("SELECT object_key FROM product_images WHERE tenant_id = %s AND sku = %s",
+                            (processed.settings.tenant, REMOVED)).fetchall()
+    assert [row["object_key"] for row in left] == [second]
+    # As a catalog that only ever had the other photo.
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_dataset, partial)
+    (partial / "products" / REMOVED / Path(first).name).unlink()
+    settings = processed.settings.model_copy(update={"tenant": f"t-{uuid.uuid4().hex[:12]}", "home": tmp_path / "other"})
+    with runtime_with(settings) as never_had_it:
+        assert ingest_folder(never_had_it, partial, wait=True, timeout=300)
+        assert appearance_rows(processed) == appearance_rows(never_had_it)
+
+
+def test_a_products_last_photo_deleted_from_the_bucket_takes_the_product_out(processed):
+    for key in photo_keys(processed, REMOVED):
+        deleted_from_the_bucket(processed, key)
+    assert REMOVED not in {row[1] for row in appearance_rows(processed)}
+    assert REMOVED not in {item.sku for item in Results(processed.services.db, processed.settings.tenant).products(limit=50).items}
+
+
+def test_a_deletion_notified_twice_changes_nothing_the_second_time(processed):
+    key = photo_keys(processed, REMOVED)[0]
+    deleted_from_the_bucket(processed, key)
+    after = appearance_rows(processed)
+    deleted_from_the_bucket(processed, key)
+    assert appearance_rows(processed) == after

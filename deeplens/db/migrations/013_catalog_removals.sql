@@ -5,8 +5,10 @@ CREATE TABLE catalog_removals (
     tenant_id           text        NOT NULL,
     photo_id            bigint      NOT NULL,
     sku                 text        NOT NULL,
+    object_key          text        NOT NULL,
     catalog_generation  bigint      NOT NULL,
     removed_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, photo_id)
 );
 CREATE INDEX catalog_removals_generation ON catalog_removals (tenant_id, catalog_generation);
+CREATE INDEX catalog_removals_key ON catalog_removals (tenant_id, object_key);
