@@ -15,6 +15,24 @@ from deeplens.matching.catalog_index import Generation
 _APPEARANCE_NS = uuid.UUID("2b7f0b8e-4a0c-4a55-8f0e-1d9a6a3b7c11")
 
 
+@dataclass(frozen=True)
+class FrameMatch:
+    """A product verified in a keyframe, as a decision records it."""
+
+    sku: str
+    product_image_id: int
+    """The product's photo that verified best."""
+    inliers: int
+    similarity: float
+    """Embedding similarity of the photo and the keyframe."""
+    score: float
+    """The fused score the match passed the threshold with."""
+    box: tuple[int, int, int, int]
+    """``(x, y, w, h)`` in frame pixels."""
+    corners: tuple[float, ...]
+    """The projected outline, ``x0, y0, ... x3, y3``."""
+
+
 def lock_frame(conn: psycopg.Connection, tenant: str, frame_id: int) -> None:
     """Serialize rewrites of one frame's matches (both match directions may touch it at once)."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (f"{tenant}/frame/{frame_id}",))
@@ -80,18 +98,18 @@ def frame_match_records(conn: psycopg.Connection, tenant: str, frame_id: int) ->
     return [dict(row) for row in rows]
 
 
-def replace_frame_matches(conn: psycopg.Connection, tenant: str, frame: dict[str, Any], matches: Sequence[dict[str, Any]]) -> set[str]:
+def replace_frame_matches(conn: psycopg.Connection, tenant: str, frame: dict[str, Any], matches: Sequence[FrameMatch]) -> set[str]:
     """Make ``matches`` the frame's verified matches; returns the skus whose matches changed."""
     before = {(m["sku"], m["product_image_id"], m["inliers"]) for m in frame_match_records(conn, tenant, frame["id"])}
-    after = {(m["sku"], m["product_image_id"], m["inliers"]) for m in matches}
+    after = {(m.sku, m.product_image_id, m.inliers) for m in matches}
     conn.execute("DELETE FROM frame_matches WHERE tenant_id = %s AND frame_id = %s", (tenant, frame["id"]))
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO frame_matches (tenant_id, frame_id, sku, video_id, t, product_image_id, inliers, similarity, score, box, corners)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (tenant, frame["id"], m["sku"], frame["video_id"], frame["t"], m["product_image_id"], m["inliers"],
-                 m["similarity"], m["score"], list(m["box"]), [float(v) for v in m["corners"]])
+                (tenant, frame["id"], m.sku, frame["video_id"], frame["t"], m.product_image_id, m.inliers,
+                 m.similarity, m.score, list(m.box), list(m.corners))
                 for m in matches
             ],
         )

@@ -8,7 +8,7 @@ one of them can really be there, and it is the one with the stronger evidence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol, TypeVar
 
 # Share of the smaller box covered by the larger one beyond which two matches compete.
 OVERLAP_LIMIT = 0.5
@@ -30,10 +30,26 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return ix * iy / union if union > 0 else 0.0
 
 
-def suppress_overlaps(matches: Sequence[dict[str, Any]], limit: float = OVERLAP_LIMIT) -> list[dict[str, Any]]:
+class Placed(Protocol):
+    """A match with a place in a frame, and the evidence for it."""
+
+    @property
+    def sku(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def inliers(self) -> int: ...
+    @property
+    def box(self) -> Sequence[int]: ...
+
+
+M = TypeVar("M", bound=Placed)
+
+
+def suppress_overlaps(matches: Sequence[M], limit: float = OVERLAP_LIMIT) -> list[M]:
     """Keep matches strongest first, dropping any that overlaps a kept one by more than ``limit``."""
-    kept: list[dict[str, Any]] = []
-    for match in sorted(matches, key=lambda m: (-m["score"], -m["inliers"], m["sku"])):
-        if all(overlap_of_smaller(match["box"], other["box"]) <= limit for other in kept):
+    kept: list[M] = []
+    for match in sorted(matches, key=lambda m: (-m.score, -m.inliers, m.sku)):
+        if all(overlap_of_smaller(match.box, other.box) <= limit for other in kept):
             kept.append(match)
     return kept

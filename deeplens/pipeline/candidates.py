@@ -38,7 +38,7 @@ def frame_candidates(
         return []
     found = {row["item_id"]: row for row in candidate_photos(conn, tenant, model, query, ids)}
     return [
-        Candidate(i, found[i]["sku"], -1, float(found[i]["similarity"]), found[i]["object_key"], found[i]["sha256"]) for i in ids if i in found
+        Candidate(i, found[i]["sku"], float(found[i]["similarity"]), found[i]["object_key"], found[i]["sha256"]) for i in ids if i in found
     ]
 
 

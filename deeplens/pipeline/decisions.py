@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import numpy as np
 
 from deeplens.db.catalog import get_frame
-from deeplens.db.matches import DecisionInputs, decided_with_newer_catalog, lock_frame, mark_decided_with, replace_frame_matches
+from deeplens.db.matches import DecisionInputs, FrameMatch, decided_with_newer_catalog, lock_frame, mark_decided_with, replace_frame_matches
 from deeplens.db.removal import hold_catalog_generation, removed_since
 from deeplens.errors import CatalogChanged
 from deeplens.matching.catalog_index import Generation
@@ -20,21 +19,14 @@ from deeplens.vision.local_features import LocalFeatures
 from deeplens.vision.verify import Verification
 
 
-def _match_record(candidate: Candidate, verification: Verification, score: float) -> dict[str, Any]:
-    return {
-        "sku": candidate.sku,
-        "product_image_id": candidate.product_image_id,
-        "inliers": verification.inliers,
-        "similarity": candidate.similarity,
-        "score": score,
-        "box": verification.box,
-        "corners": verification.corners.reshape(-1).tolist(),
-    }
+def _frame_match(candidate: Candidate, verification: Verification, score: float) -> FrameMatch:
+    return FrameMatch(candidate.sku, candidate.product_image_id, verification.inliers, candidate.similarity, score,
+                      verification.box, tuple(float(v) for v in verification.corners.reshape(-1)))
 
 
-def match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> dict[str, dict[str, Any]]:
+def match_records(found: dict[str, tuple[Candidate, Verification, float]]) -> dict[str, FrameMatch]:
     """Match records of what :func:`verify_among_rivals` verified, by sku."""
-    return {sku: _match_record(candidate, verification, score) for sku, (candidate, verification, score) in found.items()}
+    return {sku: _frame_match(candidate, verification, score) for sku, (candidate, verification, score) in found.items()}
 
 
 def decide(
@@ -55,7 +47,7 @@ def decide(
 
 
 def replace_decision(
-    services: Services, tenant: str, frame_id: int, found: dict[str, dict[str, Any]], generation: Generation, inputs: DecisionInputs
+    services: Services, tenant: str, frame_id: int, found: dict[str, FrameMatch], generation: Generation, inputs: DecisionInputs
 ) -> set[tuple[str, str]]:
     """Make ``found`` a keyframe's matches, as decided with the catalog ``generation`` from
     ``inputs``; returns the changed (video, product) pairs.

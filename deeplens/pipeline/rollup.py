@@ -128,7 +128,7 @@ class EdgeProbe:
             row = get_product_image(self._conn, self._tenant, image_id)
             blob = get_local_features(self._conn, self._tenant, "product_image", [image_id]).get(image_id)
             self._photos[image_id] = None if row is None or blob is None else (
-                Candidate(image_id, self._sku, -1, 0.0, row["object_key"], row["sha256"]), from_bytes(blob)
+                Candidate(image_id, self._sku, 0.0, row["object_key"], row["sha256"]), from_bytes(blob)
             )
         return self._photos[image_id]
 

@@ -37,11 +37,10 @@ SAME_PLACE_IOU = 0.3
 
 @dataclass(frozen=True)
 class Candidate:
-    """A product photo / keyframe pair worth verifying, with its embedding similarity."""
+    """A product photo worth verifying in a keyframe, with its embedding similarity to it."""
 
     product_image_id: int
     sku: str
-    frame_id: int  # -1 until paired with a frame
     similarity: float
     photo_key: str
     photo_sha256: str

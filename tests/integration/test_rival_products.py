@@ -31,7 +31,7 @@ def catalog(services):
         key = f"products/{services.settings.tenant}/{sku}/{name}.png"
         services.store.put(key, cv2.imencode(".png", art)[1].tobytes())
         features[image_id] = extract_local_features(art, max_side=services.settings.product_feature_max_side)
-        return Candidate(image_id, sku, -1, 0.5, key, f"sha-{sku}-{image_id}")
+        return Candidate(image_id, sku, 0.5, key, f"sha-{sku}-{image_id}")
 
     return add, features
 
