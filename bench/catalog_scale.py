@@ -74,10 +74,10 @@ def index_profile(home: Path, settings: dict[str, str], *, from_snapshot: bool) 
     resident memory is the index's own; it is measured again after the votes, which touch
     the pages of a memory-mapped index.
     """
+    from deeplens.caches.catalog_indexes import CatalogIndexCache
     from deeplens.db import Database
     from deeplens.db.catalog_snapshots import catalog_changes
     from deeplens.matching.catalog_index import CatalogIndex
-    from deeplens.matching.index_cache import CatalogIndexCache
     from deeplens.matching.snapshots import catalog_photo
     from deeplens.matching.vocabulary import load_vocabulary
     from deeplens.native_threads import cap_native_threads

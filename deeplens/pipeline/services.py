@@ -9,11 +9,11 @@ from typing import Protocol
 
 import numpy as np
 
+from deeplens.caches.catalog_indexes import CatalogIndexCache
+from deeplens.caches.lru import Lru
+from deeplens.caches.templates import ProductTemplateCache
 from deeplens.config import Settings
 from deeplens.db import Database
-from deeplens.lru import Lru
-from deeplens.matching.index_cache import CatalogIndexCache
-from deeplens.matching.templates import ProductTemplateCache
 from deeplens.storage import ObjectStore, open_store
 
 

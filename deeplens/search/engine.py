@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from deeplens.cache import Cache, NullCache, digest, get_json, get_vector, open_cache, set_json, set_vector
+from deeplens.caches.search import Cache, NullCache, digest, get_json, get_vector, open_cache, set_json, set_vector
 from deeplens.db.class_scores import has_class_scores
 from deeplens.db.index_state import search_state
 from deeplens.db.search import Filters, Row, class_ranked_items, duplicate_pairs, has_vector, item_row, nearest_items

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from deeplens.cache import Cache
+from deeplens.caches.search import Cache
 from deeplens.db.search import item_row
 from deeplens.errors import BadInput, NotFound
 from deeplens.mediatypes import sniff

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeplens.cache import digest
+from deeplens.caches.search import digest
 from deeplens.errors import BadInput
 from deeplens.textsearch.encoder import SentenceEncoder
 from deeplens.textsearch.vocabulary import ClassEntry

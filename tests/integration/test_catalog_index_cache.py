@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deeplens.caches.catalog_indexes import CatalogIndexCache
 from deeplens.matching import snapshots
-from deeplens.matching.index_cache import CatalogIndexCache
 from deeplens.matching.snapshots import build_snapshot
 from deeplens.vision.local_features import LocalFeatures
 

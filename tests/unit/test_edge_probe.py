@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from deeplens.lru import Lru
+from deeplens.caches.lru import Lru
 from deeplens.matching.appearances import FrameHit
 from deeplens.pipeline import rollup
 from deeplens.pipeline.rollup import EdgeProbe, probe_region

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from deeplens.cache import LRUCache, NullCache, RedisCache, digest, get_json, get_vector, open_cache, set_json, set_vector
+from deeplens.caches.search import LRUCache, NullCache, RedisCache, digest, get_json, get_vector, open_cache, set_json, set_vector
 from deeplens.config import Settings
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deeplens.lru import Lru
+from deeplens.caches.lru import Lru
 from deeplens.storage.base import ObjectStore
 from deeplens.vision.appearance import ProductTemplate, product_template
 from deeplens.vision.images import decode_image
