@@ -317,10 +317,10 @@ def best_frame_times(home: Path, frame_ids: list[int]) -> dict[int, float]:
 
 def run_baseline(dataset: Path, truth: GroundTruth) -> dict:
     """Whole-frame embedding cosine against every product photo, thresholded."""
-    from inference.predictor import Predictor
+    from inference.local_embedder import LocalEmbedder
 
     started = time.monotonic()
-    predictor = Predictor("mobilenet_v2").load()
+    predictor = LocalEmbedder("mobilenet_v2").load()
     photos = sorted((dataset / "products").glob("*/*"))
     photo_skus = [p.parent.name for p in photos]
     photo_vectors = predictor.embed_images([cv2.imread(str(p)) for p in photos])

@@ -1,6 +1,6 @@
 """DeepLens embedding predictor: model registry, back ends, and the KServe-style lifecycle.
 
-Importing the package is cheap; torch loads with :class:`Predictor` (lazily). The model's
+Importing the package is cheap; torch loads with :class:`LocalEmbedder` (lazily). The model's
 settings are :class:`deeplens.config.Settings`' (``DEEPLENS_MODEL``, ``DEEPLENS_DEVICE``, ...).
 """
 
@@ -12,12 +12,12 @@ from .registry import DEFAULT_MODEL, ModelSpec, get_spec, list_specs
 
 if TYPE_CHECKING:
     from .client import RemotePredictor
-    from .predictor import Predictor
+    from .local_embedder import LocalEmbedder
 
 __all__ = [
     "DEFAULT_MODEL",
+    "LocalEmbedder",
     "ModelSpec",
-    "Predictor",
     "RemotePredictor",
     "get_spec",
     "list_specs",
@@ -25,10 +25,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Predictor":
-        from .predictor import Predictor
+    if name == "LocalEmbedder":
+        from .local_embedder import LocalEmbedder
 
-        return Predictor
+        return LocalEmbedder
     if name == "RemotePredictor":
         from .client import RemotePredictor
 

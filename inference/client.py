@@ -1,6 +1,6 @@
-"""A client of the DeepLens model server with the in-process predictor's surface.
+"""A client of the DeepLens model server with the in-process LocalEmbedder's surface.
 
-The pipeline uses :class:`RemotePredictor` instead of :class:`inference.predictor.Predictor`
+The pipeline uses :class:`RemotePredictor` instead of :class:`inference.local_embedder.LocalEmbedder`
 when ``DEEPLENS_PREDICTOR_URL`` is set::
 
     p = RemotePredictor("http://deeplens-predictor.default.svc", "mobilenet_v2")
@@ -131,7 +131,7 @@ def _split_reason(text: str, default: str) -> tuple[str, str]:
 class RemotePredictor:
     """Embeds images and texts with a model served by ``python -m inference`` (KServe, v2 protocol).
 
-    Same calls as the in-process predictor: ``model_name``, ``embed_images``, ``embed_texts``,
+    Same calls as the in-process LocalEmbedder: ``model_name``, ``embed_images``, ``embed_texts``,
     ``supports_classify`` and ``embed_and_classify`` (class probabilities computed by the
     server from the forward pass that gives the embeddings).
 
@@ -142,7 +142,7 @@ class RemotePredictor:
     - A 400 raises :class:`BadInput` (or :class:`Unsupported` for text on an image-only model),
       a 404 :class:`NotFound`; neither is retried.
     - ``embed_images`` sends arrays as BMP by default: lossless (the vectors equal the
-      in-process predictor's) and the cheapest to encode and decode, but ~3.7 MB of base64
+      in-process embedder's) and the cheapest to encode and decode, but ~3.7 MB of base64
       per 720p frame. ``image_format="jpeg"`` (``jpeg_quality`` 95) sends ~10x fewer bytes
       at a small cost in fidelity (cosine ~0.9995 to the in-process vector); ``"png"`` is
       lossless and compact but slow to encode (~0.1 s per 720p frame).

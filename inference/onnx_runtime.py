@@ -2,8 +2,8 @@
 
 Importing torch and torchvision takes about 5 s here, more than most CLI commands' own
 work. Once a model's export is in the model cache, the pipeline embeds with
-:class:`OnnxEmbedder` instead of :class:`~inference.predictor.Predictor`; the export is
-made by the torch back end the first time a Predictor loads the model with ONNX Runtime
+:class:`OnnxEmbedder` instead of :class:`~inference.local_embedder.LocalEmbedder`; the export is
+made by the torch back end the first time a LocalEmbedder loads the model with ONNX Runtime
 (:func:`inference.backends.mobilenet.export_onnx`). Both run the same file, so their
 outputs are the same.
 """
@@ -82,7 +82,7 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 class OnnxEmbedder:
     """A classifier model's export (pixels → pooled embedding, class logits) on ONNX Runtime.
 
-    The same contract as the Predictor's ``embed_images`` / ``embed_and_classify``: BGR
+    The same contract as the LocalEmbedder's ``embed_images`` / ``embed_and_classify``: BGR
     uint8 images in (``BadInput`` otherwise), unit float32 vectors and class
     probabilities out. Thread-safe (ONNX Runtime sessions are).
     """
@@ -126,16 +126,16 @@ class OnnxEmbedder:
 
 def open_export(settings: Settings) -> OnnxEmbedder | None:
     """The model the settings describe on ONNX Runtime from its cached export, as the
-    :class:`~inference.predictor.Predictor` they describe would run it; None where that Predictor
+    :class:`~inference.local_embedder.LocalEmbedder` they describe would run it; None where that LocalEmbedder
     must load the model: the settings ask for torch, another device than the CPU or fp16, the
     model has no export (yet), or onnxruntime is not installed."""
-    # An unset device lets the Predictor take a GPU, but only a Predictor on the CPU makes the
+    # An unset device lets the LocalEmbedder take a GPU, but only a LocalEmbedder on the CPU makes the
     # export: one in this machine's cache means the model runs on its CPU here.
     if settings.inference_engine == "torch" or settings.half or settings.device not in (None, "cpu"):
         return None
     try:
         spec = get_spec(settings.model, model_dir=settings.checkpoints_dir)
-    except NotFound:  # the Predictor says so, with its own message
+    except NotFound:  # the LocalEmbedder says so, with its own message
         return None
     path = export_path(spec, settings.cache_dir)
     if path is None or not path.is_file():

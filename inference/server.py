@@ -31,7 +31,7 @@
   the model is ready once its weights are loaded and one warm-up forward pass has run.
 - Batching: images are decoded and preprocessed in worker threads (one per image), then
   concurrent requests share forward passes through :class:`inference.batching.MicroBatcher`.
-- Device and precision come from the :class:`~inference.predictor.Predictor` (CUDA + fp16
+- Device and precision come from the :class:`~inference.local_embedder.LocalEmbedder` (CUDA + fp16
   where present, CPU + fp32 otherwise).
 
 Importing this module imports ``kserve``, which parses ``sys.argv`` (``parse_known_args``).
@@ -68,7 +68,7 @@ from .batching import MicroBatcher
 from .binary_tensors import BASE64_PARAMETER
 from .http_adapter import V2RequestAdapter
 from .http_errors import http_error_answer, validation_error_answer
-from .predictor import Predictor
+from .local_embedder import LocalEmbedder
 from .protocol import EMBEDDING_OUTPUT, IMAGE_INPUT, PROBABILITIES_OUTPUT, TEXT_INPUT, UNSUPPORTED_REASON
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def decode_request_image(data: bytes) -> np.ndarray:
     """Encoded bytes → BGR uint8 image, by the pipeline's hostile-input decoder.
 
     :func:`deeplens.vision.images.decode_image` also refuses images with a side under 32
-    px (too small to *match*); the in-process predictor embeds them, so the server does
+    px (too small to *match*); the in-process embedder embeds them, so the server does
     too: such an image (already proven complete by that decoder) is decoded by OpenCV.
     """
     try:
@@ -210,20 +210,20 @@ class EmbeddingJob:
 
 
 class EmbeddingModel(kserve.Model):
-    """A registry model (:class:`inference.predictor.Predictor`) as a KServe v2 model."""
+    """A registry model (:class:`inference.local_embedder.LocalEmbedder`) as a KServe v2 model."""
 
     def __init__(
         self,
-        predictor: Predictor,
+        embedder: LocalEmbedder,
         *,
         name: str | None = None,
         max_batch_size: int | None = None,
         max_wait_s: float,
         max_items: int,
     ) -> None:
-        super().__init__(name or predictor.spec.name)
-        self.predictor = predictor
-        self.max_batch_size = max_batch_size or predictor.batch_size
+        super().__init__(name or embedder.spec.name)
+        self.embedder = embedder
+        self.max_batch_size = max_batch_size or embedder.batch_size
         self.max_wait_s = max_wait_s
         self.max_items = max_items
         self.image_batcher: MicroBatcher | None = None
@@ -233,7 +233,7 @@ class EmbeddingModel(kserve.Model):
 
     def load(self) -> bool:
         """Load the weights, run one warm-up pass, and create the batchers."""
-        p = self.predictor.load()
+        p = self.embedder.load()
         size = p.spec.image_size
         blank = [np.zeros((size, size, 3), dtype=np.uint8)]
         if p.spec.supports_classify:
@@ -280,23 +280,23 @@ class EmbeddingModel(kserve.Model):
 
     def get_input_types(self) -> list[dict[str, Any]]:
         types = [{"name": IMAGE_INPUT, "datatype": "BYTES", "shape": [-1]}]
-        if self.predictor.spec.supports_text:
+        if self.embedder.spec.supports_text:
             types.append({"name": TEXT_INPUT, "datatype": "BYTES", "shape": [-1]})
         return types
 
     def get_output_types(self) -> list[dict[str, Any]]:
-        types = [{"name": EMBEDDING_OUTPUT, "datatype": "FP32", "shape": [-1, self.predictor.spec.dim]}]
-        if self.predictor.spec.supports_classify:
+        types = [{"name": EMBEDDING_OUTPUT, "datatype": "FP32", "shape": [-1, self.embedder.spec.dim]}]
+        if self.embedder.spec.supports_classify:
             types.append({"name": PROBABILITIES_OUTPUT, "datatype": "FP32", "shape": [-1, self._n_classes]})
         return types
 
     @property
     def _n_classes(self) -> int:
-        return len(self.predictor.class_names)
+        return len(self.embedder.class_names)
 
     def _output_names(self, kind: str) -> list[str]:
         """The outputs a request with input ``kind`` may ask for."""
-        if kind == IMAGE_INPUT and self.predictor.spec.supports_classify:
+        if kind == IMAGE_INPUT and self.embedder.spec.supports_classify:
             return [EMBEDDING_OUTPUT, PROBABILITIES_OUTPUT]
         return [EMBEDDING_OUTPUT]
 
@@ -309,7 +309,7 @@ class EmbeddingModel(kserve.Model):
         Requests that share a batch share its forward passes whatever outputs each asked for;
         only a batch holding a request for probabilities pays for the classifier.
         """
-        p = self.predictor
+        p = self.embedder
         classify = any(row.classify for row in rows)
         parts = []
         for start in range(0, len(rows), p.batch_size):
@@ -329,14 +329,14 @@ class EmbeddingModel(kserve.Model):
             image = decode_request_image(data)
         except BadInput as exc:
             raise _invalid(exc.reason, f"input 'image' element {i}: {exc.message}") from exc
-        return self.predictor.preprocess([image])[0]
+        return self.embedder.preprocess([image])[0]
 
     def _requested_outputs(self, request: InferRequest, kind: str) -> tuple[str, ...]:
         """The outputs the request names (``embedding`` alone when it names none), checked."""
         if not request.request_outputs:
             return (EMBEDDING_OUTPUT,)
         names = tuple(out.name for out in request.request_outputs)
-        if PROBABILITIES_OUTPUT in names and not self.predictor.spec.supports_classify:
+        if PROBABILITIES_OUTPUT in names and not self.embedder.spec.supports_classify:
             raise _invalid(
                 UNSUPPORTED_REASON,
                 f"model {self.name} has no classifier; ask for the {EMBEDDING_OUTPUT!r} output only",
@@ -370,7 +370,7 @@ class EmbeddingModel(kserve.Model):
                 f"or {TEXT_INPUT!r} (BYTES: UTF-8 strings); got {names}",
             )
         inp = payload.inputs[0]
-        if inp.name == TEXT_INPUT and not self.predictor.spec.supports_text:
+        if inp.name == TEXT_INPUT and not self.embedder.spec.supports_text:
             raise _invalid(UNSUPPORTED_REASON, f"model {self.name} has no text tower; send an {IMAGE_INPUT!r} input")
         outputs = self._requested_outputs(payload, inp.name)
         values = bytes_elements(inp)
@@ -387,7 +387,7 @@ class EmbeddingModel(kserve.Model):
     async def predict(
         self, payload: EmbeddingJob, headers: dict[str, str] | None = None
     ) -> tuple[EmbeddingJob, dict[str, np.ndarray]]:
-        dim = self.predictor.spec.dim
+        dim = self.embedder.spec.dim
         if not payload.rows:
             width = dim + (self._n_classes if PROBABILITIES_OUTPUT in payload.outputs else 0)
             rows = np.zeros((0, width), dtype=np.float32)
@@ -443,12 +443,12 @@ def install_http_adapters(app: FastAPI) -> None:
 
 def served_model(settings: Settings, *, max_batch_size: int | None = None) -> EmbeddingModel:
     """The model the settings describe as the server serves it (not loaded yet): the pipeline's
-    in-process model (:meth:`Predictor.from_settings`) behind the server's batchers."""
+    in-process model (:meth:`LocalEmbedder.from_settings`) behind the server's batchers."""
     # The batchers are the model's one caller in a server process (no broker workers share
     # the cores), so a model call may use every core unless DEEPLENS_TORCH_THREADS says otherwise.
-    predictor = Predictor.from_settings(settings.model_copy(update={"workers": 1}))
+    embedder = LocalEmbedder.from_settings(settings.model_copy(update={"workers": 1}))
     return EmbeddingModel(
-        predictor,
+        embedder,
         max_batch_size=max_batch_size,
         max_wait_s=settings.batch_wait_ms / 1000.0,
         max_items=settings.max_items_per_request,

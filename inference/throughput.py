@@ -17,10 +17,10 @@ import torch
 
 from deeplens.config import Settings
 
-from .predictor import Predictor
+from .local_embedder import LocalEmbedder
 
 
-def measure(predictor: Predictor, *, batch_size: int, size: int, warmup: int, batches: int) -> dict:
+def measure(predictor: LocalEmbedder, *, batch_size: int, size: int, warmup: int, batches: int) -> dict:
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(batch_size)]
     predictor.load()
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     model_dir = args.model_dir if args.model_dir is not None else Settings().checkpoints_dir
-    predictor = Predictor(
+    predictor = LocalEmbedder(
         args.model, device=args.device, batch_size=args.batch_size, model_dir=model_dir, num_threads=args.threads
     )
     print(json.dumps(measure(predictor, batch_size=args.batch_size, size=args.size, warmup=args.warmup, batches=args.batches)))

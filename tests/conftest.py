@@ -51,9 +51,9 @@ def database_url(pg_server: object) -> str:
 @pytest.fixture(scope="session")
 def predictor():
     """The default model, loaded once (loading costs a second or two)."""
-    from inference.predictor import Predictor
+    from inference.local_embedder import LocalEmbedder
 
-    return Predictor("mobilenet_v2").load()
+    return LocalEmbedder("mobilenet_v2").load()
 
 
 @pytest.fixture

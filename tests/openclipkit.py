@@ -48,7 +48,7 @@ def save_open_clip_checkpoint(
     The model config is open_clip's built-in config of ``base`` (default: ``arch``),
     deep-merged with ``overrides`` (e.g. ``embed_dim=32, vision_cfg={"layers": 1}``). With
     no built-in base, ``overrides`` must give the whole config (embed_dim, vision_cfg,
-    text_cfg). Load it with ``Predictor("open_clip:<arch>", model_dir=out_dir)``.
+    text_cfg). Load it with ``LocalEmbedder("open_clip:<arch>", model_dir=out_dir)``.
     """
     import open_clip
     import torch

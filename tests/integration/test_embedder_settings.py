@@ -31,25 +31,25 @@ TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
 
 # name -> (variables, what runs the model in process). "auto" runs mobilenet_v2's ONNX export
 # on ONNX Runtime: in process from the cached export without torch (the server, started first,
-# made it), in the server by the Predictor.
+# made it), in the server by the LocalEmbedder.
 CONFIGS: dict[str, tuple[dict[str, str], str]] = {
     "defaults": ({}, "OnnxEmbedder"),
     "resize-shortest": ({"DEEPLENS_RESIZE_MODE": "shortest"}, "OnnxEmbedder"),
     "resize-longest": ({"DEEPLENS_RESIZE_MODE": "longest"}, "OnnxEmbedder"),
     "onnxruntime-in-batches-of-2": ({"DEEPLENS_INFERENCE_ENGINE": "onnxruntime", "DEEPLENS_BATCH_SIZE": "2"}, "OnnxEmbedder"),
     "one-thread": ({"DEEPLENS_TORCH_THREADS": "1", "DEEPLENS_DEVICE": "cpu"}, "OnnxEmbedder"),
-    "torch": ({"DEEPLENS_INFERENCE_ENGINE": "torch"}, "Predictor"),
+    "torch": ({"DEEPLENS_INFERENCE_ENGINE": "torch"}, "LocalEmbedder"),
     "torch-shortest-in-batches-of-3": (
-        {"DEEPLENS_INFERENCE_ENGINE": "torch", "DEEPLENS_RESIZE_MODE": "shortest", "DEEPLENS_BATCH_SIZE": "3"}, "Predictor"
+        {"DEEPLENS_INFERENCE_ENGINE": "torch", "DEEPLENS_RESIZE_MODE": "shortest", "DEEPLENS_BATCH_SIZE": "3"}, "LocalEmbedder"
     ),
-    "torch-fp16-on-the-cpu": ({"DEEPLENS_INFERENCE_ENGINE": "torch", "DEEPLENS_DEVICE": "cpu", "DEEPLENS_HALF": "true"}, "Predictor"),
-    "open-clip-checkpoint": ({"DEEPLENS_MODEL": CLIP, "DEEPLENS_RESIZE_MODE": "longest"}, "Predictor"),  # + DEEPLENS_MODEL_DIR
+    "torch-fp16-on-the-cpu": ({"DEEPLENS_INFERENCE_ENGINE": "torch", "DEEPLENS_DEVICE": "cpu", "DEEPLENS_HALF": "true"}, "LocalEmbedder"),
+    "open-clip-checkpoint": ({"DEEPLENS_MODEL": CLIP, "DEEPLENS_RESIZE_MODE": "longest"}, "LocalEmbedder"),  # + DEEPLENS_MODEL_DIR
 }
 if torch.cuda.is_available():
     CONFIGS |= {
-        "cuda": ({"DEEPLENS_DEVICE": "cuda"}, "Predictor"),  # fp16 by default
-        "cuda-fp32-longest": ({"DEEPLENS_DEVICE": "cuda", "DEEPLENS_HALF": "false", "DEEPLENS_RESIZE_MODE": "longest"}, "Predictor"),
-        "cuda-open-clip": ({"DEEPLENS_DEVICE": "cuda", "DEEPLENS_MODEL": CLIP}, "Predictor"),
+        "cuda": ({"DEEPLENS_DEVICE": "cuda"}, "LocalEmbedder"),  # fp16 by default
+        "cuda-fp32-longest": ({"DEEPLENS_DEVICE": "cuda", "DEEPLENS_HALF": "false", "DEEPLENS_RESIZE_MODE": "longest"}, "LocalEmbedder"),
+        "cuda-open-clip": ({"DEEPLENS_DEVICE": "cuda", "DEEPLENS_MODEL": CLIP}, "LocalEmbedder"),
     }
 
 

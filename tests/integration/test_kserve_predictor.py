@@ -1,6 +1,6 @@
 """The KServe predictor: a real ``python -m inference`` model server process, real v2 requests.
 
-The server's vectors and class probabilities must equal the in-process predictor's (the
+The server's vectors and class probabilities must equal the in-process LocalEmbedder's (the
 pipeline may use either), bad input must get a clear 4xx, and
 :class:`inference.client.RemotePredictor` must give the pipeline the same calls over HTTP.
 """
@@ -33,7 +33,7 @@ from deeplens.search import SearchEngine, SearchOptions
 from deeplens.storage.factory import open_store
 from deeplens.vision.images import decode_image
 from inference.client import PredictorUnavailable, RemotePredictor
-from inference.predictor import Predictor
+from inference.local_embedder import LocalEmbedder
 
 MAX_ITEMS = 8  # the mobilenet server's per-request limit, small so a test can exceed it
 TEXTS = ["a red running shoe", "a blue backpack", "a black wristwatch"]
@@ -556,8 +556,8 @@ def clip_server(tmp_path_factory, clip_dir, clip_grpc_port) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def clip_predictor(clip_dir) -> Predictor:
-    return Predictor("open_clip:tiny-test", model_dir=clip_dir.parent).load()
+def clip_predictor(clip_dir) -> LocalEmbedder:
+    return LocalEmbedder("open_clip:tiny-test", model_dir=clip_dir.parent).load()
 
 
 def test_open_clip_server_declares_image_and_text_inputs(clip_server):

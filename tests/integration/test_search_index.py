@@ -18,7 +18,7 @@ from deeplens.search.evaluation import encode, photo
 from deeplens.search.models import list_models
 from deeplens.search.reindex import pending_count, reindex
 from deeplens.storage.factory import open_store
-from inference.predictor import Predictor
+from inference.local_embedder import LocalEmbedder
 
 pytest.importorskip("skimage", reason="scikit-image provides the sample photos")
 
@@ -40,7 +40,7 @@ def product_ids(runtime: LocalRuntime) -> dict[str, int]:
 class ImageOnlyEmbedder:
     """An embedder with no classifier: embeddings only."""
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: LocalEmbedder) -> None:
         self._predictor = predictor
 
     @property

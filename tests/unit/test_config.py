@@ -119,13 +119,13 @@ def test_one_model_call_uses_the_torch_threads_setting_else_the_cores_shared_by_
 
 
 def test_the_predictor_is_built_from_every_model_setting(tmp_path):
-    from inference.predictor import Predictor
+    from inference.local_embedder import LocalEmbedder
 
     settings = Settings(
         model="mobilenet_v2", device="cpu", half=True, batch_size=3, model_dir=tmp_path, pretrained="laion2b",
         torch_threads=2, resize_mode="longest", inference_engine="torch", model_cache_dir=tmp_path / "cache",
     )
-    p = Predictor.from_settings(settings)
+    p = LocalEmbedder.from_settings(settings)
     assert (p.model_name, p._requested_device, p._requested_half, p.batch_size, p.model_dir, p.pretrained) == (
         "mobilenet_v2", "cpu", True, 3, tmp_path, "laion2b")
     assert (p.num_threads, p.resize_mode, p.engine, p.cache_dir) == (2, "longest", "torch", Path(tmp_path / "cache"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deeplens.errors import BadInput, Unsupported
-from inference.predictor import Predictor
+from inference.local_embedder import LocalEmbedder
 
 
 def scene(seed: int, h: int = 240, w: int = 320) -> np.ndarray:
@@ -34,8 +34,8 @@ def scene(seed: int, h: int = 240, w: int = 320) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    return Predictor("mobilenet_v2", device="cpu", batch_size=4).load()
+def predictor() -> LocalEmbedder:
+    return LocalEmbedder("mobilenet_v2", device="cpu", batch_size=4).load()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_by_default_the_cpu_runs_the_onnx_export(predictor):
 
 
 def test_onnxruntime_and_torch_give_the_same_embeddings_and_probabilities(predictor, images):
-    on_torch = Predictor("mobilenet_v2", device="cpu", batch_size=4, engine="torch").load()
+    on_torch = LocalEmbedder("mobilenet_v2", device="cpu", batch_size=4, engine="torch").load()
     assert on_torch.describe()["engine"] == "torch"
     vectors, probabilities = predictor.embed_and_classify(images)
     torch_vectors, torch_probabilities = on_torch.embed_and_classify(images)
@@ -135,22 +135,22 @@ def test_onnxruntime_and_torch_give_the_same_embeddings_and_probabilities(predic
 
 
 def test_the_onnx_export_is_made_once_and_reused(tmp_path, images):
-    first = Predictor("mobilenet_v2", device="cpu", cache_dir=tmp_path).load()
+    first = LocalEmbedder("mobilenet_v2", device="cpu", cache_dir=tmp_path).load()
     [export] = tmp_path.glob("*.onnx")
     stamp = export.stat().st_mtime_ns
-    second = Predictor("mobilenet_v2", device="cpu", cache_dir=tmp_path).load()
+    second = LocalEmbedder("mobilenet_v2", device="cpu", cache_dir=tmp_path).load()
     assert [p.name for p in tmp_path.iterdir()] == [export.name] and export.stat().st_mtime_ns == stamp
     assert np.array_equal(first.embed_images(images), second.embed_images(images))
 
 
 def test_asking_onnxruntime_for_a_half_precision_model_is_unsupported():
     with pytest.raises(Unsupported, match="no ONNX Runtime path"):
-        Predictor("mobilenet_v2", device="cpu", half=True, engine="onnxruntime").load()
+        LocalEmbedder("mobilenet_v2", device="cpu", half=True, engine="onnxruntime").load()
 
 
 def test_a_cache_directory_that_cannot_be_written_leaves_the_model_on_torch(tmp_path, images):
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the cache directory should be")
-    predictor = Predictor("mobilenet_v2", device="cpu", cache_dir=blocked / "cache").load()
+    predictor = LocalEmbedder("mobilenet_v2", device="cpu", cache_dir=blocked / "cache").load()
     assert predictor.describe()["engine"] == "torch"
     assert predictor.embed_images(images).shape == (len(images), 1280)

@@ -13,15 +13,15 @@ import pytest
 
 from deeplens.config import Settings
 from deeplens.errors import BadInput
+from inference.local_embedder import LocalEmbedder
 from inference.onnx_runtime import OnnxEmbedder, open_export
-from inference.predictor import Predictor
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
     """A model cache holding the export, made the way a first process makes it."""
     directory = tmp_path_factory.mktemp("model-cache")
-    Predictor("mobilenet_v2", device="cpu", cache_dir=directory).load()
+    LocalEmbedder("mobilenet_v2", device="cpu", cache_dir=directory).load()
     return directory
 
 
@@ -38,7 +38,7 @@ def test_without_a_cached_export_there_is_no_torch_free_model(tmp_path):
 def test_a_cached_export_gives_the_torch_models_embeddings_and_probabilities(cache, images):
     exported = open_export(Settings(model_cache_dir=cache, torch_threads=1))
     assert isinstance(exported, OnnxEmbedder) and exported.model_name == "mobilenet_v2"
-    on_torch = Predictor("mobilenet_v2", device="cpu", batch_size=2, engine="torch").load()
+    on_torch = LocalEmbedder("mobilenet_v2", device="cpu", batch_size=2, engine="torch").load()
     vectors, probabilities = exported.embed_and_classify(images)
     torch_vectors, torch_probabilities = on_torch.embed_and_classify(images)
     assert vectors.dtype == np.float32 and vectors.shape == (len(images), 1280)

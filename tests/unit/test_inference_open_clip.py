@@ -8,7 +8,7 @@ from openclipkit import TINY_CLIP, save_open_clip_checkpoint
 
 from deeplens.errors import NotFound
 from inference.checkpoints import CONFIG_FILE
-from inference.predictor import Predictor
+from inference.local_embedder import LocalEmbedder
 from inference.registry import get_spec
 
 
@@ -19,7 +19,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def predictor(checkpoint):
-    return Predictor("open_clip:tiny-test", model_dir=checkpoint, device="cpu", batch_size=2).load()
+    return LocalEmbedder("open_clip:tiny-test", model_dir=checkpoint, device="cpu", batch_size=2).load()
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +45,14 @@ def test_image_and_text_embeddings_have_the_spec_dimension_and_unit_norm(predict
 
 
 def test_embeddings_are_deterministic_across_loads(predictor, checkpoint, images):
-    again = Predictor("open_clip:tiny-test", model_dir=checkpoint, device="cpu").load()
+    again = LocalEmbedder("open_clip:tiny-test", model_dir=checkpoint, device="cpu").load()
     np.testing.assert_allclose(again.embed_images(images), predictor.embed_images(images), atol=1e-6)
     np.testing.assert_allclose(again.embed_texts(TEXTS), predictor.embed_texts(TEXTS), atol=1e-6)
 
 
 def test_same_seed_writes_the_same_weights(tmp_path, predictor):
     other = save_open_clip_checkpoint("tiny-test", tmp_path, seed=0, **TINY_CLIP)
-    reloaded = Predictor("open_clip:tiny-test", model_dir=other, device="cpu").load()
+    reloaded = LocalEmbedder("open_clip:tiny-test", model_dir=other, device="cpu").load()
     np.testing.assert_allclose(reloaded.embed_texts(TEXTS), predictor.embed_texts(TEXTS), atol=1e-6)
 
 
@@ -67,17 +67,17 @@ def test_empty_text_list_gives_an_empty_matrix(predictor):
 
 
 def test_model_directory_may_hold_one_subdirectory_per_architecture(checkpoint):
-    nested = Predictor("open_clip:tiny-test", model_dir=checkpoint.parent, device="cpu")
+    nested = LocalEmbedder("open_clip:tiny-test", model_dir=checkpoint.parent, device="cpu")
     assert nested.spec.dim == 32 and nested.embed_texts(["x"]).shape == (1, 32)
 
 
 def test_checkpoint_without_weights_raises_not_found_instead_of_random_weights(tmp_path, checkpoint):
     (tmp_path / CONFIG_FILE).write_text((checkpoint / CONFIG_FILE).read_text())
     with pytest.raises(NotFound, match="no weights"):
-        Predictor("open_clip:tiny-test", model_dir=tmp_path, device="cpu").load()
+        LocalEmbedder("open_clip:tiny-test", model_dir=tmp_path, device="cpu").load()
 
 
 def test_open_clip_model_without_checkpoint_or_pretrained_tag_raises_not_found(tmp_path):
-    predictor = Predictor("open_clip:ViT-B-32", model_dir=tmp_path, device="cpu")
+    predictor = LocalEmbedder("open_clip:ViT-B-32", model_dir=tmp_path, device="cpu")
     with pytest.raises(NotFound, match="DEEPLENS_MODEL_DIR"):
         predictor.load()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deeplens.errors import Unsupported
-from inference.predictor import Predictor
+from inference.local_embedder import LocalEmbedder
 from inference.preprocessing import resize_image, to_tensor
 
 
@@ -43,4 +43,4 @@ def test_tensor_is_rgb_normalised_nchw_float32():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_asking_for_cuda_without_a_gpu_raises_unsupported():
     with pytest.raises(Unsupported, match="CUDA"):
-        Predictor(device="cuda").load()
+        LocalEmbedder(device="cuda").load()

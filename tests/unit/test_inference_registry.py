@@ -7,7 +7,7 @@ import pytest
 from deeplens.config import Settings
 from deeplens.errors import NotFound
 from inference.checkpoints import CONFIG_FILE
-from inference.predictor import Predictor
+from inference.local_embedder import LocalEmbedder
 from inference.registry import DEFAULT_MODEL, get_spec, list_specs
 
 
@@ -23,7 +23,7 @@ def test_unknown_model_name_raises_not_found_listing_known_names():
 
 def test_predictor_for_unknown_model_raises_not_found_before_loading():
     with pytest.raises(NotFound):
-        Predictor("no-such-model")
+        LocalEmbedder("no-such-model")
 
 
 def test_unknown_open_clip_architecture_raises_not_found():
@@ -61,6 +61,6 @@ def test_settings_come_from_deeplens_environment_variables(monkeypatch, tmp_path
     monkeypatch.setenv("DEEPLENS_MODEL_DIR", str(tmp_path))
     monkeypatch.setenv("DEEPLENS_BATCH_SIZE", "4")
     monkeypatch.setenv("DEEPLENS_DEVICE", "cpu")
-    predictor = Predictor.from_settings(Settings())
+    predictor = LocalEmbedder.from_settings(Settings())
     assert (predictor.spec.name, predictor.batch_size, predictor.model_dir) == ("open_clip:ViT-B-32", 4, tmp_path)
     assert not predictor.ready

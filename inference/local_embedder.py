@@ -3,7 +3,7 @@
 Modelled on KServe's model lifecycle (the KServe server adapter is a thin layer over
 this class) with swappable back ends chosen by model name (:mod:`inference.registry`).
 
->>> p = Predictor("mobilenet_v2").load()
+>>> p = LocalEmbedder("mobilenet_v2").load()
 >>> vectors = p.embed_images([cv2.imread("shoe.jpg")])   # (1, 1280) float32, unit norm
 """
 
@@ -36,7 +36,7 @@ def _probabilities(logits: torch.Tensor) -> np.ndarray:
     return logits.float().softmax(dim=1).cpu().numpy().astype(np.float32, copy=False)
 
 
-class Predictor:
+class LocalEmbedder:
     """Embeds images (and texts, for models with a text tower) into L2-normalised float32 vectors.
 
     Thread-safe to load; ``embed_*`` may be called from several threads (torch releases
@@ -80,7 +80,7 @@ class Predictor:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Predictor:
+    def from_settings(cls, settings: Settings) -> LocalEmbedder:
         """The predictor the settings describe: the one place they become a model, for the pipeline in
         process and for the model server alike, so both give the same vectors."""
         return cls(
@@ -123,7 +123,7 @@ class Predictor:
             raise Unsupported(f"device {wanted!r} requested but CUDA is not available")
         return device
 
-    def load(self) -> Predictor:
+    def load(self) -> LocalEmbedder:
         """Load the weights (idempotent): cuda when available else cpu; fp16 on GPU, fp32 on CPU."""
         if self._backend is not None:
             return self
@@ -291,4 +291,4 @@ class Predictor:
         return self.load()._backend.class_names
 
     def __repr__(self) -> str:
-        return f"Predictor({self.spec.name!r}, ready={self.ready}, batch_size={self.batch_size})"
+        return f"LocalEmbedder({self.spec.name!r}, ready={self.ready}, batch_size={self.batch_size})"
