@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deeplens.db.catalog import VideoRow, get_frame, matched_frames_around, neighbour_frames, upsert_frame, upsert_video
-from deeplens.db.matches import replace_frame_matches
+from deeplens.db.matches import FrameMatch, replace_frame_matches
 from deeplens.vision.local_features import LocalFeatures
 
 
@@ -53,8 +53,8 @@ def matched(services, index_front_photo):
     image_id = index_front_photo("SKU-A", features)
 
     def match(*frame_ids: int) -> None:
-        record = {"sku": "SKU-A", "product_image_id": image_id, "inliers": 40, "similarity": 0.5, "score": 0.8,
-                  "box": (10, 10, 100, 100), "corners": [10, 10, 110, 10, 110, 110, 10, 110]}
+        record = FrameMatch("SKU-A", image_id, inliers=40, similarity=0.5, score=0.8, box=(10, 10, 100, 100),
+                            corners=(10, 10, 110, 10, 110, 110, 10, 110))
         with services.db.transaction() as conn:
             for frame_id in frame_ids:
                 replace_frame_matches(conn, services.settings.tenant, get_frame(conn, services.settings.tenant, frame_id), [record])
