@@ -52,7 +52,7 @@ def remove_product(services: Services, queue: DeliveryQueue | None, tenant: str,
         removed = remove_product_rows(conn, tenant, sku)
         if removed is None:
             raise NotFound(f"no product {sku!r} in the catalog")
-        batches = redecisions(removed, services.embedder.model_name)
+        batches = redecisions(removed, services.settings.model)
         if batches:
             events = [Event(type=types.IMAGE_INDEXED, source=SOURCE, data=batch.model_dump(), subject=f"products/{sku}", tenant=tenant)
                       for batch in batches]

@@ -1,4 +1,4 @@
-"""The embedding predictor: load → preprocess → predict → postprocess.
+"""The embedding model in process: load → preprocess → predict → postprocess.
 
 Modelled on KServe's model lifecycle (the KServe server adapter is a thin layer over
 this class) with swappable back ends chosen by model name (:mod:`inference.registry`).
@@ -81,7 +81,7 @@ class LocalEmbedder:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalEmbedder:
-        """The predictor the settings describe: the one place they become a model, for the pipeline in
+        """The model the settings describe: the one place they become a model, for the pipeline in
         process and for the model server alike, so both give the same vectors."""
         return cls(
             settings.model,

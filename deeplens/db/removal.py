@@ -36,16 +36,12 @@ def remove_product(conn: psycopg.Connection, tenant: str, sku: str) -> RemovedPh
     advances to, so every catalog index drops them as it catches up. Call it in a
     transaction. The generation's row stays locked until it ends, so a keyframe decision
     either ends before (and this lists its keyframe to decide again) or sees the removal
-    and is made again (:func:`hold_catalog_generation`). A product whose photos a pass
+    and is made again (:func:`removed_since`). A product whose photos a pass
     over the earlier keyframes is matching just now is :class:`Conflict` ``catalog_busy``:
     the pass's decisions wait for that row, so waiting for the pass would wait forever.
     """
-    if conn.execute("SELECT 1 FROM products WHERE tenant_id = %s AND sku = %s FOR UPDATE", (tenant, sku)).fetchone() is None:
-        return None
-    photos = conn.execute(
-        "SELECT id, object_key FROM product_images WHERE tenant_id = %s AND sku = %s ORDER BY id FOR UPDATE", (tenant, sku)
-    ).fetchall()
-    return _remove(conn, tenant, sku, photos, whole_product=True)
+    photos = _locked_photos(conn, tenant, sku)
+    return None if photos is None else _remove(conn, tenant, sku, photos, whole_product=True)
 
 
 def remove_photo(conn: psycopg.Connection, tenant: str, key: str) -> RemovedPhotos | None:
@@ -54,12 +50,29 @@ def remove_photo(conn: psycopg.Connection, tenant: str, key: str) -> RemovedPhot
     photo = conn.execute("SELECT id, sku FROM product_images WHERE tenant_id = %s AND object_key = %s", (tenant, key)).fetchone()
     if photo is None:
         return None
-    conn.execute("SELECT 1 FROM products WHERE tenant_id = %s AND sku = %s FOR UPDATE", (tenant, photo["sku"]))
-    photos = conn.execute(
-        "SELECT id, object_key FROM product_images WHERE tenant_id = %s AND sku = %s ORDER BY id FOR UPDATE", (tenant, photo["sku"])
-    ).fetchall()
+    photos = _locked_photos(conn, tenant, photo["sku"]) or []
     chosen = [row for row in photos if row["id"] == photo["id"]]
     return _remove(conn, tenant, photo["sku"], chosen, whole_product=len(chosen) == len(photos))
+
+
+def _locked_photos(conn: psycopg.Connection, tenant: str, sku: str) -> list[dict] | None:
+    """The product's photos, with the product and its photos locked; None when there is no such product."""
+    if conn.execute("SELECT 1 FROM products WHERE tenant_id = %s AND sku = %s FOR UPDATE", (tenant, sku)).fetchone() is None:
+        return None
+    return conn.execute(
+        "SELECT id, object_key FROM product_images WHERE tenant_id = %s AND sku = %s ORDER BY id FOR UPDATE", (tenant, sku)
+    ).fetchall()
+
+
+def _frames_that_saw(conn: psycopg.Connection, tenant: str, ids: list[int]) -> list[int]:
+    """Keyframes whose last decision saw one of these photos, as a candidate or a rival, or matched one."""
+    rows = conn.execute(
+        "SELECT id FROM frames WHERE tenant_id = %(tenant)s AND (decided_candidates && %(ids)s::bigint[]"
+        " OR decided_rivals && %(ids)s::bigint[] OR id IN (SELECT frame_id FROM frame_matches"
+        " WHERE tenant_id = %(tenant)s AND product_image_id = ANY(%(ids)s))) ORDER BY id",
+        {"tenant": tenant, "ids": ids},
+    ).fetchall()
+    return [row["id"] for row in rows]
 
 
 def _remove(conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict], *, whole_product: bool) -> RemovedPhotos:
@@ -71,13 +84,8 @@ def _remove(conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict],
     except psycopg.errors.LockNotAvailable:
         raise Conflict("catalog_busy", f"{sku}'s photos are being matched against the library just now; try again shortly") from None
     generation = advance_catalog_generation(conn, tenant, [])
+    frames = _frames_that_saw(conn, tenant, ids)
     args = {"tenant": tenant, "ids": ids, "sku": sku}
-    frames = conn.execute(
-        "SELECT id FROM frames WHERE tenant_id = %(tenant)s AND (decided_candidates && %(ids)s::bigint[]"
-        " OR decided_rivals && %(ids)s::bigint[] OR id IN (SELECT frame_id FROM frame_matches"
-        " WHERE tenant_id = %(tenant)s AND product_image_id = ANY(%(ids)s))) ORDER BY id",
-        args,
-    ).fetchall()
     evidence = conn.execute(
         "DELETE FROM appearances WHERE tenant_id = %(tenant)s AND (best_product_image_id = ANY(%(ids)s)"
         + (" OR sku = %(sku)s" if whole_product else "") + ") RETURNING evidence_key", args,
@@ -95,7 +103,7 @@ def _remove(conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict],
         (tenant, sku, generation, ids, keys),
     )
     bump_generation(conn, tenant)  # the search index lost the photos too
-    return RemovedPhotos(sku, keys, [row["evidence_key"] for row in evidence if row["evidence_key"]], [row["id"] for row in frames],
+    return RemovedPhotos(sku, keys, [row["evidence_key"] for row in evidence if row["evidence_key"]], frames,
                          [] if whole_product else product_pairs(conn, tenant, sku), len(evidence), whole_product)
 
 
@@ -106,12 +114,9 @@ def removed_photo(conn: psycopg.Connection, tenant: str, key: str) -> RemovedPho
     if not rows:
         return None
     ids, sku = [row["photo_id"] for row in rows], rows[0]["sku"]
-    frames = conn.execute(
-        "SELECT id FROM frames WHERE tenant_id = %(tenant)s AND (decided_candidates && %(ids)s::bigint[]"
-        " OR decided_rivals && %(ids)s::bigint[]) ORDER BY id", {"tenant": tenant, "ids": ids},
-    ).fetchall()
+    frames = _frames_that_saw(conn, tenant, ids)
     kept = conn.execute("SELECT 1 FROM products WHERE tenant_id = %s AND sku = %s", (tenant, sku)).fetchone() is not None
-    return RemovedPhotos(sku, [key], [], [row["id"] for row in frames], product_pairs(conn, tenant, sku) if kept else [], 0, not kept)
+    return RemovedPhotos(sku, [key], [], frames, product_pairs(conn, tenant, sku) if kept else [], 0, not kept)
 
 
 def product_pairs(conn: psycopg.Connection, tenant: str, sku: str) -> list[tuple[str, str]]:
@@ -124,16 +129,13 @@ def product_pairs(conn: psycopg.Connection, tenant: str, sku: str) -> list[tuple
     return [(row["video_id"], sku) for row in rows]
 
 
-def hold_catalog_generation(conn: psycopg.Connection, tenant: str) -> None:
-    """Hold the tenant's catalog generation (shared, until the transaction ends): a removal
-    waits for the decisions that hold it, and a decision for a removal under way."""
-    conn.execute("SELECT 1 FROM index_state WHERE tenant_id = %s FOR SHARE", (tenant,))
-
-
 def removed_since(conn: psycopg.Connection, tenant: str, generation: int, photo_ids: list[int]) -> bool:
-    """Whether any of these photos was removed after catalog ``generation``."""
+    """Whether any of these photos was removed after catalog ``generation``, holding the tenant's
+    catalog generation (shared, until the transaction ends) while it asks: a removal waits for
+    the decisions that asked, and a decision that asks during a removal waits for its end."""
     row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM catalog_removals WHERE tenant_id = %s AND catalog_generation > %s AND photo_id = ANY(%s)) AS removed",
-        (tenant, generation, photo_ids),
+        "SELECT EXISTS (SELECT 1 FROM catalog_removals WHERE tenant_id = %(tenant)s AND catalog_generation > %(generation)s"
+        " AND photo_id = ANY(%(ids)s)) AS removed FROM index_state WHERE tenant_id = %(tenant)s FOR SHARE",
+        {"tenant": tenant, "generation": generation, "ids": photo_ids},
     ).fetchone()
-    return bool(row["removed"])
+    return row is not None and bool(row["removed"])

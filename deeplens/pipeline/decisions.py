@@ -8,7 +8,7 @@ import numpy as np
 
 from deeplens.db.catalog import get_frame
 from deeplens.db.matches import DecisionInputs, FrameMatch, decided_with_newer_catalog, lock_frame, mark_decided_with, replace_frame_matches
-from deeplens.db.removal import hold_catalog_generation, removed_since
+from deeplens.db.removal import removed_since
 from deeplens.errors import CatalogChanged
 from deeplens.matching.catalog_index import Generation
 from deeplens.matching.overlaps import suppress_overlaps
@@ -69,7 +69,6 @@ def replace_decision(
         changed = replace_frame_matches(conn, tenant, frame, suppress_overlaps(list(found.values())))
         mark_decided_with(conn, tenant, frame_id, generation, inputs)
         # Last, after the keyframe's rows, in the order a rematch takes them too.
-        hold_catalog_generation(conn, tenant)
         if removed_since(conn, tenant, generation, sorted(inputs.candidates | (inputs.rivals or frozenset()))):
             raise CatalogChanged(f"a photo keyframe {frame_id} was decided with was removed from the catalog")
     return {(frame["video_id"], sku) for sku in changed}

@@ -85,7 +85,7 @@ def _remove_photo(event: Event, removed: RemovedObject, services: Services) -> l
              f"{done.sku} left the catalog, " if done.product_removed else "", len(done.frame_ids))
     outputs = [event.child(types.IMAGE_INDEXED, batch.model_dump(), source=SOURCE, key=f"{removed.key}/removed/{number}",
                            subject=removed.key, tenant=tenant)
-               for number, batch in enumerate(redecisions(done, services.embedder.model_name))]
+               for number, batch in enumerate(redecisions(done, services.settings.model))]
     return outputs + rolled_up(event, services, done.pairs, source=SOURCE, tenant=tenant)
 
 
