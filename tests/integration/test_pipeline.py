@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import cv2
+from resultkit import appearance_rows as user_rows
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.db.local_features import claim_waiting_photos
@@ -19,12 +20,6 @@ from eventing.events import Event
 def appearance_rows(runtime) -> list[tuple]:
     items = Results(runtime.services.db, runtime.settings.tenant).all_appearances()
     return [(a.video, a.product, a.start, a.end, a.best_frame_id) for a in items]
-
-
-def appearance_rows_without_ids(runtime) -> list[tuple]:
-    """What a user reads of each appearance, comparable across tenants: video, product, interval, box, score."""
-    items = Results(runtime.services.db, runtime.settings.tenant).all_appearances()
-    return [(a.video, a.product, a.start, a.end, tuple(a.box), a.score) for a in items]
 
 
 def delivery_counts_by_step(runtime) -> dict[str, int]:
@@ -112,7 +107,7 @@ def test_videos_uploaded_before_their_products_are_still_matched(runtime, tiny_d
 def test_half_the_catalog_then_the_videos_then_the_other_half_gives_what_one_upload_gives(runtime, tiny_dataset, settings, tmp_path):
     # Both match directions run, and the catalog changes between them.
     assert ingest_folder(runtime, tiny_dataset, wait=True, timeout=300)
-    together = sorted(appearance_rows_without_ids(runtime))
+    together = sorted(user_rows(runtime))
     products = sorted((tiny_dataset / "products").iterdir())
     uploads = [("products", products[0::2]), ("videos", sorted((tiny_dataset / "videos").iterdir())), ("products", products[1::2])]
     with LocalRuntime(settings.model_copy(update={"tenant": f"{settings.tenant}-halves"})) as halves:
@@ -122,7 +117,7 @@ def test_half_the_catalog_then_the_videos_then_the_other_half_gives_what_one_upl
                 (tmp_path / f"upload-{i}" / part).mkdir(parents=True, exist_ok=True)
                 copy(member, tmp_path / f"upload-{i}" / part / member.name)
             assert ingest_folder(halves, tmp_path / f"upload-{i}", wait=True, timeout=300)
-        assert sorted(appearance_rows_without_ids(halves)) == together
+        assert sorted(user_rows(halves)) == together
     assert together
 
 

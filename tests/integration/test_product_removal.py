@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 from fastapi.testclient import TestClient
+from resultkit import appearance_rows
 
 from deeplens.api import create_app
 from deeplens.cli.ingest import ingest_folder
@@ -25,12 +26,6 @@ from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import from_bytes
 
 REMOVED = "SKU-1002"  # beside SKU-1003 in video-02 of the tiny dataset: a rival of its place
-
-
-def appearance_rows(runtime: LocalRuntime) -> list[tuple]:
-    """What a user reads of each appearance: video, product, interval, box and score."""
-    items = Results(runtime.services.db, runtime.settings.tenant).all_appearances()
-    return [(a.video, a.product, a.start, a.end, tuple(a.box), a.score) for a in items]
 
 
 def removed(runtime: LocalRuntime, sku: str = REMOVED):

@@ -6,20 +6,14 @@ import threading
 import time
 
 import psycopg
+from resultkit import appearance_rows
 
 from deeplens.cli.ingest import ingest_folder
 from deeplens.db.local_features import announce_photos_again, claim_waiting_photos
 from deeplens.pipeline import match
-from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
 from eventing import types
 from eventing.events import Event
-
-
-def appearance_rows(runtime: LocalRuntime) -> list[tuple]:
-    """What a user reads of each appearance: video, product, interval, box and score."""
-    items = Results(runtime.services.db, runtime.settings.tenant).all_appearances()
-    return [(a.video, a.product, a.start, a.end, tuple(a.box), a.score) for a in items]
 
 
 def frame_match_count(runtime: LocalRuntime) -> int:
