@@ -288,6 +288,13 @@ class MatchingSettings(BaseModel):
         "the inliers a match needs only at about full resolution (bench, 960x540 video: 800 px costs 9-12% less CPU "
         "with every product still found; 640 px ~25% less, but products up to ~23% of the frame height are missed).",
     )
+    local_features_device: str | None = Field(
+        None, pattern=r"^(cpu|cuda(:\d+)?)$",
+        description="Where the features step computes SIFT: unset = OpenCV on the CPU; a torch device ('cuda', "
+        "'cuda:1') = deeplens.vision.torch_sift there, which computes OpenCV's SIFT (the same keypoints, descriptors "
+        "within one step of 255) so frames still match a catalog extracted on the CPU. 'cpu' runs that code on the "
+        "CPU, only to check it: ~50x slower than OpenCV.",
+    )
     match_pass_frames: int = Field(
         1000,
         ge=1,

@@ -39,7 +39,10 @@ def _index_product(event: Event, services: Services) -> list[Event]:
     upload = types.parse_data(types.ProductUploaded, event.data)
     image = decode_image(services.store.get(upload.key), max_bytes=services.settings.max_image_bytes)
     vectors, probs = embed_and_maybe_classify(services.embedder, [image])
-    local = extract_local_features(image, kind=LOCAL_FEATURE_KIND, max_side=services.settings.product_feature_max_side)
+    local = extract_local_features(
+        image, kind=LOCAL_FEATURE_KIND, max_side=services.settings.product_feature_max_side,
+        device=services.settings.local_features_device,
+    )
     # The catalog index's words of its descriptors are found here, once, not by every match
     # process (and snapshot build) that indexes the photo.
     vocabulary = load_vocabulary()
@@ -57,8 +60,8 @@ def _index_frames(event: Event, services: Services) -> list[Event]:
     batch = types.parse_data(types.FramesExtracted, event.data)
     images = [decode_image(services.store.get(frame.key)) for frame in batch.frames]
     vectors, probs = embed_and_maybe_classify(services.embedder, images)
-    max_side = services.settings.frame_feature_max_side
-    locals_ = [extract_local_features(image, kind=LOCAL_FEATURE_KIND, max_side=max_side) for image in images]
+    max_side, device = services.settings.frame_feature_max_side, services.settings.local_features_device
+    locals_ = [extract_local_features(image, kind=LOCAL_FEATURE_KIND, max_side=max_side, device=device) for image in images]
     ids = [frame.frame_id for frame in batch.frames]
     with services.db.transaction() as conn:
         _store(conn, services, event.tenant, "frame", ids, vectors, probs, locals_)

@@ -70,13 +70,16 @@ def extract_local_features(
     kind: str = "sift",
     max_features: int = 1000,
     max_side: int = 960,
+    device: str | None = None,
 ) -> LocalFeatures:
     """Detect keypoints and compute descriptors for a BGR (or grayscale) ``uint8`` image.
 
     Images whose longer side exceeds ``max_side`` are downscaled first (speed, and
     keypoints at a comparable scale whatever the source resolution); the returned
     points are mapped back to the original image's pixel coordinates. At most
-    ``max_features`` keypoints are kept, the strongest by detector response.
+    ``max_features`` keypoints are kept, the strongest by detector response. ``device``
+    (SIFT only; see ``DEEPLENS_LOCAL_FEATURES_DEVICE``) computes them with
+    :mod:`deeplens.vision.torch_sift` on that torch device instead of OpenCV on the CPU.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; expected one of {KINDS}")
@@ -91,21 +94,27 @@ def extract_local_features(
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
-    if kind == "sift":
-        detector = cv2.SIFT_create(nfeatures=max_features)
+    if device is not None and kind == "sift":
+        # Imported here so that processes computing on the CPU never load torch for it.
+        from deeplens.vision import torch_sift
+
+        found = torch_sift.detect_and_compute(gray, max_features=max_features, device=device)
+        points, descriptors, responses = found.points, found.descriptors, found.responses
     else:
-        detector = cv2.ORB_create(nfeatures=max_features)
-    keypoints, descriptors = detector.detectAndCompute(gray, None)
-    if not keypoints or descriptors is None:
+        detector = cv2.SIFT_create(nfeatures=max_features) if kind == "sift" else cv2.ORB_create(nfeatures=max_features)
+        keypoints, descriptors = detector.detectAndCompute(gray, None)
+        if not keypoints or descriptors is None:
+            return _empty(kind, width, height)
+        points = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2)
+        responses = np.array([kp.response for kp in keypoints], dtype=np.float32)
+    if len(points) == 0:
         return _empty(kind, width, height)
 
     # SIFT may return a few more than asked (ties, duplicated orientations).
-    if len(keypoints) > max_features:
-        order = np.argsort([-kp.response for kp in keypoints], kind="stable")[:max_features]
-        keypoints = [keypoints[i] for i in order]
-        descriptors = descriptors[order]
+    if len(points) > max_features:
+        order = np.argsort(-responses, kind="stable")[:max_features]
+        points, descriptors = points[order], descriptors[order]
 
-    points = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2)
     if scale < 1.0:
         # Undo the resize under OpenCV's pixel-centre convention.
         sx = width / gray.shape[1]
