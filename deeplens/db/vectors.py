@@ -29,9 +29,22 @@ def exact_distance(column: str, query: str, dim: int) -> str:
     return f"{column}::vector({dim}) <=> {query}::vector({dim})"
 
 
+def _has_index(conn: psycopg.Connection, model: str) -> bool:
+    return conn.execute("SELECT 1 FROM models WHERE model = %s", (model,)).fetchone() is not None
+
+
 def ensure_model_index(conn: psycopg.Connection, model: str, dim: int) -> None:
-    """Create the model's partial expression HNSW index (cosine) the first time it writes."""
-    if conn.execute("SELECT 1 FROM models WHERE model = %s", (model,)).fetchone():
+    """Create the model's partial expression HNSW index (cosine) the first time it writes.
+
+    The first writers of a model (two workers' first photos) take turns: two concurrent
+    ``CREATE INDEX`` of one name each hold a share lock on ``embeddings`` and wait for the
+    other's catalog row, and the first to insert an embedding deadlocks. So the creator holds
+    a lock on the model's name until it commits, and whoever waited finds the index made.
+    """
+    if _has_index(conn, model):
+        return
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))", (f"model-index/{model}",))
+    if _has_index(conn, model):
         return
     name = _index_name(model, dim)
     # The model name is bound into DDL, which takes no parameters: quote it as a literal.
