@@ -10,9 +10,10 @@ well costs recall at a given probe count, not correctness.
 
 A product photo's words are found once, by the features step, and stored with its
 features (with the vocabulary's name): building or growing an index then only copies codes
-into lists. A descriptor's nearest words are found exactly (one matrix product over every word): as
-fast here as an HNSW graph over the words searched wide enough to find the nearest word
-for 99.9% of descriptors (about 25 µs a descriptor on one core), and nothing to approximate.
+into lists. A descriptor's nearest word is found exactly (one matrix product over every
+word, about 12 µs a descriptor on one core): faster here than an HNSW graph over the words
+searched wide enough to find the nearest word for 99.9% of descriptors (about 25 µs), and
+nothing to approximate.
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ class Vocabulary:
     """The words (cluster centres) and the exact search for a descriptor's nearest ones."""
 
     quantizer: faiss.IndexFlatL2
+    """The words as the inverted lists' quantizer (it finds a query's nearest few lists)."""
     name: str
     """A digest of the words: a saved index is loaded only with the vocabulary it was built on."""
+    centres: np.ndarray
+    """``(words, dims)`` float32, the quantizer's words."""
+    half_norms: np.ndarray
+    """Half the squared norm of each word: ``argmax(x . c - |c|^2 / 2)`` is the nearest word."""
 
     @property
     def words(self) -> int:
@@ -45,11 +51,15 @@ class Vocabulary:
         return int(self.quantizer.d)
 
     def assign(self, descriptors: np.ndarray) -> np.ndarray:
-        """Each descriptor's nearest word (the inverted list it goes to), as ``int64``."""
+        """Each descriptor's nearest word (the inverted list it goes to), as ``int64``.
+
+        One matrix product rather than the quantizer's search: for a photo's few hundred
+        descriptors numpy's BLAS takes 5 ms where faiss's flat search takes 12 (one core).
+        """
         if len(descriptors) == 0:
             return np.zeros(0, np.int64)
-        _, words = self.quantizer.search(np.ascontiguousarray(descriptors, np.float32), 1)
-        return words[:, 0].astype(np.int64)
+        scores = np.ascontiguousarray(descriptors, np.float32) @ self.centres.T - self.half_norms
+        return scores.argmax(axis=1).astype(np.int64)
 
 
 def words_to_bytes(words: np.ndarray) -> bytes:
@@ -66,8 +76,9 @@ def vocabulary_of(centroids: np.ndarray) -> Vocabulary:
     """A vocabulary over these ``(words, dims)`` centres (stored as float16, as the shipped file holds them)."""
     words = np.ascontiguousarray(centroids, np.float16)
     quantizer = faiss.IndexFlatL2(words.shape[1])
-    quantizer.add(words.astype(np.float32))
-    return Vocabulary(quantizer, hashlib.sha256(words.tobytes()).hexdigest()[:12])
+    centres = words.astype(np.float32)
+    quantizer.add(centres)
+    return Vocabulary(quantizer, hashlib.sha256(words.tobytes()).hexdigest()[:12], centres, 0.5 * (centres * centres).sum(axis=1))
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -23,7 +24,12 @@ def test_a_pooled_connection_the_server_terminated_is_replaced_before_use(databa
             terminated = admin.execute(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s", (name,)
             ).fetchone()[0]
-        assert terminated >= 1
+            assert terminated >= 1
+            # Terminating only signals the backend; it is gone (its farewell sent) once it leaves the list.
+            for _ in range(600):
+                if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s", (name,)).fetchone():
+                    break
+                time.sleep(0.05)
         with db.pool.connection() as conn:
             assert conn.execute("SELECT 42 AS answer").fetchone()["answer"] == 42
     finally:

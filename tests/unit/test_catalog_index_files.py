@@ -153,3 +153,10 @@ def test_photos_with_their_words_found_beforehand_vote_as_photos_without(catalog
 def test_words_that_do_not_fit_the_descriptors_are_refused(catalog):
     with pytest.raises(ValueError, match="words"):
         CatalogIndex.build([replace(catalog[0], words=np.zeros(3, np.int64))])
+
+
+def test_a_descriptors_word_is_its_nearest_centre():
+    vocabulary = load_vocabulary()
+    descriptors = np.random.default_rng(5).integers(0, 90, (300, vocabulary.dims)).astype(np.float32)
+    distances = ((descriptors[:, None, :] - vocabulary.centres[None, :, :]) ** 2).sum(axis=2)
+    assert np.array_equal(vocabulary.assign(descriptors), distances.argmin(axis=1))
