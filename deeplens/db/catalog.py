@@ -21,6 +21,19 @@ def record_object(conn: psycopg.Connection, tenant: str, key: str, kind: str, sh
     return row is not None
 
 
+def hold_upload(conn: psycopg.Connection, tenant: str, key: str, sha256: str) -> bool:
+    """Whether this content is still what was uploaded under ``key``, holding the upload's
+    record until the transaction ends; False once the photo was removed (or replaced).
+
+    A removal locks the record to delete it: it waits for a transaction that holds it, and
+    a transaction that asks after the removal finds nothing to hold.
+    """
+    row = conn.execute(
+        "SELECT 1 FROM objects WHERE tenant_id = %s AND key = %s AND sha256 = %s FOR SHARE", (tenant, key, sha256)
+    ).fetchone()
+    return row is not None
+
+
 def upsert_product_image(conn: psycopg.Connection, tenant: str, sku: str, key: str, sha256: str, width: int, height: int) -> int:
     """Add (or refresh) a product photo; returns its id."""
     conn.execute("INSERT INTO products (tenant_id, sku) VALUES (%s, %s) ON CONFLICT DO NOTHING", (tenant, sku))

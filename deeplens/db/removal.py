@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
 
 from deeplens.db.index_state import advance_catalog_generation, bump_generation
 from deeplens.errors import Conflict
+from deeplens.storage.keys import product_key
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,7 @@ class RemovedPhotos:
 
     sku: str
     photo_keys: list[str]
-    """The photos' object keys, to delete from the store."""
+    """The photos' object keys (uploads not indexed yet included), to delete from the store."""
     evidence_keys: list[str]
     """Evidence images of the appearances deleted, to delete from the store."""
     frame_ids: list[int]
@@ -40,19 +42,42 @@ def remove_product(conn: psycopg.Connection, tenant: str, sku: str) -> RemovedPh
     over the earlier keyframes is matching just now is :class:`Conflict` ``catalog_busy``:
     the pass's decisions wait for that row, so waiting for the pass would wait forever.
     """
+    uploads = _locked_uploads(conn, tenant, sku)
     photos = _locked_photos(conn, tenant, sku)
-    return None if photos is None else _remove(conn, tenant, sku, photos, whole_product=True)
+    if photos is None:
+        return None
+    indexed = {row["object_key"] for row in photos}
+    return _remove(conn, tenant, sku, photos, whole_product=True, waiting=[key for key in uploads if key not in indexed])
 
 
 def remove_photo(conn: psycopg.Connection, tenant: str, key: str) -> RemovedPhotos | None:
     """Delete one product photo (by object key) and what was derived from it, as :func:`remove_product`
     does; the product goes with its last photo. None when no photo has that key."""
+    # The upload's record first: a features step indexing it now commits before this goes on.
+    conn.execute("SELECT 1 FROM objects WHERE tenant_id = %s AND key = %s FOR UPDATE", (tenant, key))
     photo = conn.execute("SELECT id, sku FROM product_images WHERE tenant_id = %s AND object_key = %s", (tenant, key)).fetchone()
     if photo is None:
+        # Not indexed yet: without its upload's record, its features step indexes nothing.
+        conn.execute("DELETE FROM objects WHERE tenant_id = %s AND key = %s", (tenant, key))
         return None
     photos = _locked_photos(conn, tenant, photo["sku"]) or []
     chosen = [row for row in photos if row["id"] == photo["id"]]
     return _remove(conn, tenant, photo["sku"], chosen, whole_product=len(chosen) == len(photos))
+
+
+def _locked_uploads(conn: psycopg.Connection, tenant: str, sku: str) -> list[str]:
+    """Keys of the product's uploaded photos, indexed or not, their upload records locked.
+
+    Taken before the photos themselves: a features step holds its photo's upload record
+    from the start of the transaction that indexes it (:func:`deeplens.db.catalog.hold_upload`),
+    so a photo being indexed now is committed, and listed, before the removal goes on, and one
+    indexed later finds its record gone and indexes nothing.
+    """
+    rows = conn.execute(
+        "SELECT key FROM objects WHERE tenant_id = %s AND kind = 'product_image' AND starts_with(key, %s) ORDER BY key FOR UPDATE",
+        (tenant, product_key(tenant, sku, "")),
+    ).fetchall()
+    return [row["key"] for row in rows]
 
 
 def _locked_photos(conn: psycopg.Connection, tenant: str, sku: str) -> list[dict] | None:
@@ -75,7 +100,11 @@ def _frames_that_saw(conn: psycopg.Connection, tenant: str, ids: list[int]) -> l
     return [row["id"] for row in rows]
 
 
-def _remove(conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict], *, whole_product: bool) -> RemovedPhotos:
+def _remove(
+    conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict], *, whole_product: bool, waiting: Sequence[str] = ()
+) -> RemovedPhotos:
+    """Delete ``photos`` and what was derived from them; ``waiting`` are uploads of the product
+    not indexed yet, whose records go too (their objects are deleted with the photos')."""
     ids, keys = [row["id"] for row in photos], [row["object_key"] for row in photos]
     try:
         with conn.transaction():
@@ -93,7 +122,7 @@ def _remove(conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict],
     conn.execute("DELETE FROM frame_matches WHERE tenant_id = %(tenant)s AND product_image_id = ANY(%(ids)s)", args)
     for table in ("embeddings", "class_scores", "local_features"):
         conn.execute(f"DELETE FROM {table} WHERE tenant_id = %s AND item_kind = 'product_image' AND item_id = ANY(%s)", (tenant, ids))
-    conn.execute("DELETE FROM objects WHERE tenant_id = %s AND key = ANY(%s)", (tenant, keys))
+    conn.execute("DELETE FROM objects WHERE tenant_id = %s AND key = ANY(%s)", (tenant, keys + list(waiting)))
     conn.execute("DELETE FROM product_images WHERE tenant_id = %s AND id = ANY(%s)", (tenant, ids))
     if whole_product:
         conn.execute("DELETE FROM products WHERE tenant_id = %s AND sku = %s", (tenant, sku))
@@ -103,7 +132,7 @@ def _remove(conn: psycopg.Connection, tenant: str, sku: str, photos: list[dict],
         (tenant, sku, generation, ids, keys),
     )
     bump_generation(conn, tenant)  # the search index lost the photos too
-    return RemovedPhotos(sku, keys, [row["evidence_key"] for row in evidence if row["evidence_key"]], frames,
+    return RemovedPhotos(sku, keys + list(waiting), [row["evidence_key"] for row in evidence if row["evidence_key"]], frames,
                          [] if whole_product else product_pairs(conn, tenant, sku), len(evidence), whole_product)
 
 

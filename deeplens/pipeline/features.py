@@ -7,9 +7,11 @@ tenant's index generation, which invalidates cached search results.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from deeplens.db.catalog import upsert_product_image
+from deeplens.db.catalog import hold_upload, upsert_product_image
 from deeplens.db.class_scores import upsert_class_scores
 from deeplens.db.index_state import advance_catalog_generation, bump_generation
 from deeplens.db.local_features import put_local_features, store_catalog_words
@@ -22,6 +24,7 @@ from deeplens.vision.local_features import extract_local_features, to_bytes
 from eventing import types
 from eventing.events import Event
 
+log = logging.getLogger(__name__)
 SOURCE = "deeplens/features"
 LOCAL_FEATURE_KIND = "sift"
 
@@ -49,6 +52,9 @@ def _index_product(event: Event, services: Services) -> list[Event]:
     words = words_to_bytes(vocabulary.assign(local.descriptors))
     height, width = image.shape[:2]
     with services.db.transaction() as conn:
+        if not hold_upload(conn, event.tenant, upload.key, upload.sha256):
+            log.info("features: %s was removed or replaced before it was indexed; nothing to do", upload.key)
+            return []
         image_id = upsert_product_image(conn, event.tenant, upload.sku, upload.key, upload.sha256, width, height)
         _store(conn, services, event.tenant, "product_image", [image_id], vectors, probs, [local])
         store_catalog_words(conn, event.tenant, image_id, words, vocabulary.name)

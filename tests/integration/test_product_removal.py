@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import cv2
 import pytest
 from fastapi.testclient import TestClient
 from resultkit import appearance_rows
+from synthkit import make_packaging
 
 from deeplens.api import create_app
 from deeplens.cli.ingest import ingest_folder
@@ -17,11 +20,12 @@ from deeplens.cli.main import main as deeplens
 from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import DecisionInputs
 from deeplens.errors import CatalogChanged, NotFound
-from deeplens.pipeline import decisions
+from deeplens.pipeline import decisions, features, ingest
 from deeplens.pipeline.ingest import notification_event
 from deeplens.removal import remove_product
 from deeplens.results import Results
 from deeplens.runtime import LocalRuntime
+from deeplens.storage.keys import product_key
 from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import from_bytes
 
@@ -205,3 +209,68 @@ def test_a_deletion_notified_twice_changes_nothing_the_second_time(processed):
     after = appearance_rows(processed)
     deleted_from_the_bucket(processed, key)
     assert appearance_rows(processed) == after
+
+
+def uploaded_not_indexed(runtime: LocalRuntime, name: str) -> tuple[str, bytes, object]:
+    """A new photo of the product, uploaded and ingested: its ``product.uploaded`` event, not yet delivered."""
+    key = product_key(runtime.settings.tenant, REMOVED, name)
+    data = cv2.imencode(".png", make_packaging(7))[1].tobytes()
+    runtime.services.store.put(key, data)
+    bucket = runtime.services.store.bucket
+    record = {"eventVersion": "2.0", "eventSource": "minio:s3", "eventName": "s3:ObjectCreated:Put",
+              "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": len(data), "sequencer": "17F0A1B2C3D4E5F7"}}}
+    [uploaded] = ingest.handle(notification_event({"Records": [record]}, runtime.settings.tenant), runtime.services)
+    return key, data, uploaded
+
+
+def catalog_photos(runtime: LocalRuntime, sku: str = REMOVED) -> list[str]:
+    with runtime.services.db.pool.connection() as conn:
+        rows = conn.execute("SELECT object_key FROM product_images WHERE tenant_id = %s AND sku = %s ORDER BY object_key",
+                            (runtime.settings.tenant, sku)).fetchall()
+    return [row["object_key"] for row in rows]
+
+
+def test_a_photo_not_yet_indexed_goes_with_its_product_and_is_never_indexed_after(processed):
+    key, data, uploaded = uploaded_not_indexed(processed, "late.png")
+    removal = removed(processed)
+    assert removal.photos == 3 and processed.services.store.head(key) is None
+    # As if its features step had read the photo before the removal and indexed it after.
+    processed.services.store.put(key, data)
+    assert features.handle(uploaded, processed.services) == []
+    assert catalog_photos(processed) == []
+
+
+def test_a_removal_waits_for_a_photo_being_indexed_and_takes_it_out_too(processed, monkeypatch):
+    key, _, uploaded = uploaded_not_indexed(processed, "late.png")
+    inside, release = threading.Event(), threading.Event()
+    add_photo = features.upsert_product_image
+
+    def held_open(conn, *args):
+        # Its transaction has begun, and has written nothing yet.
+        inside.set()
+        assert release.wait(60)
+        return add_photo(conn, *args)
+
+    monkeypatch.setattr(features, "upsert_product_image", held_open)
+    indexing = threading.Thread(target=features.handle, args=(uploaded, processed.services))
+    indexing.start()
+    assert inside.wait(60)
+    outcome: list = []
+    removing = threading.Thread(target=lambda: outcome.append(removed(processed)))
+    removing.start()
+    wait_until_a_backend_waits_on_a_lock(processed)
+    release.set()
+    indexing.join(60)
+    removing.join(300)
+    assert outcome and outcome[0].photos == 3
+    assert catalog_photos(processed) == [] and processed.services.store.head(key) is None
+
+
+def wait_until_a_backend_waits_on_a_lock(runtime: LocalRuntime) -> None:
+    with runtime.services.db.pool.connection() as conn:
+        for _ in range(600):
+            if conn.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone():
+                return
+            conn.commit()
+            time.sleep(0.05)
+    raise AssertionError("no backend ever waited on a lock")
