@@ -50,6 +50,18 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             "runtimeClassName": "nvidia",
         },
     },
+    "gpu-features": {
+        "functions": {
+            "steps": {
+                "features": {
+                    "gpu": 1,
+                    "nodeSelector": {"nvidia.com/gpu.present": "true"},
+                    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                    "runtimeClassName": "nvidia",
+                }
+            }
+        }
+    },
     "knative-predictor": {"predictor": {"deploymentMode": "Knative", "minReplicas": 0, "maxReplicas": 3}},
     "redis-off": {"redis": {"enabled": False}},
     "monitoring-on": {"monitoring": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}},

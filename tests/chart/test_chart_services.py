@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import helm_python
 import pytest
-from chartkit import RELEASE
+from chartkit import RELEASE, VALUE_SETS
 
 STEP_ENV_FROM_SECRET = {"DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 SHARED_SETTINGS = {
@@ -68,6 +69,29 @@ def test_step_overrides_merge_over_the_defaults(defaults, chart):
     evidence = defaults.knative_services()["evidence"]["spec"]["template"]
     assert evidence["spec"]["containerConcurrency"] == defaults_cfg["containerConcurrency"]
     assert container(defaults.knative_services()["evidence"])["resources"] == defaults_cfg["resources"]
+
+
+def test_a_gpu_features_step_asks_for_a_gpu_computes_sift_on_it_and_runs_on_gpu_nodes(render):
+    rendered = render(VALUE_SETS["gpu-features"])
+    features = rendered.knative_services()["features"]["spec"]["template"]["spec"]
+    assert container(rendered.knative_services()["features"])["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert env_value(container(rendered.knative_services()["features"]), "DEEPLENS_LOCAL_FEATURES_DEVICE") == "cuda"
+    assert features["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert features["tolerations"][0]["key"] == "nvidia.com/gpu" and features["runtimeClassName"] == "nvidia"
+    # The other steps stay where they were.
+    match = rendered.knative_services()["match"]["spec"]["template"]["spec"]
+    assert "nodeSelector" not in match and "nvidia.com/gpu" not in container(rendered.knative_services()["match"])["resources"]["limits"]
+
+
+def test_the_steps_compute_on_the_cpu_by_default(defaults):
+    for service in defaults.knative_services().values():
+        assert "DEEPLENS_LOCAL_FEATURES_DEVICE" not in env_names(container(service))
+        assert "nvidia.com/gpu" not in container(service)["resources"].get("limits", {})
+
+
+def test_a_gpu_for_a_step_without_a_gpu_path_is_refused(render):
+    with pytest.raises(helm_python.HelmError, match="only the features step computes on a GPU"):
+        render({"functions": {"steps": {"keyframes": {"gpu": 1}}}})
 
 
 def test_scale_bounds_and_concurrency_come_from_values(render):
