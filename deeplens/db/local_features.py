@@ -10,26 +10,22 @@ import psycopg
 from deeplens.db.matches import DecisionInputs
 
 
-def put_local_features(conn: psycopg.Connection, tenant: str, item_kind: str, item_id: int, kind: str, count: int, data: bytes) -> None:
-    """Store an item's serialized local features (replacing older ones, and any catalog
-    words of those), with the catalog generation this write sees (a product photo's is
-    advanced later in its transaction: :func:`deeplens.db.index_state.advance_catalog_generation`)."""
+def put_local_features(
+    conn: psycopg.Connection, tenant: str, item_kind: str, item_id: int, kind: str, count: int, data: bytes,
+    words: bytes | None = None, vocabulary: str | None = None,
+) -> None:
+    """Store an item's serialized local features (replacing older ones), with the catalog
+    generation this write sees (a product photo's is advanced later in its transaction:
+    :func:`deeplens.db.index_state.advance_catalog_generation`) and, for a product photo, the
+    catalog index words of its descriptors (see :mod:`deeplens.matching.vocabulary`)."""
     conn.execute(
-        "INSERT INTO local_features (tenant_id, item_kind, item_id, kind, count, data, catalog_generation)"
-        " VALUES (%s, %s, %s, %s, %s, %s, COALESCE((SELECT catalog_generation FROM index_state WHERE tenant_id = %s), 0))"
+        "INSERT INTO local_features (tenant_id, item_kind, item_id, kind, count, data, catalog_generation, words, words_vocabulary)"
+        " VALUES (%s, %s, %s, %s, %s, %s, COALESCE((SELECT catalog_generation FROM index_state WHERE tenant_id = %s), 0), %s, %s)"
         " ON CONFLICT (tenant_id, item_kind, item_id) DO UPDATE SET kind = EXCLUDED.kind, count = EXCLUDED.count,"
         # New features have been matched against no keyframe yet.
         " data = EXCLUDED.data, indexed_at = clock_timestamp(), earlier_frames_through = 0,"
-        " catalog_generation = EXCLUDED.catalog_generation, words = NULL, words_vocabulary = NULL",
-        (tenant, item_kind, item_id, kind, count, data, tenant),
-    )
-
-
-def store_catalog_words(conn: psycopg.Connection, tenant: str, photo_id: int, words: bytes, vocabulary: str) -> None:
-    """Store the catalog index words of a product photo's descriptors (see :mod:`deeplens.matching.vocabulary`)."""
-    conn.execute(
-        "UPDATE local_features SET words = %s, words_vocabulary = %s WHERE tenant_id = %s AND item_kind = 'product_image' AND item_id = %s",
-        (words, vocabulary, tenant, photo_id),
+        " catalog_generation = EXCLUDED.catalog_generation, words = EXCLUDED.words, words_vocabulary = EXCLUDED.words_vocabulary",
+        (tenant, item_kind, item_id, kind, count, data, tenant, words, vocabulary),
     )
 
 

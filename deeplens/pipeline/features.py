@@ -14,7 +14,7 @@ import numpy as np
 from deeplens.db.catalog import hold_upload, upsert_product_image
 from deeplens.db.class_scores import upsert_class_scores
 from deeplens.db.index_state import advance_catalog_generation, bump_generation
-from deeplens.db.local_features import put_local_features, store_catalog_words
+from deeplens.db.local_features import put_local_features
 from deeplens.db.vectors import upsert_embeddings
 from deeplens.errors import Undeliverable
 from deeplens.matching.vocabulary import load_vocabulary, words_to_bytes
@@ -49,15 +49,14 @@ def _index_product(event: Event, services: Services) -> list[Event]:
     # The catalog index's words of its descriptors are found here, once, not by every match
     # process (and snapshot build) that indexes the photo.
     vocabulary = load_vocabulary()
-    words = words_to_bytes(vocabulary.assign(local.descriptors))
+    words = (words_to_bytes(vocabulary.assign(local.descriptors)), vocabulary.name)
     height, width = image.shape[:2]
     with services.db.transaction() as conn:
         if not hold_upload(conn, event.tenant, upload.key, upload.sha256):
             log.info("features: %s was removed or replaced before it was indexed; nothing to do", upload.key)
             return []
         image_id = upsert_product_image(conn, event.tenant, upload.sku, upload.key, upload.sha256, width, height)
-        _store(conn, services, event.tenant, "product_image", [image_id], vectors, probs, [local])
-        store_catalog_words(conn, event.tenant, image_id, words, vocabulary.name)
+        _store(conn, services, event.tenant, "product_image", [image_id], vectors, probs, [local], [words])
     indexed = types.ImageIndexed(item_kind="product_image", item_ids=[image_id], model=services.embedder.model_name)
     return [event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE, key=str(image_id), subject=upload.key)]
 
@@ -88,13 +87,15 @@ def embed_and_maybe_classify(embedder: Embedder, images: list[np.ndarray]) -> tu
 
 
 def _store(conn, services: Services, tenant: str, item_kind: str, ids: list[int], vectors: np.ndarray,
-           probs: np.ndarray | None, locals_: list) -> None:
+           probs: np.ndarray | None, locals_: list, words: list[tuple[bytes, str]] | None = None) -> None:
+    """Write the items' vectors, class scores and local features (product photos' with their
+    catalog words, ``(words, vocabulary name)`` each), then advance the generations."""
     model = services.embedder.model_name
     upsert_embeddings(conn, tenant, item_kind, ids, model, vectors)
     if probs is not None:
         upsert_class_scores(conn, tenant, item_kind, ids, model, probs, services.settings.class_top_k)
-    for item_id, local in zip(ids, locals_):
-        put_local_features(conn, tenant, item_kind, item_id, local.kind, len(local), to_bytes(local))
+    for item_id, local, item_words in zip(ids, locals_, words or [()] * len(ids), strict=True):
+        put_local_features(conn, tenant, item_kind, item_id, local.kind, len(local), to_bytes(local), *item_words)
     # Last: their row lock is held only until commit.
     if item_kind == "product_image":
         advance_catalog_generation(conn, tenant, ids)
