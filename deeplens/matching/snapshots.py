@@ -63,13 +63,30 @@ def catalog_photo(row: PhotoRow) -> CatalogPhoto:
 
 
 def load_snapshot(store: ObjectStore, record: SnapshotRecord, cache_dir: Path, vocabulary: Vocabulary | None = None) -> CatalogIndex:
-    """The saved index, downloaded once into ``cache_dir`` (it never changes under its key) and memory-mapped."""
+    """The saved index, downloaded once into ``cache_dir`` (it never changes under its key) and memory-mapped.
+
+    Downloading a snapshot deletes the tenant's older ones from the cache: a process that
+    maps one keeps its pages, and one that was about to open one downloads it again.
+    """
     path = cache_dir / record.object_key
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Downloaded beside, then renamed: a process that dies mid-download leaves no torn file.
-        for key, target in ((photo_table_path(record.object_key), Path(photo_table_path(str(path)))), (record.object_key, path)):
-            partial = target.with_name(target.name + ".partial")
-            store.download(key, partial)
-            partial.replace(target)
-    return CatalogIndex.load(path, vocabulary)
+        _download(store, record.object_key, path)
+    try:
+        return CatalogIndex.load(path, vocabulary)
+    except FileNotFoundError:  # a newer snapshot's download deleted it just now
+        _download(store, record.object_key, path)
+        return CatalogIndex.load(path, vocabulary)
+
+
+def _download(store: ObjectStore, key: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Downloaded beside, then renamed: a process that dies mid-download leaves no torn file.
+    for source, target in ((photo_table_path(key), Path(photo_table_path(str(path)))), (key, path)):
+        partial = target.with_name(target.name + ".partial")
+        store.download(source, partial)
+        partial.replace(target)
+    # Keys order by generation (catalog_index_key pads it), so the older ones sort first.
+    for older in sorted(path.parent.glob("catalog-*.faiss")):
+        if older.name < path.name:
+            older.unlink(missing_ok=True)
+            Path(photo_table_path(str(older))).unlink(missing_ok=True)

@@ -125,3 +125,15 @@ def test_the_index_knows_the_catalog_generation_it_was_built_from(services, cata
     catalog("SKU-B")
     second = current(services, cache).generation
     assert first < replaced < second
+
+
+def test_a_newer_snapshot_takes_the_place_of_the_older_in_a_process_cache(services, catalog, tmp_path):
+    catalog("SKU-A")
+    build_snapshot(services.db, services.store, services.settings.tenant)
+    current(services, new_cache(services, tmp_path))
+    catalog("SKU-B")
+    newer = build_snapshot(services.db, services.store, services.settings.tenant)
+    assert current(services, new_cache(services, tmp_path)).size == 2
+    cached = sorted(p.name for p in (tmp_path / "cache").rglob("catalog-*"))
+    name = newer.object_key.rsplit("/", 1)[1]
+    assert cached == [name, f"{name}.photos.npz"]
