@@ -14,7 +14,15 @@ import time
 from pathlib import Path
 
 from deeplens.db import Database
-from deeplens.db.catalog_snapshots import PhotoRow, SnapshotRecord, catalog_photos, changed_photo_count, latest_snapshot, register_snapshot
+from deeplens.db.catalog_snapshots import (
+    PhotoRow,
+    SnapshotRecord,
+    catalog_photos,
+    changed_photo_count,
+    forget_older_snapshots,
+    latest_snapshot,
+    register_snapshot,
+)
 from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto, photo_table_path
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary, words_from_bytes
 from deeplens.storage.base import ObjectStore
@@ -22,6 +30,10 @@ from deeplens.storage.keys import catalog_index_key
 from deeplens.vision.local_features import from_bytes
 
 log = logging.getLogger(__name__)
+SNAPSHOTS_KEPT = 2
+"""Snapshots of a tenant kept in the store: the newest, and the one before it for a process
+that read its record just before the newest was saved and is downloading it now."""
+
 
 def build_snapshot(
     db: Database, store: ObjectStore, tenant: str, *, min_changed: int = 0, vocabulary: Vocabulary | None = None
@@ -51,6 +63,11 @@ def build_snapshot(
         store.put_file(photo_table_path(record.object_key), Path(photo_table_path(str(path))), "application/octet-stream")
     with db.transaction() as conn:
         register_snapshot(conn, tenant, record)
+        superseded = forget_older_snapshots(conn, tenant, vocabulary.name, SNAPSHOTS_KEPT)
+    # After the commit: no record names an object that is gone.
+    for key in superseded:
+        store.delete(key)
+        store.delete(photo_table_path(key))
     log.info("catalog index snapshot of tenant %s at generation %d: %d photos, %d descriptors, built in %.1f s",
              tenant, generation, record.photos, record.descriptors, time.perf_counter() - started)
     return record

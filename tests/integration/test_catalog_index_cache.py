@@ -137,3 +137,17 @@ def test_a_newer_snapshot_takes_the_place_of_the_older_in_a_process_cache(servic
     cached = sorted(p.name for p in (tmp_path / "cache").rglob("catalog-*"))
     name = newer.object_key.rsplit("/", 1)[1]
     assert cached == [name, f"{name}.photos.npz"]
+
+
+def test_the_store_keeps_the_newest_two_snapshots_of_a_tenant(services, catalog):
+    records = []
+    for sku in ("SKU-A", "SKU-B", "SKU-C"):
+        catalog(sku)
+        records.append(build_snapshot(services.db, services.store, services.settings.tenant))
+    kept = [r for r in records if services.store.head(r.object_key) is not None]
+    assert kept == records[1:]
+    assert services.store.head(records[0].object_key + ".photos.npz") is None
+    with services.db.pool.connection() as conn:
+        rows = conn.execute("SELECT catalog_generation FROM catalog_snapshots WHERE tenant_id = %s ORDER BY 1",
+                            (services.settings.tenant,)).fetchall()
+    assert [row["catalog_generation"] for row in rows] == [r.generation for r in records[1:]]
