@@ -25,12 +25,17 @@ runs the same code on the CPU (a smoke test: torch_sift there is ~50x slower tha
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from metrics import percentile
 
 from deeplens.config import Settings
 from deeplens.vision.local_features import LocalFeatures, extract_local_features
@@ -75,10 +80,6 @@ def _hardware_decode() -> str:
     except ImportError:
         pass
     return ", ".join(found) or "none (OpenCV without CUDA, no torchcodec)"
-
-
-def percentiles(values: list[float]) -> tuple[float, float]:
-    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
 
 
 def time_sift(frames: list[np.ndarray], max_side: int, device: str | None) -> tuple[list[LocalFeatures], list[float]]:
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         dev_features, dev_ms = time_sift(frames, side, args.device)
         by_side[side] = (cpu_features, dev_features)
         located, close = agreement(cpu_features, dev_features)
-        (c50, c95), (d50, d95) = percentiles(cpu_ms), percentiles(dev_ms)
+        c50, c95, d50, d95 = (percentile(ms, q) for ms in (cpu_ms, dev_ms) for q in (50, 95))
         keypoints = np.mean([len(f) for f in cpu_features])
         rows += [
             (f"SIFT at {side} px: OpenCV, 1 core, ms p50 / p95", f"{c50:.1f} / {c95:.1f} ({1000 / c50:.1f} frames/s)"),
