@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import psycopg
@@ -58,6 +59,7 @@ class LocalBroker:
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._working = False
 
     def publish(self, event: Event) -> None:
         """Queue an event for every step subscribed to its type."""
@@ -116,24 +118,40 @@ class LocalBroker:
         """Work the queue until nothing is pending or running; False if ``timeout`` ran out first.
 
         Deliveries other processes hold are waited for, not taken, until their lease runs out.
+        Inside :meth:`working` it waits for the workers already there rather than adding more.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        stop = threading.Event()
-        threads = self._spawn(stop)
-        try:
-            while self.queue.in_flight(tenant) > 0:
+        with self.working():
+            try:
+                while self.queue.in_flight(tenant) > 0:
+                    if on_tick is not None:
+                        on_tick()
+                    if deadline is not None and time.monotonic() > deadline:
+                        return False
+                    time.sleep(0.1)
+                return True
+            finally:
                 if on_tick is not None:
                     on_tick()
-                if deadline is not None and time.monotonic() > deadline:
-                    return False
-                time.sleep(0.1)
-            return True
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Workers take deliveries while the block runs (uploads are processed as they arrive,
+        not after the last one); they stop after their current delivery when it ends. Nested
+        blocks share the outer block's workers."""
+        if self._working:
+            yield
+            return
+        stop = threading.Event()
+        threads = self._spawn(stop)
+        self._working = True
+        try:
+            yield
         finally:
+            self._working = False
             stop.set()
             for thread in threads:
                 thread.join()
-            if on_tick is not None:
-                on_tick()
 
     def start(self) -> None:
         """Work the queue in the background until :meth:`stop` (the ``serve`` mode)."""

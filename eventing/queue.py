@@ -8,7 +8,8 @@ done, so an event is never half-processed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,9 +94,25 @@ class DeliveryQueue:
         with self.pool.connection() as conn, conn.transaction():
             return self.enqueue(conn, events)
 
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[psycopg.Connection]:
+        """A transaction that records a delivery's progress (a lease, an outcome), committed
+        without waiting for the disk.
+
+        Losing its commit to a crash of the machine loses no work: the delivery is still
+        pending (or leased, or running) as before and is delivered again, which every step
+        takes (deliveries are at least once, as in Knative); the log keeps commits in order,
+        so none survives without those before it. Waiting for the disk here was a sixth of
+        a catalog's onboarding time: six such commits a photo. Publishing keeps waiting, as
+        an upload's event lost to a crash would never be delivered.
+        """
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit = off")
+            yield conn
+
     def claim(self, limit: int = 1) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries (or ones whose lease ran out) for subscribers this queue routes to."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self._bookkeeping() as conn:
             rows = conn.execute(
                 "UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = now(),"
                 " lease_until = now() + make_interval(secs => %s)"
@@ -111,7 +128,7 @@ class DeliveryQueue:
 
     def succeed(self, delivery: Delivery, outputs: list[Event]) -> None:
         """Mark done (and the event processed by its subscriber) and enqueue the outputs, atomically."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self._bookkeeping() as conn:
             self.enqueue(conn, outputs)
             conn.execute(
                 "UPDATE deliveries SET status = 'done', lease_until = NULL, last_error = NULL, updated_at = now() WHERE id = %s",
@@ -128,7 +145,7 @@ class DeliveryQueue:
 
         The caller hands a dead delivery to its dead-letter sink.
         """
-        with self.pool.connection() as conn, conn.transaction():
+        with self._bookkeeping() as conn:
             dead = final or delivery.attempts >= self.spec.max_attempts
             conn.execute(
                 "UPDATE deliveries SET status = %s, lease_until = NULL, last_error = %s, updated_at = now(),"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -151,3 +152,29 @@ def test_publishing_a_dead_event_again_replays_it(db, settings):
     broker.publish(ev)
     broker.run_until_idle(tenant=settings.tenant, timeout=30)
     assert queue.counts(settings.tenant) == {"done": 1}
+
+
+def test_events_published_while_working_are_processed_before_the_block_ends(db, settings):
+    recorder = Recorder()
+    broker = LocalBroker(make_queue(db, tenant=settings.tenant), recorder, workers=2)
+    with broker.working():
+        for n in range(3):
+            broker.publish(event(settings.tenant, n=n))
+        assert broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert sorted(recorder.calls) == [("first", "test.a")] * 3 + [("second", "test.a")] * 3
+
+
+def test_waiting_inside_a_working_block_adds_no_workers(db, settings):
+    workers: set[int] = set()
+
+    def dispatch(subscriber: str, ev: Event) -> list[Event]:
+        workers.add(threading.get_ident())
+        time.sleep(0.05)  # long enough that a second worker, were there one, would take some
+        return []
+
+    broker = LocalBroker(make_queue(db, tenant=settings.tenant), dispatch, workers=1)
+    with broker.working():
+        for n in range(8):
+            broker.publish(event(settings.tenant, n=n))
+        assert broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert len(workers) == 1
