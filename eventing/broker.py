@@ -123,7 +123,7 @@ class LocalBroker:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.working():
             try:
-                while self.queue.in_flight(tenant) > 0:
+                while self.queue.busy(tenant):
                     if on_tick is not None:
                         on_tick()
                     if deadline is not None and time.monotonic() > deadline:
