@@ -61,7 +61,7 @@ def claim_waiting_photos(conn: psycopg.Connection, tenant: str) -> list[WaitingP
         "SELECT lf.item_id, lf.catalog_generation, lf.earlier_frames_through, pi.sku FROM local_features lf"
         " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
         " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image'"
-        " AND lf.earlier_frames_matched_at IS DISTINCT FROM lf.indexed_at"
+        " AND lf.earlier_frames_waiting"
         " ORDER BY pi.object_key, pi.id FOR UPDATE OF lf SKIP LOCKED",
         (tenant,),
     ).fetchall()
@@ -72,7 +72,7 @@ def waiting_photo_ids(conn: psycopg.Connection, tenant: str) -> set[int]:
     """The product photos still waiting for their earlier keyframes to be matched, claimed or not (no locks)."""
     rows = conn.execute(
         "SELECT item_id FROM local_features WHERE tenant_id = %s AND item_kind = 'product_image'"
-        " AND earlier_frames_matched_at IS DISTINCT FROM indexed_at",
+        " AND earlier_frames_waiting",
         (tenant,),
     ).fetchall()
     return {row["item_id"] for row in rows}

@@ -92,3 +92,40 @@ def test_a_replaced_photo_starts_its_pass_again(services, index_photo):
     record_progress(services, index_photo("SKU-A"), 120)
     index_photo("SKU-A")
     assert progress(services) == {"SKU-A": 0}
+
+
+class _Explaining:
+    """A connection stand-in that plans each query instead of running it, keeping the plans."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.plans = conn, []
+
+    def execute(self, sql, params=()):
+        rows = self.conn.execute("EXPLAIN " + sql, params).fetchall()
+        self.plans.append("\n".join(next(iter(row.values())) for row in rows))
+        return self
+
+    def fetchall(self) -> list:
+        return []
+
+
+def test_finding_the_waiting_photos_of_a_large_catalog_reads_the_waiting_index_not_the_table(services):
+    tenant = services.settings.tenant
+    with services.db.transaction() as conn:
+        conn.execute("INSERT INTO products (tenant_id, sku) SELECT %s, 'SKU-' || n FROM generate_series(1, 5000) n", (tenant,))
+        conn.execute(
+            "INSERT INTO product_images (tenant_id, sku, object_key, sha256, width, height)"
+            " SELECT %s, 'SKU-' || n, 'products/SKU-' || n || '/front.jpg', md5(n::text), 64, 64 FROM generate_series(1, 5000) n",
+            (tenant,),
+        )
+        # Every photo matched already, as in a catalog onboarded before.
+        conn.execute(
+            "INSERT INTO local_features (tenant_id, item_kind, item_id, kind, count, data, indexed_at, earlier_frames_matched_at)"
+            " SELECT tenant_id, 'product_image', id, 'sift', 0, '', now(), now() FROM product_images WHERE tenant_id = %s",
+            (tenant,),
+        )
+    with services.db.transaction() as conn:
+        conn.execute("ANALYZE local_features")
+        explaining = _Explaining(conn)
+        claim_waiting_photos(explaining, tenant)
+    assert "local_features_photos_waiting" in explaining.plans[0]
