@@ -203,6 +203,11 @@ class BrokerSettings(BaseModel):
         description="In-process broker worker threads; in a step pod, the requests it serves at once (the chart sets "
         "it from containerConcurrency). Each gets cores / workers threads in OpenCV, BLAS, ONNX Runtime and decoding.",
     )
+    delivery_batch: int = Field(
+        16, ge=1,
+        description="Deliveries of a batching route (one event per uploaded object: ingest, a product photo's "
+        "features) an in-process broker worker takes at once; their claim and outcome share a transaction. 1 = one at a time.",
+    )
     retry: int = Field(3, ge=0, description="Retries after the first delivery attempt (Knative `retry`).")
     backoff_delay: float = Field(0.5, gt=0, description="Seconds; Knative `backoffDelay`.")
     backoff_policy: Literal["exponential", "linear"] = Field("exponential", description="Knative `backoffPolicy`.")

@@ -28,7 +28,8 @@ class LocalRuntime:
         self.services = services or Services.from_settings(settings)
         self.runner = StepRunner(self.services)
         self.queue = DeliveryQueue(self.services.db.pool, DeliverySpec.from_settings(settings), tenant=settings.tenant)
-        self.broker = LocalBroker(self.queue, self.runner.run, workers=settings.workers)
+        self.broker = LocalBroker(self.queue, self.runner.run, workers=settings.workers,
+                                  batch=settings.delivery_batch, dispatch_batch=self.runner.run_batch)
         self.services.store.subscribe(lambda record: self.broker.publish(notification_event(record, settings.tenant)))
 
     def close(self) -> None:

@@ -31,6 +31,10 @@ Dispatch = Callable[[str, Event], list[Event]]
 """Run step ``subscriber`` on an event; return the events it emits. Raising means "retry",
 except :class:`~deeplens.errors.Undeliverable`, which is dead-lettered at once."""
 
+BatchDispatch = Callable[[str, list[Event]], list[list[Event] | Exception]]
+"""Run step ``subscriber`` on several events of one type; each one's output events, or the
+exception that :data:`Dispatch` would have raised for it."""
+
 DeadLetterSink = Callable[[Delivery, Exception], None]
 """Receives a delivery that failed its last attempt, with the last error."""
 
@@ -49,6 +53,8 @@ class LocalBroker:
         dispatch: Dispatch,
         *,
         workers: int = 2,
+        batch: int = 1,
+        dispatch_batch: BatchDispatch | None = None,
         poll_seconds: float = 0.05,
         dead_letter_sink: DeadLetterSink | None = None,
     ) -> None:
@@ -56,6 +62,8 @@ class LocalBroker:
         self.dispatch = dispatch
         self.dead_letter_sink = dead_letter_sink or self._record_dead_letter
         self.workers = workers
+        self.batch = batch
+        self.dispatch_batch = dispatch_batch
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -66,29 +74,47 @@ class LocalBroker:
         self.queue.publish([event])
 
     def process_one(self) -> bool:
-        """Claim and process one due delivery; False when none was due."""
-        claimed = self.queue.claim(1)
+        """Claim and process the next due delivery (with, where its route batches, up to
+        ``batch - 1`` more like it, handed to ``dispatch_batch`` together); False when none was due."""
+        claimed = self.queue.claim_next(self.batch)
         if not claimed:
             return False
-        self._deliver(claimed[0])
+        done = []
+        for delivery, outcome in zip(claimed, self._run(claimed), strict=True):
+            if isinstance(outcome, Exception):
+                self._failed(delivery, outcome)
+            else:
+                done.append((delivery, outcome))
+        if done:
+            self._settle(done[0][0], lambda: self.queue.succeed_all(done))
         return True
 
-    def _deliver(self, delivery: Delivery) -> None:
-        try:
-            outputs = self.dispatch(delivery.subscriber, delivery.event)
-        except Exception as exc:  # noqa: BLE001 - any failure of a step is a failed delivery
-            error, final = describe_error(exc), isinstance(exc, Undeliverable)
-            dead = self._settle(delivery, lambda: self.queue.fail(delivery, error, final=final))
-            log.warning(
-                "%s failed on %s (attempt %d): %s%s", delivery.subscriber, delivery.event.type,
-                delivery.attempts, error, " — dead-lettered" if dead else "",
-            )
-            log.debug("%s", traceback.format_exc())
-            (metrics.DEAD_LETTERS if dead else metrics.DELIVERIES_RETRIED).labels(delivery.subscriber).inc()
-            if dead:
-                self.dead_letter_sink(delivery, exc)
-            return
-        self._settle(delivery, lambda: self.queue.succeed(delivery, outputs))
+    def _run(self, claimed: list[Delivery]) -> list[list[Event] | Exception]:
+        if len(claimed) > 1 and self.dispatch_batch is not None:
+            try:
+                return self.dispatch_batch(claimed[0].subscriber, [delivery.event for delivery in claimed])
+            except Exception as exc:  # noqa: BLE001 - a failed batch is a failure of each of its deliveries
+                return [exc] * len(claimed)
+        outcomes: list[list[Event] | Exception] = []
+        for delivery in claimed:
+            try:
+                outcomes.append(self.dispatch(delivery.subscriber, delivery.event))
+            except Exception as exc:  # noqa: BLE001 - any failure of a step is a failed delivery
+                outcomes.append(exc)
+        return outcomes
+
+    def _failed(self, delivery: Delivery, exc: Exception) -> None:
+        """Schedule a failed delivery's retry, or dead-letter it after its last attempt (at once when undeliverable)."""
+        error, final = describe_error(exc), isinstance(exc, Undeliverable)
+        dead = self._settle(delivery, lambda: self.queue.fail(delivery, error, final=final))
+        log.warning(
+            "%s failed on %s (attempt %d): %s%s", delivery.subscriber, delivery.event.type,
+            delivery.attempts, error, " — dead-lettered" if dead else "",
+        )
+        log.debug("%s", "".join(traceback.format_exception(exc)))
+        (metrics.DEAD_LETTERS if dead else metrics.DELIVERIES_RETRIED).labels(delivery.subscriber).inc()
+        if dead:
+            self.dead_letter_sink(delivery, exc)
 
     def _settle(self, delivery: Delivery, record: Callable[[], T]) -> T:
         """Record a delivery's outcome, retrying while the database is unreachable (restarted, failed over).

@@ -113,31 +113,58 @@ class DeliveryQueue:
     def claim(self, limit: int = 1) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries (or ones whose lease ran out) for subscribers this queue routes to."""
         with self._bookkeeping() as conn:
-            rows = conn.execute(
-                "UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = now(),"
-                " lease_until = now() + make_interval(secs => %s)"
-                " WHERE id IN (SELECT id FROM deliveries"
-                "   WHERE ((status = 'pending' AND next_attempt_at <= now())"
-                "      OR (status = 'running' AND lease_until < now()))"
-                "     AND subscriber = ANY(%s) AND (%s::text IS NULL OR tenant_id = %s)"
-                "   ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING id, subscriber, event, attempts",
-                (self.lease_seconds, self._subscribers, self.tenant, self.tenant, limit),
-            ).fetchall()
+            return self._lease(conn, limit)
+
+    def claim_next(self, batch: int) -> list[Delivery]:
+        """Lease the oldest due delivery and, where its route batches, up to ``batch - 1`` more
+        due deliveries of the same subscriber, event type and tenant, in one transaction."""
+        with self._bookkeeping() as conn:
+            claimed = self._lease(conn, 1)
+            if claimed and batch > 1 and self._batches(claimed[0]):
+                first = claimed[0]
+                claimed += self._lease(conn, batch - 1, like=(first.subscriber, first.event.type, first.event.tenant))
+            return claimed
+
+    def _batches(self, delivery: Delivery) -> bool:
+        return any(route.batches for route in self.routes
+                   if route.subscriber == delivery.subscriber and route.event_type == delivery.event.type)
+
+    def _lease(self, conn: psycopg.Connection, limit: int, *, like: tuple[str, str, str | None] | None = None) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries, oldest first; ``like``: only of this (subscriber, event type, tenant)."""
+        subscribers, event_type, tenant = ([like[0]], like[1], like[2]) if like else (self._subscribers, None, self.tenant)
+        rows = conn.execute(
+            "UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = now(),"
+            " lease_until = now() + make_interval(secs => %s)"
+            " WHERE id IN (SELECT id FROM deliveries"
+            "   WHERE ((status = 'pending' AND next_attempt_at <= now())"
+            "      OR (status = 'running' AND lease_until < now()))"
+            "     AND subscriber = ANY(%s) AND (%s::text IS NULL OR tenant_id = %s)"
+            "     AND (%s::text IS NULL OR event_type = %s)"
+            "   ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " RETURNING id, subscriber, event, attempts, next_attempt_at",
+            (self.lease_seconds, subscribers, tenant, tenant, event_type, event_type, limit),
+        ).fetchall()
+        # RETURNING follows no order; the claim's order is the queue's.
+        rows.sort(key=lambda r: (r["next_attempt_at"], r["id"]))
         return [Delivery(r["id"], r["subscriber"], Event.from_json(r["event"]), r["attempts"]) for r in rows]
 
     def succeed(self, delivery: Delivery, outputs: list[Event]) -> None:
         """Mark done (and the event processed by its subscriber) and enqueue the outputs, atomically."""
+        self.succeed_all([(delivery, outputs)])
+
+    def succeed_all(self, done: list[tuple[Delivery, list[Event]]]) -> None:
+        """:meth:`succeed` for several deliveries, in one transaction."""
         with self._bookkeeping() as conn:
-            self.enqueue(conn, outputs)
-            conn.execute(
-                "UPDATE deliveries SET status = 'done', lease_until = NULL, last_error = NULL, updated_at = now() WHERE id = %s",
-                (delivery.id,),
-            )
-            conn.execute(
-                "INSERT INTO processed_events (subscriber, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (delivery.subscriber, delivery.event.id),
-            )
+            self.enqueue(conn, [event for _, outputs in done for event in outputs])
+            with conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE deliveries SET status = 'done', lease_until = NULL, last_error = NULL, updated_at = now() WHERE id = ANY(%s)",
+                    ([delivery.id for delivery, _ in done],),
+                )
+                cur.executemany(
+                    "INSERT INTO processed_events (subscriber, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    [(delivery.subscriber, delivery.event.id) for delivery, _ in done],
+                )
 
     def fail(self, delivery: Delivery, error: str, *, final: bool = False) -> bool:
         """Schedule a retry with backoff; after the last attempt (or at once, when ``final``)

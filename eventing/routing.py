@@ -21,13 +21,17 @@ class Route:
     name: str
     event_type: str
     subscriber: str
+    batches: bool = False
+    """Whether the in-process broker's worker may take several of this route's due deliveries
+    at once (``DEEPLENS_DELIVERY_BATCH``): for cheap events that come one per uploaded object,
+    whose claim and outcome cost as much as the step itself. Knative delivers one at a time."""
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("ingest-object-created", types.OBJECT_CREATED, "ingest"),
+    Route("ingest-object-created", types.OBJECT_CREATED, "ingest", batches=True),
     Route("keyframes-video-uploaded", types.VIDEO_UPLOADED, "keyframes"),
     Route("keyframes-video-segment", types.VIDEO_SEGMENT, "keyframes"),
-    Route("features-product-uploaded", types.PRODUCT_UPLOADED, "features"),
+    Route("features-product-uploaded", types.PRODUCT_UPLOADED, "features", batches=True),
     Route("features-frames-extracted", types.FRAMES_EXTRACTED, "features"),
     Route("match-image-indexed", types.IMAGE_INDEXED, "match"),
     Route("match-rematch-requested", types.REMATCH_REQUESTED, "match"),

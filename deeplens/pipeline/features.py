@@ -8,6 +8,7 @@ tenant's index generation, which invalidates cached search results.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,9 +19,10 @@ from deeplens.db.local_features import put_local_features
 from deeplens.db.vectors import upsert_embeddings
 from deeplens.errors import Undeliverable
 from deeplens.matching.vocabulary import load_vocabulary, words_to_bytes
+from deeplens.pipeline.batching import Batched
 from deeplens.pipeline.services import Embedder, Services
 from deeplens.vision.images import decode_image
-from deeplens.vision.local_features import extract_local_features, to_bytes
+from deeplens.vision.local_features import LocalFeatures, extract_local_features, to_bytes
 from eventing import types
 from eventing.events import Event
 
@@ -32,13 +34,28 @@ LOCAL_FEATURE_KIND = "sift"
 def handle(event: Event, services: Services) -> list[Event]:
     """Index a product photo or a batch of keyframes; emit ``image.indexed``."""
     if event.type == types.PRODUCT_UPLOADED:
-        return _index_product(event, services)
+        return store_photos([describe_photo(event, services)], services)[0]
     if event.type == types.FRAMES_EXTRACTED:
         return _index_frames(event, services)
     raise Undeliverable(f"features does not take {event.type} events")
 
 
-def _index_product(event: Event, services: Services) -> list[Event]:
+@dataclass(frozen=True, eq=False)
+class DescribedPhoto:
+    """A product photo's embedding, class scores and local features (with their catalog words), not yet stored."""
+
+    event: Event
+    upload: types.ProductUploaded
+    width: int
+    height: int
+    vector: np.ndarray
+    probs: np.ndarray | None
+    local: LocalFeatures
+    words: tuple[bytes, str]
+
+
+def describe_photo(event: Event, services: Services) -> DescribedPhoto:
+    """Decode and describe an uploaded product photo (``BadInput`` where it is not one)."""
     upload = types.parse_data(types.ProductUploaded, event.data)
     image = decode_image(services.store.get(upload.key), max_bytes=services.settings.max_image_bytes)
     vectors, probs = embed_and_maybe_classify(services.embedder, [image])
@@ -51,14 +68,38 @@ def _index_product(event: Event, services: Services) -> list[Event]:
     vocabulary = load_vocabulary()
     words = (words_to_bytes(vocabulary.assign(local.descriptors)), vocabulary.name)
     height, width = image.shape[:2]
+    return DescribedPhoto(event, upload, width, height, vectors[0], None if probs is None else probs[0], local, words)
+
+
+def store_photos(photos: list[DescribedPhoto], services: Services) -> list[list[Event]]:
+    """Store described photos of one tenant in one transaction; each one's output events.
+
+    One ``image.indexed`` event names every photo stored (the match step takes every
+    waiting photo at once in any case); it goes out with the last. A photo removed or
+    replaced since its upload is left out.
+    """
+    tenant = photos[0].event.tenant
     with services.db.transaction() as conn:
-        if not hold_upload(conn, event.tenant, upload.key, upload.sha256):
-            log.info("features: %s was removed or replaced before it was indexed; nothing to do", upload.key)
-            return []
-        image_id = upsert_product_image(conn, event.tenant, upload.sku, upload.key, upload.sha256, width, height)
-        _store(conn, services, event.tenant, "product_image", [image_id], vectors, probs, [local], [words])
-    indexed = types.ImageIndexed(item_kind="product_image", item_ids=[image_id], model=services.embedder.model_name)
-    return [event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE, key=str(image_id), subject=upload.key)]
+        kept = [photo for photo in photos if hold_upload(conn, tenant, photo.upload.key, photo.upload.sha256)]
+        for photo in photos:
+            if photo not in kept:
+                log.info("features: %s was removed or replaced before it was indexed; nothing to do", photo.upload.key)
+        ids = [upsert_product_image(conn, tenant, p.upload.sku, p.upload.key, p.upload.sha256, p.width, p.height) for p in kept]
+        if kept:
+            probs = None if kept[0].probs is None else np.stack([p.probs for p in kept])
+            _store(conn, services, tenant, "product_image", ids, np.stack([p.vector for p in kept]), probs,
+                   [p.local for p in kept], [p.words for p in kept])
+    outputs: list[list[Event]] = [[] for _ in photos]
+    if kept:
+        last = kept[-1]
+        indexed = types.ImageIndexed(item_kind="product_image", item_ids=ids, model=services.embedder.model_name)
+        outputs[photos.index(last)] = [last.event.child(types.IMAGE_INDEXED, indexed.model_dump(), source=SOURCE,
+                                                        key="+".join(map(str, ids)), subject=last.upload.key)]
+    return outputs
+
+
+BATCHED = {types.PRODUCT_UPLOADED: Batched(describe_photo, store_photos)}
+"""Product photos come one event each; described one by one, they are stored together."""
 
 
 def _index_frames(event: Event, services: Services) -> list[Event]:

@@ -136,6 +136,7 @@ def test_photos_uploaded_together_after_the_videos_share_one_pass_over_the_keyfr
         return outputs
 
     runtime.broker.dispatch = recording
+    runtime.broker.batch = 1  # each photo indexed alone, so each has a match event of its own
     assert ingest_folder(runtime, products_later, wait=False)
     while runtime.broker.process_one():  # one at a time, in order: every photo is indexed before any is matched
         pass

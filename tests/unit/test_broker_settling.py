@@ -20,8 +20,8 @@ class UnreachableQueue:
         self.succeeded: list[Delivery] = []
         self.failed: list[tuple[Delivery, str]] = []
 
-    def claim(self, limit: int) -> list[Delivery]:
-        claimed, self.due = self.due[:limit], self.due[limit:]
+    def claim_next(self, batch: int) -> list[Delivery]:
+        claimed, self.due = self.due[:batch], self.due[batch:]
         return claimed
 
     def _write(self) -> None:
@@ -29,9 +29,9 @@ class UnreachableQueue:
             self.outages -= 1
             raise psycopg.OperationalError("terminating connection due to administrator command")
 
-    def succeed(self, delivery: Delivery, outputs: list[Event]) -> None:
+    def succeed_all(self, done: list[tuple[Delivery, list[Event]]]) -> None:
         self._write()
-        self.succeeded.append(delivery)
+        self.succeeded.extend(delivery for delivery, _ in done)
 
     def fail(self, delivery: Delivery, error: str, *, final: bool = False) -> bool:
         self._write()
