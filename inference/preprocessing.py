@@ -71,13 +71,18 @@ def to_array(
     mode: str = "squash",
 ) -> np.ndarray:
     """Checked BGR images → normalised RGB ``float32`` array ``(N, 3, size, size)`` (C-contiguous)."""
-    if not images:
-        return np.empty((0, 3, size, size), dtype=np.float32)
-    batch = np.stack([resize_image(img, size, mode) for img in images])  # (N, S, S, 3) BGR uint8
-    rgb = batch[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
-    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
-    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
-    return np.ascontiguousarray((rgb - m) / s)
+    out = np.empty((len(images), 3, size, size), dtype=np.float32)
+    m, s = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+    # Channel by channel into the output, with no temporaries: the same float32 operations
+    # as ``(rgb / 255 - mean) / std`` on the whole batch, at half the time (a tenth of the
+    # embedder's cost for one photo).
+    for image, planes in zip(images, out, strict=True):
+        resized = resize_image(image, size, mode)  # (S, S, 3) BGR uint8
+        for channel, plane in enumerate(planes):
+            np.divide(resized[:, :, 2 - channel], np.float32(255.0), out=plane, dtype=np.float32)
+            np.subtract(plane, m[channel], out=plane)
+            np.divide(plane, s[channel], out=plane)
+    return out
 
 
 def to_tensor(

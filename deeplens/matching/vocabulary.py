@@ -55,10 +55,13 @@ class Vocabulary:
 
         One matrix product rather than the quantizer's search: for a photo's few hundred
         descriptors numpy's BLAS takes 5 ms where faiss's flat search takes 12 (one core).
+        The norms are taken off in place: a second scores array cost half as much again as
+        the product (a fresh 10 MB a photo).
         """
         if len(descriptors) == 0:
             return np.zeros(0, np.int64)
-        scores = np.ascontiguousarray(descriptors, np.float32) @ self.centres.T - self.half_norms
+        scores = np.ascontiguousarray(descriptors, np.float32) @ self.centres.T
+        scores -= self.half_norms
         return scores.argmax(axis=1).astype(np.int64)
 
 

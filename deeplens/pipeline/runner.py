@@ -70,11 +70,14 @@ class StepRunner:
         Where the step takes that type in batches (:class:`Batched`), each event is prepared
         as :meth:`run` would run it, and the prepared ones are stored together; where that
         fails for several, each is stored alone, so one event's fault stays its own.
-        Otherwise each event runs alone.
+        Otherwise each event runs alone. Which were processed before is asked once for all.
         """
+        handle = self._step(step)
+        with self.services.db.pool.connection() as conn:
+            done = processed.processed_among(conn, step, [event.id for event in events])
         batched = self.batched.get((step, events[0].type)) if events else None
         if batched is None:
-            return [self._outcome(lambda e=event: self.run(step, e)) for event in events]
+            return [self._outcome(lambda e=event: self._run_one(step, e, handle, done=e.id in done)) for event in events]
         prepared: dict[int, Any] = {}
 
         def prepare(number: int, event: Event) -> list[Event]:
@@ -82,7 +85,7 @@ class StepRunner:
             return []  # its events come from storing it
 
         outcomes: list[Outcome] = [
-            self._outcome(lambda n=number, e=event: self._run_one(step, e, lambda ev, _: prepare(n, ev)))
+            self._outcome(lambda n=number, e=event: self._run_one(step, e, lambda ev, _: prepare(n, ev), done=e.id in done))
             for number, event in enumerate(events)
         ]
         numbers = sorted(prepared)
@@ -105,9 +108,10 @@ class StepRunner:
             raise KeyError(f"no step named {step!r}")
         return self.steps[step]
 
-    def _run_one(self, step: str, event: Event, handle: Step) -> list[Event]:
+    def _run_one(self, step: str, event: Event, handle: Step, *, done: bool | None = None) -> list[Event]:
+        """``handle`` the event in the step's context; ``done``: whether it was processed before, where known."""
         with self._context(step, event) as outcome:
-            if self.already_processed(step, event):
+            if self.already_processed(step, event) if done is None else done:
                 log.info("%s: event %s already processed; skipping", step, event.id)
                 return []
             try:

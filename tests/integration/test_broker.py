@@ -18,6 +18,7 @@ ROUTES = (
     Route("a-to-first", "test.a", "first"),
     Route("a-to-second", "test.a", "second"),
     Route("b-to-second", "test.b", "second"),
+    Route("c-to-first", "test.c", "first", batches=True),
 )
 
 
@@ -178,3 +179,43 @@ def test_waiting_inside_a_working_block_adds_no_workers(db, settings):
             broker.publish(event(settings.tenant, n=n))
         assert broker.run_until_idle(tenant=settings.tenant, timeout=30)
     assert len(workers) == 1
+
+
+def test_due_deliveries_of_a_batching_route_are_claimed_together_oldest_first(db, settings):
+    queue = make_queue(db, tenant=settings.tenant)
+    for n in range(3):
+        queue.publish([event(settings.tenant, "test.c", n=n)])
+    queue.publish([event(settings.tenant, "test.b")])
+    assert [d.event.data["n"] for d in queue.claim_next(2)] == [0, 1]
+    assert [d.event.data["n"] for d in queue.claim_next(10)] == [2]  # only deliveries like the first
+    assert [d.event.type for d in queue.claim_next(10)] == ["test.b"]
+
+
+def test_a_route_that_does_not_batch_is_claimed_one_delivery_at_a_time(db, settings):
+    queue = make_queue(db, tenant=settings.tenant)
+    queue.publish([event(settings.tenant, "test.b", n=n) for n in range(3)])
+    assert len(queue.claim_next(10)) == 1
+
+
+def test_a_batch_holds_only_its_first_deliverys_tenant(db, settings):
+    others = f"{settings.tenant}-other"
+    queue = make_queue(db)  # the cluster's: every tenant's work
+    queue.publish([event(settings.tenant, "test.c", n=0), event(others, "test.c", n=1), event(settings.tenant, "test.c", n=2)])
+    first = queue.claim_next(10)
+    assert {d.event.tenant for d in first} == {first[0].event.tenant}
+
+
+def test_an_event_that_fails_in_a_batch_is_retried_alone(db, settings):
+    calls: list[tuple[int, ...]] = []
+
+    def dispatch_batch(subscriber: str, events: list[Event]) -> list[list[Event] | Exception]:
+        calls.append(tuple(ev.data["n"] for ev in events))
+        return [ConnectionError("transient fault") if ev.data["n"] == 1 and len(calls) == 1 else [] for ev in events]
+
+    queue = make_queue(db, tenant=settings.tenant)
+    queue.publish([event(settings.tenant, "test.c", n=n) for n in range(3)])
+    alone = Recorder()
+    broker = LocalBroker(queue, alone, workers=1, batch=8, dispatch_batch=dispatch_batch)
+    assert broker.run_until_idle(tenant=settings.tenant, timeout=30)
+    assert (calls, alone.calls) == ([(0, 1, 2)], [("first", "test.c")])
+    assert queue.counts(settings.tenant) == {"done": 3}

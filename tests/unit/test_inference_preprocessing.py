@@ -8,7 +8,7 @@ import torch
 
 from deeplens.errors import Unsupported
 from inference.local_embedder import LocalEmbedder
-from inference.preprocessing import resize_image, to_tensor
+from inference.preprocessing import IMAGENET_MEAN, IMAGENET_STD, resize_image, to_array, to_tensor
 
 
 def frame(h: int = 90, w: int = 160) -> np.ndarray:
@@ -41,6 +41,14 @@ def test_tensor_is_rgb_normalised_nchw_float32():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_each_pixel_is_normalised_as_rgb_over_255_less_the_mean_over_the_std():
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (90, 160, 3), dtype=np.uint8), rng.integers(0, 256, (120, 70, 3), dtype=np.uint8)]
+    batch = np.stack([resize_image(image, 64) for image in images])[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
+    mean, std = (np.asarray(v, np.float32).reshape(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    assert np.array_equal(to_array(images, 64, IMAGENET_MEAN, IMAGENET_STD), (batch / np.float32(255.0) - mean) / std)
+
+
 def test_asking_for_cuda_without_a_gpu_raises_unsupported():
     with pytest.raises(Unsupported, match="CUDA"):
         LocalEmbedder(device="cuda").load()

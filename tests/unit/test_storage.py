@@ -71,6 +71,25 @@ def test_local_store_round_trips_bytes_and_lists_by_prefix(tmp_path):
     assert [info.key for info in store.list("products/")] == ["products/s/b.jpg"]
 
 
+def test_a_file_uploaded_from_disk_is_stored_and_announced_as_its_bytes_would_be(tmp_path):
+    store = LocalStore(tmp_path, "bucket")
+    records = []
+    store.subscribe(records.append)
+    (tmp_path / "front.jpg").write_bytes(b"photo bytes")
+    from_file = store.put_file("products/acme/s/front.jpg", tmp_path / "front.jpg")
+    from_bytes = store.put("products/acme/s/back.jpg", b"photo bytes")
+    assert store.get("products/acme/s/front.jpg") == b"photo bytes"
+    assert (from_file.size, from_file.etag) == (from_bytes.size, from_bytes.etag)
+    assert [created.key for record in records for created in parse_notification(record)] == [
+        "products/acme/s/front.jpg", "products/acme/s/back.jpg"]
+
+
+def test_a_file_upload_refuses_keys_that_escape_the_bucket(tmp_path):
+    (tmp_path / "x.jpg").write_bytes(b"x")
+    with pytest.raises(BadInput):
+        LocalStore(tmp_path, "bucket").put_file("../outside.jpg", tmp_path / "x.jpg")
+
+
 def test_local_store_refuses_keys_that_escape_the_bucket(tmp_path):
     with pytest.raises(BadInput):
         LocalStore(tmp_path, "bucket").put("../outside.txt", b"x")
