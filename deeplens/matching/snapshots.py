@@ -59,8 +59,8 @@ def build_snapshot(
     with tempfile.TemporaryDirectory(prefix="deeplens-index-") as work:
         path = Path(work) / "catalog.faiss"
         index.save(path)
-        store.put_file(record.object_key, path, "application/octet-stream")
-        store.put_file(photo_table_path(record.object_key), Path(photo_table_path(str(path))), "application/octet-stream")
+        store.move_file(record.object_key, path, "application/octet-stream")
+        store.move_file(photo_table_path(record.object_key), Path(photo_table_path(str(path))), "application/octet-stream")
     with db.transaction() as conn:
         register_snapshot(conn, tenant, record)
         superseded = forget_older_snapshots(conn, tenant, vocabulary.name, SNAPSHOTS_KEPT)

@@ -70,6 +70,12 @@ class ObjectStore(ABC):
         """Upload a local file (see :meth:`put`)."""
         return self.put(key, path.read_bytes(), content_type)
 
+    def move_file(self, key: str, path: Path, content_type: str | None = None) -> ObjectInfo:
+        """Upload a local file the caller is done with; it is gone from ``path`` afterwards (see :meth:`put_file`)."""
+        info = self.put_file(key, path, content_type)
+        path.unlink()
+        return info
+
     @abstractmethod
     def _write(self, key: str, data: bytes, content_type: str) -> ObjectInfo: ...
 

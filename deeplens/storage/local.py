@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -57,6 +58,23 @@ class LocalStore(ObjectStore):
         self._announce(info, content_type)
         return info
 
+    @tracing.traced_key("store.put")
+    def move_file(self, key: str, path: Path, content_type: str | None = None) -> ObjectInfo:
+        """Rename the file into the bucket where it is on the same file system (a catalog
+        index's snapshot is not copied), else copy it."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            return super().move_file(key, path, content_type)
+        with open(target, "rb") as moved:
+            info = ObjectInfo(key, os.fstat(moved.fileno()).st_size, hashlib.file_digest(moved, "md5").hexdigest())
+        self._announce(info, content_type or content_type_for(key))
+        return info
+
     def _object_path(self, key: str) -> Path:
         """The file holding an object; ObjectMissing when there is none, OSError when its path holds something else."""
         path = self._path(key)
@@ -73,7 +91,14 @@ class LocalStore(ObjectStore):
 
     @tracing.traced_key("store.download")
     def download(self, key: str, path: Path) -> None:
-        shutil.copyfile(self._object_path(key), path)
+        """A hard link where the file system allows one, else a copy: an object's file is never
+        changed in place (every write renames a new file over its key), and copying a catalog
+        index's snapshot (hundreds of MB) was most of a match process's cold start."""
+        source = self._object_path(key)
+        try:
+            os.link(source, path)
+        except OSError:  # on another file system, or the target is there already
+            shutil.copyfile(source, path)
 
     def media_location(self, key: str) -> str:
         return str(self._object_path(key))

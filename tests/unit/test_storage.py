@@ -1,5 +1,7 @@
 """Bucket layout, notification records and the local directory store."""
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,41 @@ def test_a_file_uploaded_from_disk_is_stored_and_announced_as_its_bytes_would_be
     assert (from_file.size, from_file.etag) == (from_bytes.size, from_bytes.etag)
     assert [created.key for record in records for created in parse_notification(record)] == [
         "products/acme/s/front.jpg", "products/acme/s/back.jpg"]
+
+
+def test_a_file_moved_into_the_store_is_stored_with_its_etag_and_gone_from_its_path(tmp_path):
+    store = LocalStore(tmp_path, "bucket")
+    (tmp_path / "index.faiss").write_bytes(b"index bytes")
+    moved = store.move_file("indexes/acme/1.faiss", tmp_path / "index.faiss")
+    assert store.get("indexes/acme/1.faiss") == b"index bytes" and not (tmp_path / "index.faiss").exists()
+    assert (moved.size, moved.etag) == (11, store.head("indexes/acme/1.faiss").etag)
+
+
+def test_a_file_on_another_file_system_is_copied_into_the_store_and_removed(tmp_path, monkeypatch):
+    store = LocalStore(tmp_path, "bucket")
+    (tmp_path / "index.faiss").write_bytes(b"index bytes")
+    rename, renames = os.replace, []
+
+    def across_devices_first(source, target):
+        renames.append(source)
+        if len(renames) == 1:  # the move itself: the file is on another file system
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        rename(source, target)
+
+    monkeypatch.setattr("deeplens.storage.local.os.replace", across_devices_first)
+    store.move_file("indexes/acme/1.faiss", tmp_path / "index.faiss")
+    assert store.get("indexes/acme/1.faiss") == b"index bytes" and not (tmp_path / "index.faiss").exists()
+    assert len(renames) == 2
+
+
+def test_a_downloaded_object_keeps_its_bytes_when_the_object_is_replaced_or_deleted(tmp_path):
+    store = LocalStore(tmp_path, "bucket")
+    store.put("videos/acme/v.mp4", b"first")
+    store.download("videos/acme/v.mp4", tmp_path / "copy")
+    store.put("videos/acme/v.mp4", b"second")
+    assert (tmp_path / "copy").read_bytes() == b"first"
+    store.delete("videos/acme/v.mp4")
+    assert (tmp_path / "copy").read_bytes() == b"first"
 
 
 def test_a_file_upload_refuses_keys_that_escape_the_bucket(tmp_path):
