@@ -8,6 +8,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 
 import pytest
@@ -23,16 +24,17 @@ MAX_DELAY_SECONDS = 0.05
 
 
 class RandomDelays:
-    """Sleeps a random time up to ``MAX_DELAY_SECONDS``; seeded, and safe across worker threads."""
+    """Sleeps a random time up to ``MAX_DELAY_SECONDS``; seeded, safe across worker threads,
+    and counted by what was delayed (``"step"`` or ``"commit"``)."""
 
     def __init__(self, seed: int) -> None:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self.count = 0
+        self.counts: Counter[str] = Counter()
 
-    def __call__(self) -> None:
+    def __call__(self, what: str) -> None:
         with self._lock:
-            self.count += 1
+            self.counts[what] += 1
             seconds = self._random.uniform(0, MAX_DELAY_SECONDS)
         time.sleep(seconds)
 
@@ -41,19 +43,20 @@ class RandomDelays:
 def delayed(monkeypatch) -> RandomDelays:
     """Delays every step and every commit from now on; counts them."""
     delay = RandomDelays(seed=7)
-    run, transaction = StepRunner.run, Database.transaction
+    # Every event a step handles passes through _run_one, alone or in a batch.
+    run_one, transaction = StepRunner._run_one, Database.transaction
 
-    def delayed_run(self, step, event):
-        delay()
-        return run(self, step, event)
+    def delayed_run_one(self, step, event, handle, **kwargs):
+        delay("step")
+        return run_one(self, step, event, handle, **kwargs)
 
     @contextmanager
     def delayed_transaction(self):
         with transaction(self) as conn:
             yield conn
-            delay()  # the work is done; its commit comes late
+            delay("commit")  # the work is done; its commit comes late
 
-    monkeypatch.setattr(StepRunner, "run", delayed_run)
+    monkeypatch.setattr(StepRunner, "_run_one", delayed_run_one)
     monkeypatch.setattr(Database, "transaction", delayed_transaction)
     return delay
 
@@ -72,5 +75,7 @@ def test_four_delayed_workers_find_exactly_what_one_worker_finds(runtime_with, d
     alone = appearances(runtime_with, database_url, tmp_path, tiny_dataset, workers=1)
     delays = request.getfixturevalue("delayed")
     together = appearances(runtime_with, database_url, tmp_path, tiny_dataset, workers=4)
-    assert delays.count > 50  # every step and commit of the second run was delayed
+    uploads = sum(1 for path in tiny_dataset.rglob("*") if path.is_file() and path.name != "truth.json")
+    # each upload is at least one step and one commit, and each of those was delayed
+    assert delays.counts["step"] >= uploads and delays.counts["commit"] >= uploads
     assert alone and together == alone
