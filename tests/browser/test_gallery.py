@@ -64,7 +64,11 @@ def base_url(processed):
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the results service did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    # The first text query embeds the model's class texts (about 20 s on a quiet core, more on
+    # a busy machine, then cached): done here, so no page waits on it within TIMEOUT_MS.
+    httpx.get(f"{url}/search/text/classes", params={"q": "coffee mug"}, timeout=300).raise_for_status()
+    yield url
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
