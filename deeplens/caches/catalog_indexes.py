@@ -11,7 +11,7 @@ import psycopg
 
 from deeplens.db.catalog_snapshots import catalog_changes, latest_snapshot
 from deeplens.db.index_state import catalog_generation
-from deeplens.matching.catalog_index import CatalogIndex
+from deeplens.matching.catalog_index import CatalogIndex, snapshot_name
 from deeplens.matching.snapshots import catalog_photo, load_snapshot
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary
 from deeplens.storage.base import ObjectStore
@@ -57,7 +57,7 @@ class CatalogIndexCache:
 
     def _first_index(self, conn: psycopg.Connection, tenant: str) -> CatalogIndex:
         vocabulary = self._vocabulary or load_vocabulary()
-        record = latest_snapshot(conn, tenant, vocabulary.name)
+        record = latest_snapshot(conn, tenant, snapshot_name(vocabulary))
         if record is None:
             return CatalogIndex(vocabulary)
         return load_snapshot(self._store, record, self._cache_dir, vocabulary)

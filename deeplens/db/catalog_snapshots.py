@@ -41,6 +41,7 @@ class SnapshotRecord:
     generation: int
     object_key: str
     vocabulary: str
+    """What it was built on: the vocabulary and the file layout (:func:`~deeplens.matching.catalog_index.snapshot_name`)."""
     photos: int
     descriptors: int
 
@@ -136,7 +137,7 @@ def forget_older_snapshots(conn: psycopg.Connection, tenant: str, vocabulary: st
 
 
 def latest_snapshot(conn: psycopg.Connection, tenant: str, vocabulary: str) -> SnapshotRecord | None:
-    """The newest saved catalog index of the tenant on this vocabulary, if any."""
+    """The newest saved catalog index of the tenant on this vocabulary and layout, if any."""
     row = conn.execute(
         "SELECT catalog_generation, object_key, vocabulary, photos, descriptors FROM catalog_snapshots"
         " WHERE tenant_id = %s AND vocabulary = %s ORDER BY catalog_generation DESC LIMIT 1",

@@ -23,7 +23,10 @@ builds nothing per catalog:
 - **Exact 8-bit codes.** Quantised RootSIFT holds integers 0..255 (see
   :mod:`deeplens.vision.local_features`), so faiss's direct 8-bit scalar quantiser stores
   them without loss: distances are the exact ones, only the lists a search probes are
-  approximate (as FLANN's trees were, with as many votes for the true product).
+  approximate (as FLANN's trees were, with as many votes for the true product). The codes
+  are of the descriptors themselves, not of their residuals to the list's word (faiss's
+  default): a residual is fractional and often negative, which a direct 8-bit code cannot
+  hold (it wraps), and the ratio test would compare garbage distances.
 - **A read-only base and an in-memory delta.** :meth:`CatalogIndex.save` writes
   the index as one file; :meth:`CatalogIndex.load` memory-maps it, so a cold start
   reads what it touches instead of rebuilding, and processes on one node share the pages.
@@ -65,6 +68,9 @@ class Vote:
 # (bench/catalog_scale.py) 4 lists of 4,096 give the votes FLANN gave (recall@3 of the true
 # product within one pair of 120) at about two thirds of its time per keyframe.
 NPROBE = 4
+# The layout of a saved index, recorded with it (:func:`snapshot_name`): a snapshot of another
+# layout is never loaded. 2: codes of the descriptors themselves (1 coded residuals, see above).
+SNAPSHOT_LAYOUT = 2
 # Neighbours fetched per index before the merge: equal distances are then ordered by photo
 # key, not by which list or index a neighbour came from.
 _FETCHED = NEIGHBOURS + 4
@@ -173,7 +179,8 @@ class CatalogIndex:
 
     def _empty_lists(self) -> faiss.IndexIVFScalarQuantizer:
         lists = faiss.IndexIVFScalarQuantizer(
-            self.vocabulary.quantizer, self.vocabulary.dims, self.vocabulary.words, faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2
+            self.vocabulary.quantizer, self.vocabulary.dims, self.vocabulary.words, faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2,
+            False,  # by_residual: codes of the descriptors, which direct codes hold exactly
         )
         lists.own_fields = False  # every segment shares the vocabulary's quantizer
         lists.is_trained = True  # the direct quantiser takes values as they are; the lists come from the vocabulary
@@ -265,6 +272,8 @@ class CatalogIndex:
         """The index :meth:`save` wrote, memory-mapped and read-only (:meth:`updated` adds to it)."""
         index = cls(vocabulary)
         lists = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        if faiss.downcast_index(lists).by_residual:
+            raise ValueError(f"{path} codes residuals (layout 1, whose distances are wrong): build the snapshot again")
         with np.load(photo_table_path(str(path))) as meta:
             index.generation = int(meta["generation"])
             for photo_id, sku, rank, count in zip(meta["photos"], meta["skus"], meta["ranks"], meta["counts"], strict=True):
@@ -315,6 +324,11 @@ def _live_lists(segment: _Segment) -> faiss.IndexIVFScalarQuantizer:
     if segment.stale:
         lists.remove_ids(faiss.IDSelectorBatch(np.fromiter(segment.stale, np.int64)))
     return lists
+
+
+def snapshot_name(vocabulary: Vocabulary) -> str:
+    """What an index saved on ``vocabulary`` is recorded and stored under: the vocabulary and the file's layout."""
+    return f"{vocabulary.name}-l{SNAPSHOT_LAYOUT}"
 
 
 def photo_table_path(path: str) -> str:

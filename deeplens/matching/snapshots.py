@@ -23,7 +23,7 @@ from deeplens.db.catalog_snapshots import (
     latest_snapshot,
     register_snapshot,
 )
-from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto, photo_table_path
+from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto, photo_table_path, snapshot_name
 from deeplens.matching.vocabulary import Vocabulary, load_vocabulary, words_from_bytes
 from deeplens.storage.base import ObjectStore
 from deeplens.storage.keys import catalog_index_key
@@ -44,8 +44,9 @@ def build_snapshot(
     the newest snapshot (None otherwise); a catalog unchanged since it is never saved twice.
     """
     vocabulary = vocabulary or load_vocabulary()
+    name = snapshot_name(vocabulary)
     with db.pool.connection() as conn:
-        latest = latest_snapshot(conn, tenant, vocabulary.name)
+        latest = latest_snapshot(conn, tenant, name)
         changed = changed_photo_count(conn, tenant, latest.generation if latest else 0)
     if latest is not None and changed == 0:
         return latest
@@ -54,8 +55,7 @@ def build_snapshot(
     started = time.perf_counter()
     with db.pool.connection() as conn, catalog_photos(conn, tenant, vocabulary.name) as (generation, rows):
         index = CatalogIndex.build(map(catalog_photo, rows), vocabulary=vocabulary, generation=generation)
-    record = SnapshotRecord(generation, catalog_index_key(tenant, generation, vocabulary.name), vocabulary.name,
-                            index.size, index.descriptors)
+    record = SnapshotRecord(generation, catalog_index_key(tenant, generation, name), name, index.size, index.descriptors)
     with tempfile.TemporaryDirectory(prefix="deeplens-index-") as work:
         path = Path(work) / "catalog.faiss"
         index.save(path)
@@ -63,7 +63,7 @@ def build_snapshot(
         store.move_file(photo_table_path(record.object_key), Path(photo_table_path(str(path))), "application/octet-stream")
     with db.transaction() as conn:
         register_snapshot(conn, tenant, record)
-        superseded = forget_older_snapshots(conn, tenant, vocabulary.name, SNAPSHOTS_KEPT)
+        superseded = forget_older_snapshots(conn, tenant, name, SNAPSHOTS_KEPT)
     # After the commit: no record names an object that is gone.
     for key in superseded:
         store.delete(key)

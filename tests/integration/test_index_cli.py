@@ -7,6 +7,7 @@ import pytest
 
 from deeplens.cli.main import main as deeplens
 from deeplens.db.catalog_snapshots import latest_snapshot
+from deeplens.matching.catalog_index import snapshot_name
 from deeplens.matching.vocabulary import load_vocabulary
 from deeplens.vision.local_features import LocalFeatures
 
@@ -28,7 +29,7 @@ def cli_env(runtime, monkeypatch):
 
 def snapshot(runtime, tenant: str | None = None):
     with runtime.services.db.pool.connection() as conn:
-        return latest_snapshot(conn, tenant or runtime.settings.tenant, load_vocabulary().name)
+        return latest_snapshot(conn, tenant or runtime.settings.tenant, snapshot_name(load_vocabulary()))
 
 
 def test_ingest_wait_saves_the_catalog_index_when_it_uploaded_products(cli_env, folder):

@@ -87,3 +87,19 @@ def test_the_same_catalog_always_gives_the_same_votes():
     shown = np.vstack([photo.descriptors[:60] for _, _, photo in photos])
     frame = features(np.clip(shown + RNG.integers(-14, 15, size=shown.shape), 0, 255).astype(np.float32))
     assert index_of(*photos).vote(frame) == index_of(*reversed(photos)).vote(frame)
+
+
+def _shifted(desc: np.ndarray, dims: slice) -> np.ndarray:
+    moved = desc.copy()
+    moved[:, dims] += 2
+    return moved
+
+
+def test_a_descriptor_votes_by_the_exact_distances_of_its_photo_and_the_rival_product():
+    # Squared distances 16 to SKU-A's photo, against 64 (clearly farther: votes) or 20 (within
+    # Lowe's ratio 0.8: does not) to SKU-B's: only exact distances tell the two apart.
+    shown = descriptors(50)
+    photo = (1, "SKU-A", features(_shifted(shown, slice(0, 4))))
+    far_rival, near_rival = (2, "SKU-B", features(_shifted(shown, slice(8, 24)))), (2, "SKU-B", features(_shifted(shown, slice(8, 13))))
+    assert [(v.sku, v.votes) for v in index_of(photo, far_rival).vote(features(shown))] == [("SKU-A", 50)]
+    assert index_of(photo, near_rival).vote(features(shown)) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import faiss
 import numpy as np
 import pytest
 
@@ -160,3 +161,14 @@ def test_a_descriptors_word_is_its_nearest_centre():
     descriptors = np.random.default_rng(5).integers(0, 90, (300, vocabulary.dims)).astype(np.float32)
     distances = ((descriptors[:, None, :] - vocabulary.centres[None, :, :]) ** 2).sum(axis=2)
     assert np.array_equal(vocabulary.assign(descriptors), distances.argmin(axis=1))
+
+
+def test_an_index_saved_in_the_residual_layout_is_not_loaded(catalog, tmp_path):
+    index = _built(catalog)
+    path = tmp_path / "catalog.faiss"
+    index.save(path)
+    lists = faiss.read_index(str(path))
+    faiss.downcast_index(lists).by_residual = True  # layout 1 coded residuals, whose distances were wrong
+    faiss.write_index(lists, str(path))
+    with pytest.raises(ValueError, match="residuals"):
+        CatalogIndex.load(path)
