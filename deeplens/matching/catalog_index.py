@@ -228,8 +228,7 @@ class CatalogIndex:
     def _nearest(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ``NEIGHBOURS`` nearest descriptors of each query as photo slots (-1: none) and squared distances."""
         # One word search for every segment: they share the vocabulary.
-        word_dist, words = self.vocabulary.quantizer.search(queries, NPROBE)
-        words = np.ascontiguousarray(words, np.int64)
+        word_dist, words = self.vocabulary.nearest(queries, NPROBE)
         parts = [_search_lists(segment.lists, queries, words, word_dist, params) for segment, params, _ in self._searches]
         sq_dist = np.hstack([d for d, _ in parts])
         ids = np.hstack([i for _, i in parts])

@@ -65,6 +65,33 @@ class Vocabulary:
         return scores.argmax(axis=1).astype(np.int64)
 
 
+    def nearest(self, descriptors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each descriptor's ``k`` nearest words, nearest first (equal scores by word number), and their squared distances.
+
+        By the scores :meth:`assign` maximises, so a descriptor's nearest word is the list the
+        same descriptor is stored in; and for the same reason as there (the quantizer's flat
+        search took about 1.8 times as long for a keyframe's descriptors).
+        """
+        queries = np.ascontiguousarray(descriptors, np.float32)
+        words, sq_dist = np.empty((len(queries), k), np.int64), np.empty((len(queries), k), np.float32)
+        for start in range(0, len(queries), _CHUNK):
+            block = queries[start:start + _CHUNK]
+            scores = block @ self.centres.T
+            scores -= self.half_norms
+            top = np.argpartition(scores, -k, axis=1)[:, -k:]
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            order = np.lexsort((top, -top_scores), axis=1)
+            words[start:start + len(block)] = np.take_along_axis(top, order, axis=1)
+            best = np.take_along_axis(top_scores, order, axis=1)
+            # |x - c|^2 = |x|^2 - 2 (x.c - |c|^2 / 2)
+            sq_dist[start:start + len(block)] = np.maximum((block * block).sum(axis=1, keepdims=True) - 2 * best, 0)
+        return sq_dist, words
+
+
+# Descriptors scored at once by Vocabulary.nearest: a keyframe's scores stay a few MB.
+_CHUNK = 512
+
+
 def words_to_bytes(words: np.ndarray) -> bytes:
     """A photo's descriptors' words as stored with its features (two bytes each)."""
     return np.asarray(words, "<u2").tobytes()

@@ -163,6 +163,17 @@ def test_a_descriptors_word_is_its_nearest_centre():
     assert np.array_equal(vocabulary.assign(descriptors), distances.argmin(axis=1))
 
 
+def test_a_descriptors_nearest_words_are_its_nearest_centres_nearest_first():
+    vocabulary = load_vocabulary()
+    descriptors = np.random.default_rng(6).integers(0, 90, (700, vocabulary.dims)).astype(np.float32)  # more than one chunk
+    distances = ((descriptors[:, None, :] - vocabulary.centres[None, :, :]) ** 2).sum(axis=2)
+    sq_dist, words = vocabulary.nearest(descriptors, 4)
+    # Float rounding may order near-equal words either way, so distances are compared, not word numbers.
+    assert np.allclose(np.take_along_axis(distances, words, axis=1), np.sort(distances, axis=1)[:, :4], rtol=1e-4)
+    assert np.allclose(sq_dist, np.take_along_axis(distances, words, axis=1), rtol=1e-4)
+    assert np.mean(words[:, 0] == vocabulary.assign(descriptors)) > 0.99
+
+
 def test_an_index_saved_in_the_residual_layout_is_not_loaded(catalog, tmp_path):
     index = _built(catalog)
     path = tmp_path / "catalog.faiss"
