@@ -19,7 +19,7 @@ import numpy as np
 from deeplens import metrics
 from deeplens.errors import NotFound
 from deeplens.matching.overlaps import box_iou
-from deeplens.matching.scoring import fused_score
+from deeplens.matching.scoring import AGREEMENT_FLOOR, fused_score
 from deeplens.pipeline.services import Services
 from deeplens.vision.appearance import appearance_agreement
 from deeplens.vision.images import decode_image
@@ -88,6 +88,11 @@ def _confirm(services: Services, tenant: str, candidate: Candidate, verification
     # Features were extracted from these very stored images (in their pixel coordinates), so
     # the homography and inliers apply to the decoded pixels as they are.
     agreement = appearance_agreement(template, pixels, verification.homography, verification.inlier_points[:, :2])
+    # The inliers' hull can be a part that two designs share (a text panel in one font on one
+    # packaging template), which agrees however different the rest is; the product must
+    # look like itself over all of its outline that the frame shows as well.
+    if appearance_agreement(template, pixels, verification.homography, verification.outline) < AGREEMENT_FLOOR:
+        return None
     score = fused_score(verification.score, agreement)
     if score < services.settings.match_threshold:
         return None

@@ -54,12 +54,13 @@ def product_template(photo: np.ndarray) -> ProductTemplate:
 
 
 def appearance_agreement(
-    template: ProductTemplate, frame: np.ndarray, homography: np.ndarray, inlier_product_points: np.ndarray
+    template: ProductTemplate, frame: np.ndarray, homography: np.ndarray, region_points: np.ndarray
 ) -> float:
     """How much the frame, aligned by ``homography``, looks like the product photo: in [-1, 1].
 
-    ``homography`` maps product photo pixels to frame pixels; ``inlier_product_points``
-    (``(K, 2)``, photo pixels) bound the compared area by their convex hull. The result
+    ``homography`` maps product photo pixels to frame pixels; ``region_points``
+    (``(K, 2)``, photo pixels: the inliers, or the product's outline) bound the compared
+    area by their convex hull. The result
     is the mean over the three colour channels of the normalised cross-correlation of
     the aligned pixels inside that hull (and inside the frame): about 0.65-0.9 for the
     product itself, about 0.1-0.55 for a different design that shares parts of it.
@@ -74,8 +75,8 @@ def appearance_agreement(
         np.full(frame.shape[:2], 255, np.uint8), to_frame, (sw, sh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     )
     hull_mask = np.zeros((sh, sw), np.uint8)
-    if len(inlier_product_points) >= 3:
-        hull = cv2.convexHull((np.asarray(inlier_product_points, np.float32) * [sw / template.width, sh / template.height]).astype(np.float32))
+    if len(region_points) >= 3:
+        hull = cv2.convexHull((np.asarray(region_points, np.float32) * [sw / template.width, sh / template.height]).astype(np.float32))
         cv2.fillConvexPoly(hull_mask, np.round(hull).astype(np.int32), 1)
     mask = (in_frame > 0) & (hull_mask > 0)
     if int(mask.sum()) < _MIN_PIXELS:

@@ -50,6 +50,8 @@ class Verification:
     corners: np.ndarray
     """``(4, 2)`` float32: the product outline (TL, TR, BR, BL) projected into the frame;
     may extend past the frame edges."""
+    outline: np.ndarray
+    """``(4, 2)`` float64: the product outline in its photo (:func:`product_outline`), which ``corners`` projects."""
     box: tuple[int, int, int, int]
     """``(x, y, w, h)`` bounding box of ``corners``, clipped to the frame."""
     inlier_points: np.ndarray
@@ -383,7 +385,8 @@ def verify_pair(
     if inliers < min_inliers:
         return None
 
-    quad = check_outline(H, product_outline(product), (frame.width, frame.height), limits)
+    outline = product_outline(product)
+    quad = check_outline(H, outline, (frame.width, frame.height), limits)
     if quad is None:
         return None
 
@@ -401,6 +404,7 @@ def verify_pair(
         matches=len(q_idx),
         homography=H,
         corners=quad,
+        outline=outline,
         box=_bounding_box(quad, frame.width, frame.height),
         inlier_points=inlier_points,
         inlier_ratio=inliers / len(q_idx),

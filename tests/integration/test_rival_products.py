@@ -125,3 +125,14 @@ def test_neighbours_are_asked_for_once_and_only_where_a_product_would_be_matched
     verify_among_rivals(services, services.settings.tenant, candidates, stored(features), extract_local_features(frame),
                         lambda: frame, neighbours=neighbours)
     assert asked == [1]
+
+
+def test_a_design_that_shares_only_part_of_the_product_is_not_matched_however_well_that_part_agrees(services, catalog, arts):
+    # Another product on the same template: the left five eighths as the catalog product's
+    # (they verify and agree in colour), the rest different (here: inverted).
+    add, features = catalog
+    product, _ = arts
+    foreign = product.copy()
+    edge = product.shape[1] * 5 // 8
+    foreign[:, edge:] = 255 - product[:, edge:]
+    assert matched(services, [add(1, "SKU-PRODUCT", product)], features, frame_showing(foreign)) == []
