@@ -60,10 +60,13 @@ class Vocabulary:
         """
         if len(descriptors) == 0:
             return np.zeros(0, np.int64)
-        scores = np.ascontiguousarray(descriptors, np.float32) @ self.centres.T
-        scores -= self.half_norms
-        return scores.argmax(axis=1).astype(np.int64)
+        return self._scores(np.ascontiguousarray(descriptors, np.float32)).argmax(axis=1).astype(np.int64)
 
+    def _scores(self, block: np.ndarray) -> np.ndarray:
+        """``x . c - |c|^2 / 2`` of each descriptor and word: the larger, the nearer (one product, norms off in place)."""
+        scores = block @ self.centres.T
+        scores -= self.half_norms
+        return scores
 
     def nearest(self, descriptors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Each descriptor's ``k`` nearest words, nearest first (equal scores by word number), and their squared distances.
@@ -76,8 +79,7 @@ class Vocabulary:
         words, sq_dist = np.empty((len(queries), k), np.int64), np.empty((len(queries), k), np.float32)
         for start in range(0, len(queries), _CHUNK):
             block = queries[start:start + _CHUNK]
-            scores = block @ self.centres.T
-            scores -= self.half_norms
+            scores = self._scores(block)
             top = np.argpartition(scores, -k, axis=1)[:, -k:]
             top_scores = np.take_along_axis(scores, top, axis=1)
             order = np.lexsort((top, -top_scores), axis=1)

@@ -21,7 +21,7 @@ from deeplens.errors import NotFound
 from deeplens.matching.overlaps import box_iou
 from deeplens.matching.scoring import AGREEMENT_FLOOR, fused_score
 from deeplens.pipeline.services import Services
-from deeplens.vision.appearance import appearance_agreement
+from deeplens.vision.appearance import AlignedFrame
 from deeplens.vision.images import decode_image
 from deeplens.vision.local_features import LocalFeatures
 from deeplens.vision.verify import Verification, verify_pair
@@ -87,14 +87,14 @@ def _confirm(services: Services, tenant: str, candidate: Candidate, verification
         return None
     # Features were extracted from these very stored images (in their pixel coordinates), so
     # the homography and inliers apply to the decoded pixels as they are.
-    agreement = appearance_agreement(template, pixels, verification.homography, verification.inlier_points[:, :2])
+    aligned = AlignedFrame(template, pixels, verification.homography)
+    score = fused_score(verification.score, aligned.agreement(verification.inlier_points[:, :2]))
+    if score < services.settings.match_threshold:
+        return None
     # The inliers' hull can be a part that two designs share (a text panel in one font on one
     # packaging template), which agrees however different the rest is; the product must
     # look like itself over all of its outline that the frame shows as well.
-    if appearance_agreement(template, pixels, verification.homography, verification.outline) < AGREEMENT_FLOOR:
-        return None
-    score = fused_score(verification.score, agreement)
-    if score < services.settings.match_threshold:
+    if aligned.agreement(verification.outline) < AGREEMENT_FLOOR:
         return None
     return score
 

@@ -65,25 +65,38 @@ def appearance_agreement(
     the aligned pixels inside that hull (and inside the frame): about 0.65-0.9 for the
     product itself, about 0.1-0.55 for a different design that shares parts of it.
     """
-    check_bgr_image(frame)
-    sh, sw = template.pixels.shape[:2]
-    # Photo pixels -> comparison pixels, so sampling the frame at H . S^-1 aligns it.
-    scale = np.diag([sw / template.width, sh / template.height, 1.0])
-    to_frame = np.asarray(homography, np.float64) @ np.linalg.inv(scale)
-    aligned = cv2.warpPerspective(frame, to_frame, (sw, sh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP).astype(np.float32)
-    in_frame = cv2.warpPerspective(
-        np.full(frame.shape[:2], 255, np.uint8), to_frame, (sw, sh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
-    )
-    hull_mask = np.zeros((sh, sw), np.uint8)
-    if len(region_points) >= 3:
-        hull = cv2.convexHull((np.asarray(region_points, np.float32) * [sw / template.width, sh / template.height]).astype(np.float32))
-        cv2.fillConvexPoly(hull_mask, np.round(hull).astype(np.int32), 1)
-    mask = (in_frame > 0) & (hull_mask > 0)
-    if int(mask.sum()) < _MIN_PIXELS:
-        return 0.0
-    a = template.pixels[mask]
-    b = aligned[mask]
-    return float(np.mean([_zncc(a[:, c], b[:, c]) for c in range(3)]))
+    return AlignedFrame(template, frame, homography).agreement(region_points)
+
+
+class AlignedFrame:
+    """A frame aligned on a product photo once, to compare over several regions of it (see :func:`appearance_agreement`)."""
+
+    def __init__(self, template: ProductTemplate, frame: np.ndarray, homography: np.ndarray) -> None:
+        check_bgr_image(frame)
+        self._template = template
+        sh, sw = template.pixels.shape[:2]
+        # Photo pixels -> comparison pixels, so sampling the frame at H . S^-1 aligns it.
+        scale = np.diag([sw / template.width, sh / template.height, 1.0])
+        to_frame = np.asarray(homography, np.float64) @ np.linalg.inv(scale)
+        self._aligned = cv2.warpPerspective(frame, to_frame, (sw, sh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP).astype(np.float32)
+        self._in_frame = cv2.warpPerspective(
+            np.full(frame.shape[:2], 255, np.uint8), to_frame, (sw, sh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        ) > 0
+
+    def agreement(self, region_points: np.ndarray) -> float:
+        """:func:`appearance_agreement` inside the convex hull of ``region_points`` (photo pixels)."""
+        template = self._template
+        sh, sw = template.pixels.shape[:2]
+        hull_mask = np.zeros((sh, sw), np.uint8)
+        if len(region_points) >= 3:
+            hull = cv2.convexHull((np.asarray(region_points, np.float32) * [sw / template.width, sh / template.height]).astype(np.float32))
+            cv2.fillConvexPoly(hull_mask, np.round(hull).astype(np.int32), 1)
+        mask = self._in_frame & (hull_mask > 0)
+        if int(mask.sum()) < _MIN_PIXELS:
+            return 0.0
+        a = template.pixels[mask]
+        b = self._aligned[mask]
+        return float(np.mean([_zncc(a[:, c], b[:, c]) for c in range(3)]))
 
 
 def _compare_size(width: int, height: int) -> tuple[int, int]:
