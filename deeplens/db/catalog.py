@@ -168,12 +168,12 @@ def get_video(conn: psycopg.Connection, tenant: str, video_id: str) -> dict[str,
     return conn.execute("SELECT * FROM videos WHERE tenant_id = %s AND video_id = %s", (tenant, video_id)).fetchone()
 
 
-def video_keyframe_indexes(conn: psycopg.Connection, tenant: str, video_id: str) -> list[int]:
-    """Frame indexes of a video's keyframes, in order."""
+def video_keyframes(conn: psycopg.Connection, tenant: str, video_id: str) -> dict[int, int]:
+    """A video's keyframes: frame index to frame id, in frame order."""
     rows = conn.execute(
-        "SELECT frame_index FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY frame_index", (tenant, video_id)
+        "SELECT frame_index, id FROM frames WHERE tenant_id = %s AND video_id = %s ORDER BY frame_index", (tenant, video_id)
     ).fetchall()
-    return [row["frame_index"] for row in rows]
+    return {row["frame_index"]: row["id"] for row in rows}
 
 
 def objects_with_content(conn: psycopg.Connection, tenant: str, kind: str, sha256: str) -> list[str]:

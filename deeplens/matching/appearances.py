@@ -48,6 +48,11 @@ Probe = Callable[[int, FrameHit], "bool | None"]
 verified keyframe's hit as a guide (its photo and box); ``None`` when it cannot tell
 (the video is gone or does not decode), which stops the refinement."""
 
+Track = Callable[[int, FrameHit], bool]
+"""Whether the guiding hit's product is still at its place in the keyframe with this index
+(its geometry, without the photometric agreement a match also needs): what carries a stay
+through keyframes where something covers part of the product."""
+
 
 def refine_edge(absent: int, present: int, probe: Callable[[int], bool | None], resolution: int) -> tuple[int, int, int]:
     """Bisect the frames between an ``absent`` and a ``present`` frame index.
@@ -89,6 +94,7 @@ def find_appearances(
     max_gap: float,
     min_hits: int = 1,
     strong_score: float = 1.0,
+    track: Track | None = None,
 ) -> list[Segment]:
     """Turn one product's keyframe hits in one video into appearances.
 
@@ -100,6 +106,12 @@ def find_appearances(
     a new one. An appearance needs ``min_hits`` verified frames, probed ones included,
     to be confirmed — one stray frame is more often a look-alike than a real
     appearance — unless one of its hits scores at least ``strong_score``.
+
+    Stays are first joined where ``track`` follows the product through every keyframe
+    between them (each judged with the nearer stay's hit as the guide): an occluder over
+    part of the product lowers its photometric agreement below what a match needs, often
+    for longer than ``max_gap``, while its geometry stays in place. The edges inside a
+    joined stay are not probed.
     """
     by_index = {hit.index: hit for hit in hits}
     order = sorted(set(keyframes) | set(by_index))
@@ -121,11 +133,26 @@ def find_appearances(
         absent, present, found = refine_edge(absent, hit.index, lambda index: probe(index, hit), resolution)
         return edge_time(absent, present, fps), found
 
-    segments: list[Segment] = []
+    def tracked(earlier: int, later: int) -> bool:
+        """Whether ``track`` follows the product through every keyframe between positions ``earlier`` and ``later``."""
+        before, after = by_index[order[earlier]], by_index[order[later]]
+        return track is not None and all(
+            track(order[p], before if order[p] - before.index <= after.index - order[p] else after) for p in range(earlier + 1, later)
+        )
+
+    stays: list[tuple[int, int]] = []
     for first, last in runs:
+        if stays and tracked(stays[-1][1], first):
+            stays[-1] = (stays[-1][0], last)
+        else:
+            stays.append((first, last))
+
+    segments: list[Segment] = []
+    for first, last in stays:
         start, found_before = edge(first - 1, by_index[order[first]])
         end, found_after = edge(last + 1, by_index[order[last]])
-        run = Segment(start, end, tuple(by_index[order[p]] for p in range(first, last + 1)), found_before + found_after)
+        hits_in = tuple(by_index[order[p]] for p in range(first, last + 1) if order[p] in by_index)
+        run = Segment(start, end, hits_in, found_before + found_after)
         if segments and run.start - segments[-1].end <= max_gap:
             previous = segments.pop()
             run = Segment(previous.start, run.end, previous.hits + run.hits, previous.probed + run.probed)

@@ -17,23 +17,29 @@ import numpy as np
 import psycopg
 
 from deeplens import metrics
-from deeplens.db.catalog import get_product_image, get_video, video_keyframe_indexes
+from deeplens.db.catalog import get_product_image, get_video, video_keyframes
 from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import frame_hits, lock_pair, replace_appearances
 from deeplens.errors import BadInput, NotFound
 from deeplens.matching.appearances import FrameHit, Segment, find_appearances
+from deeplens.matching.overlaps import box_iou
 from deeplens.pipeline.services import Services
-from deeplens.pipeline.verification import Candidate, verify
+from deeplens.pipeline.verification import SAME_PLACE_IOU, Candidate, verify
 from deeplens.vision.local_features import (
     LocalFeatures,
     extract_region_features,
     from_bytes,
 )
+from deeplens.vision.verify import verify_pair
 from deeplens.vision.video import FrameReader
 from eventing import types
 from eventing.events import Event
 
 LOG = logging.getLogger(__name__)
+# Inliers that carry a stay through a keyframe: fewer than a match needs (the match step's
+# DEEPLENS_MATCH_MIN_INLIERS), since the product was matched at that very place on both
+# sides; an occluder over a small product leaves it fewer keypoints still.
+TRACK_MIN_INLIERS = 12
 
 
 def rolled_up(
@@ -61,12 +67,14 @@ def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str
         video = get_video(conn, tenant, video_id)
         segments: list[Segment] = []
         if hits and video is not None:
+            keyframes = video_keyframes(conn, tenant, video_id)
             with EdgeProbe(services, conn, tenant, video, sku) as probe:
                 segments = find_appearances(
                     hits,
-                    video_keyframe_indexes(conn, tenant, video_id),
+                    list(keyframes),
                     fps=video["fps"],
                     probe=probe,
+                    track=KeyframeTrack(conn, tenant, keyframes, probe),
                     resolution=max(1, round(settings.appearance_edge_resolution * video["fps"])),
                     max_gap=settings.appearance_max_gap,
                     min_hits=settings.appearance_min_frames,
@@ -102,7 +110,7 @@ class EdgeProbe:
         self._broken = False
 
     def __call__(self, index: int, hit: FrameHit) -> bool | None:
-        photo = self._photo(hit.product_image_id)
+        photo = self.photo(hit.product_image_id)
         if photo is None:
             return None
         candidate, product = photo
@@ -123,7 +131,8 @@ class EdgeProbe:
         self._services.edge_probes.put(key, visible)
         return visible
 
-    def _photo(self, image_id: int) -> tuple[Candidate, LocalFeatures] | None:
+    def photo(self, image_id: int) -> tuple[Candidate, LocalFeatures] | None:
+        """A product photo of the pair as a candidate, with its features (None where it is gone)."""
         if image_id not in self._photos:
             row = get_product_image(self._conn, self._tenant, image_id)
             blob = get_local_features(self._conn, self._tenant, "product_image", [image_id]).get(image_id)
@@ -163,3 +172,27 @@ class EdgeProbe:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class KeyframeTrack:
+    """Whether one product is still at its place in a keyframe that did not match it (a :data:`Track`).
+
+    The guiding hit's photo is verified against the keyframe's stored features as the match
+    step verified it (the same geometry and coverage, from :data:`TRACK_MIN_INLIERS`
+    inliers), and the product must be where the guiding hit saw it. The photometric
+    agreement a match needs as well is not asked: it is what an occluder over part of the
+    product takes away. Nothing is decoded, and the answer depends on the keyframe and the
+    photo alone, so it is the same whenever the pair is rolled up.
+    """
+
+    def __init__(self, conn: psycopg.Connection, tenant: str, keyframes: dict[int, int], photos: EdgeProbe) -> None:
+        self._conn, self._tenant, self._keyframes, self._photos = conn, tenant, keyframes, photos
+
+    def __call__(self, index: int, hit: FrameHit) -> bool:
+        photo = self._photos.photo(hit.product_image_id)
+        frame_id = self._keyframes.get(index)
+        blob = None if frame_id is None else get_local_features(self._conn, self._tenant, "frame", [frame_id]).get(frame_id)
+        if photo is None or blob is None:
+            return False
+        verification = verify_pair(photo[1], from_bytes(blob), min_inliers=TRACK_MIN_INLIERS)
+        return verification is not None and box_iou(verification.box, hit.box) > SAME_PLACE_IOU

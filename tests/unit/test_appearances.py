@@ -135,3 +135,41 @@ def test_the_best_hit_is_the_highest_score_earliest_on_ties():
     hits = [hit(40, 0.6), hit(50, 0.8), hit(60, 0.8)]
     [segment] = appearances(hits, Truth((40, 60)))
     assert segment.best.index == 50
+
+
+class Still:
+    """A fake track: the product's geometry is in place in the given keyframes; records the guides it was asked with."""
+
+    def __init__(self, *indexes: int) -> None:
+        self.indexes = set(indexes)
+        self.guides: dict[int, int] = {}
+
+    def __call__(self, index: int, guide: FrameHit) -> bool:
+        self.guides[index] = guide.index
+        return index in self.indexes
+
+
+def test_a_stay_is_carried_through_keyframes_where_its_product_is_tracked_however_long_the_absence_of_matches():
+    truth = Truth((37, 59), (81, 140))  # no match from 6 s to 8 s: an occluder over part of the product
+    [segment] = appearances(truth.hits(), truth, track=Still(60, 70, 80))
+    assert (segment.start, segment.end) == (3.7, 14.0)
+    assert [h.index for h in segment.hits] == [40, 50, 90, 100, 110, 120, 130, 140]
+
+
+def test_the_edges_inside_a_tracked_stay_are_not_probed():
+    truth = Truth((37, 59), (81, 140))
+    appearances(truth.hits(), truth, track=Still(60, 70, 80))
+    assert all(index < 40 or index > 140 for index in truth.asked)
+
+
+def test_a_stay_is_not_carried_where_one_keyframe_between_does_not_track_its_product():
+    truth = Truth((37, 59), (81, 140))
+    segments = appearances(truth.hits(), truth, track=Still(60, 80))
+    assert [(s.start, s.end) for s in segments] == [(3.7, 5.9), (8.1, 14.0)]
+
+
+def test_each_keyframe_between_two_stays_is_tracked_with_the_nearer_stays_hit_as_its_guide():
+    truth = Truth((37, 59), (81, 140))
+    still = Still(60, 70, 80)
+    appearances(truth.hits(), truth, track=still)
+    assert still.guides == {60: 50, 70: 50, 80: 90}

@@ -21,7 +21,7 @@ def probe(monkeypatch) -> tuple[EdgeProbe, list[tuple[int, int, int, int]]]:
     services = SimpleNamespace(edge_probes=Lru(100), settings=SimpleNamespace(frame_feature_max_side=960))
     edge = EdgeProbe(services, None, "tenant", {"sha256": "video-sha", "video_id": "v1"}, "SKU-1")
     photo = (Candidate(7, "SKU-1", 0.0, "products/SKU-1/front.jpg", "photo-sha"), None)
-    monkeypatch.setattr(edge, "_photo", lambda image_id: photo)
+    monkeypatch.setattr(edge, "photo", lambda image_id: photo)
     monkeypatch.setattr(edge, "_frame", lambda index: np.zeros((540, 960, 3), np.uint8))
     monkeypatch.setattr(rollup, "extract_region_features", lambda frame, region, scale: looked.append(region))
     monkeypatch.setattr(rollup, "verify", lambda *args: None)
