@@ -72,6 +72,7 @@ class ObjectStatus(BaseModel):
     kind: str
     status: Literal["processing", "done", "failed"]
     in_flight: int
+    """Its deliveries pending or running; a product photo's pending match pass counts as one."""
     failures: list[Failure]
 
 
@@ -167,17 +168,19 @@ class Results:
         return Page(items=[found[key] for key in keys], total=total, limit=limit, offset=offset)
 
     def _statuses(self, conn: psycopg.Connection, keys: list[str]) -> dict[str, ObjectStatus]:
-        """Statuses of several keys in three queries, whatever their number (keys never seen are left out)."""
+        """Statuses of several keys in four queries, whatever their number (keys never seen are left out)."""
         kinds = status.object_kinds(conn, self.tenant, keys)
         fails: dict[str, list[Failure]] = {}
         for row in status.failures_of(conn, self.tenant, keys):
             fails.setdefault(row["object_key"], []).append(_failure(row))
         pending = status.deliveries_in_flight(conn, self.tenant, keys)
+        waiting = status.photos_waiting(conn, self.tenant, keys)
         statuses = {}
         for key in keys:
             if key not in kinds and key not in fails:
                 continue
-            in_flight = pending.get(key, 0)
+            # A photo waiting for the match step's pass counts that pass as in flight.
+            in_flight = pending.get(key, 0) + (key in waiting)
             state = "processing" if in_flight else ("failed" if key in fails else "done")
             statuses[key] = ObjectStatus(
                 key=key, kind=kinds.get(key, "unknown"), status=state, in_flight=in_flight, failures=fails.get(key, [])

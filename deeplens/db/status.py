@@ -44,6 +44,20 @@ def deliveries_in_flight(conn: psycopg.Connection, tenant: str, keys: list[str])
     return {row["root_key"]: row["n"] for row in rows}
 
 
+def photos_waiting(conn: psycopg.Connection, tenant: str, keys: list[str]) -> set[str]:
+    """Which of these uploads are product photos still waiting for their match step's pass over earlier keyframes.
+
+    Photos stored together go on to the match step as one event, which descends from one
+    of them only, so the others have no delivery in flight until that pass has run.
+    """
+    rows = conn.execute(
+        "SELECT pi.object_key FROM local_features lf JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
+        " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image' AND lf.earlier_frames_waiting AND pi.object_key = ANY(%s)",
+        (tenant, keys),
+    )
+    return {row["object_key"] for row in rows}
+
+
 def queue_depth(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Deliveries of every tenant by status, with the age in seconds of the oldest of each (the queue's metrics)."""
     return conn.execute(

@@ -7,6 +7,7 @@ import shutil
 from deeplens.cli.ingest import ingest_folder
 from deeplens.pipeline.batching import Batched
 from deeplens.pipeline.runner import StepRunner
+from deeplens.results import Results
 from eventing import types
 from eventing.events import Event
 
@@ -82,3 +83,27 @@ def test_a_batch_that_cannot_be_stored_together_is_stored_event_by_event(service
     outcomes = batch_runner(services, lambda event, _: event.data["n"], store).run_batch("step", [photo_event(tenant, n) for n in range(3)])
     assert stored(outcomes)[0::2] == [[0], [2]]
     assert isinstance(outcomes[1], ValueError)
+
+
+def test_every_photo_of_a_batch_is_processing_until_the_batchs_match_step_has_run(runtime, tiny_dataset, tmp_path):
+    shutil.copytree(tiny_dataset / "products", tmp_path / "catalog" / "products")
+    tenant = runtime.settings.tenant
+    runtime.broker.workers = 1
+    assert ingest_folder(runtime, tmp_path / "catalog", wait=False)
+    while not _pending(runtime, "match"):
+        assert runtime.broker.process_one(), "the photos' match delivery never came"
+    results = Results(runtime.services.db, tenant)
+    keys = [item.key for item in results.statuses().items]
+    assert len(keys) > 1
+    # The batch's one image.indexed event descends from one photo only.
+    assert {results.status(key).status for key in keys} == {"processing"}
+    assert runtime.broker.run_until_idle(tenant=tenant, timeout=120)
+    assert {results.status(key).status for key in keys} == {"done"}
+
+
+def _pending(runtime, subscriber: str) -> bool:
+    with runtime.services.db.pool.connection() as conn:
+        return conn.execute(
+            "SELECT count(*) AS n FROM deliveries WHERE tenant_id = %s AND subscriber = %s AND status = 'pending'",
+            (runtime.settings.tenant, subscriber),
+        ).fetchone()["n"] > 0
