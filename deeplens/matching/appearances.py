@@ -10,7 +10,7 @@ frame-exact at a fraction of the cost of dense keyframes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -84,34 +84,44 @@ def edge_time(absent: int, present: int, fps: float) -> float:
     return (absent + present) / 2 / fps
 
 
-def find_appearances(
-    hits: Sequence[FrameHit],
-    keyframes: Sequence[int],
-    *,
-    fps: float,
-    probe: Probe | None,
-    resolution: int,
-    max_gap: float,
-    min_hits: int = 1,
-    strong_score: float = 1.0,
-    track: Track | None = None,
-) -> list[Segment]:
-    """Turn one product's keyframe hits in one video into appearances.
+@dataclass(frozen=True)
+class Edge:
+    """Where a stay's first or last hit meets the keyframe next to it that does not show the product."""
 
-    ``keyframes`` are the frame indexes of all the video's keyframes. A run of
-    consecutive keyframes with hits is one stay on screen; its edges towards keyframes
-    without a hit are refined with ``probe`` (``None``: the midpoint between the two
-    keyframes). Stays whose refined absence in between is at most ``max_gap`` seconds
-    (a missed detection, a brief occlusion) are one appearance; a longer absence starts
-    a new one. An appearance needs ``min_hits`` verified frames, probed ones included,
-    to be confirmed — one stray frame is more often a look-alike than a real
-    appearance — unless one of its hits scores at least ``strong_score``.
+    absent: int
+    """The index of that keyframe."""
+    hit: FrameHit
+    """The stay's hit at this edge: the bracket's present end, and the probes' guide."""
 
-    Stays are first joined where ``track`` follows the product through every keyframe
-    between them (each judged with the nearer stay's hit as the guide): an occluder over
-    part of the product lowers its photometric agreement below what a match needs, often
-    for longer than ``max_gap``, while its geometry stays in place. The edges inside a
-    joined stay are not probed.
+
+RefinedEdges = Mapping[Edge, tuple[int, int, int]]
+"""Each edge's final ``(absent, present, frames found present)``, as :func:`refine_edge` returns it."""
+
+
+@dataclass(frozen=True)
+class Stay:
+    """Consecutive keyframes with hits (or tracked between hits): one stay on screen, before its edges are refined."""
+
+    hits: tuple[FrameHit, ...]
+    before: Edge | None
+    """Its start edge; None when it starts at the video's first keyframe."""
+    after: Edge | None
+    """Its end edge; None when it ends at the video's last keyframe."""
+
+    def edges(self) -> list[Edge]:
+        """Its edges to refine."""
+        return [edge for edge in (self.before, self.after) if edge is not None]
+
+
+def find_stays(hits: Sequence[FrameHit], keyframes: Sequence[int], *, track: Track | None = None) -> list[Stay]:
+    """One product's stays on screen in one video, from its keyframe hits.
+
+    ``keyframes`` are the frame indexes of all the video's keyframes. A run of consecutive
+    keyframes with hits is one stay; runs are joined into one where ``track`` follows the
+    product through every keyframe between them (each judged with the nearer run's hit as
+    the guide): an occluder over part of the product lowers its photometric agreement below
+    what a match needs, often for longer than the gap :func:`join_stays` bridges, while its
+    geometry stays in place.
     """
     by_index = {hit.index: hit for hit in hits}
     order = sorted(set(keyframes) | set(by_index))
@@ -124,15 +134,6 @@ def find_appearances(
         else:
             runs.append((position, position))
 
-    def edge(absent_position: int, hit: FrameHit) -> tuple[float, int]:
-        if not 0 <= absent_position < len(order):
-            return hit.t, 0
-        absent = order[absent_position]
-        if probe is None:
-            return (absent + hit.index) / 2 / fps, 0
-        absent, present, found = refine_edge(absent, hit.index, lambda index: probe(index, hit), resolution)
-        return edge_time(absent, present, fps), found
-
     def tracked(earlier: int, later: int) -> bool:
         """Whether ``track`` follows the product through every keyframe between positions ``earlier`` and ``later``."""
         before, after = by_index[order[earlier]], by_index[order[later]]
@@ -140,19 +141,74 @@ def find_appearances(
             track(order[p], before if order[p] - before.index <= after.index - order[p] else after) for p in range(earlier + 1, later)
         )
 
-    stays: list[tuple[int, int]] = []
+    joined: list[tuple[int, int]] = []
     for first, last in runs:
-        if stays and tracked(stays[-1][1], first):
-            stays[-1] = (stays[-1][0], last)
+        if joined and tracked(joined[-1][1], first):
+            joined[-1] = (joined[-1][0], last)
         else:
-            stays.append((first, last))
+            joined.append((first, last))
+
+    def edge(absent_position: int, hit: FrameHit) -> Edge | None:
+        return Edge(order[absent_position], hit) if 0 <= absent_position < len(order) else None
+
+    stays = []
+    for first, last in joined:
+        first_hit, last_hit = by_index[order[first]], by_index[order[last]]
+        stay_hits = tuple(by_index[order[p]] for p in range(first, last + 1) if order[p] in by_index)
+        stays.append(Stay(stay_hits, edge(first - 1, first_hit), edge(last + 1, last_hit)))
+    return stays
+
+
+def refine_edges(edges: Iterable[Edge], probe: Probe | None, resolution: int) -> dict[Edge, tuple[int, int, int]]:
+    """Bisect each edge with ``probe`` (see :func:`refine_edge`), in the order of the frames they probe.
+
+    Each edge's probes stay between its two keyframes, so taking the edges front to back
+    (of one product or several) lets a decoder reach them all in one pass through the
+    video instead of going back for each. ``probe`` None leaves every bracket as it is.
+    """
+    refined: dict[Edge, tuple[int, int, int]] = {}
+    for edge in sorted(set(edges), key=lambda e: (min(e.absent, e.hit.index), e.hit.index, e.hit.product_image_id)):
+        if probe is None:
+            refined[edge] = (edge.absent, edge.hit.index, 0)
+        else:
+            refined[edge] = refine_edge(edge.absent, edge.hit.index, _guided_by(probe, edge.hit), resolution)
+    return refined
+
+
+def _guided_by(probe: Probe, hit: FrameHit) -> Callable[[int], bool | None]:
+    return lambda index: probe(index, hit)
+
+
+def join_stays(
+    stays: Sequence[Stay],
+    refined: RefinedEdges,
+    *,
+    fps: float,
+    max_gap: float,
+    min_hits: int = 1,
+    strong_score: float = 1.0,
+) -> list[Segment]:
+    """Turn stays with refined edges into appearances.
+
+    A stay starts and ends at its refined edges (at its first or last hit where it has no
+    edge there). Stays whose refined absence in between is at most ``max_gap`` seconds (a
+    missed detection, a brief occlusion) are one appearance; a longer absence starts a new
+    one. An appearance needs ``min_hits`` verified frames, probed ones included, to be
+    confirmed — one stray frame is more often a look-alike than a real appearance — unless
+    one of its hits scores at least ``strong_score``.
+    """
+
+    def edge_at(edge: Edge | None, hit: FrameHit) -> tuple[float, int]:
+        if edge is None:
+            return hit.t, 0
+        absent, present, found = refined[edge]
+        return edge_time(absent, present, fps), found
 
     segments: list[Segment] = []
-    for first, last in stays:
-        start, found_before = edge(first - 1, by_index[order[first]])
-        end, found_after = edge(last + 1, by_index[order[last]])
-        hits_in = tuple(by_index[order[p]] for p in range(first, last + 1) if order[p] in by_index)
-        run = Segment(start, end, hits_in, found_before + found_after)
+    for stay in stays:
+        start, found_before = edge_at(stay.before, stay.hits[0])
+        end, found_after = edge_at(stay.after, stay.hits[-1])
+        run = Segment(start, end, stay.hits, found_before + found_after)
         if segments and run.start - segments[-1].end <= max_gap:
             previous = segments.pop()
             run = Segment(previous.start, run.end, previous.hits + run.hits, previous.probed + run.probed)
@@ -162,3 +218,23 @@ def find_appearances(
         for segment in segments
         if len(segment.hits) + segment.probed >= min_hits or max(hit.score for hit in segment.hits) >= strong_score
     ]
+
+
+def find_appearances(
+    hits: Sequence[FrameHit],
+    keyframes: Sequence[int],
+    *,
+    fps: float,
+    probe: Probe | None,
+    resolution: int,
+    max_gap: float,
+    min_hits: int = 1,
+    strong_score: float = 1.0,
+    track: Track | None = None,
+) -> list[Segment]:
+    """Turn one product's keyframe hits in one video into appearances: :func:`find_stays`, their
+    edges refined with ``probe`` (:func:`refine_edges`; ``None``: the midpoint between the two
+    keyframes), then :func:`join_stays`."""
+    stays = find_stays(hits, keyframes, track=track)
+    refined = refine_edges((edge for stay in stays for edge in stay.edges()), probe, resolution)
+    return join_stays(stays, refined, fps=fps, max_gap=max_gap, min_hits=min_hits, strong_score=strong_score)

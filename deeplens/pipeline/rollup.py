@@ -9,7 +9,9 @@ process, so a pair rolled up again probes only what is new.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 from collections.abc import Collection
 from typing import Any, Self
 
@@ -21,7 +23,7 @@ from deeplens.db.catalog import get_product_image, get_video, video_keyframes
 from deeplens.db.local_features import get_local_features
 from deeplens.db.matches import frame_hits, lock_pair, replace_appearances
 from deeplens.errors import BadInput, NotFound
-from deeplens.matching.appearances import FrameHit, Segment, find_appearances
+from deeplens.matching.appearances import FrameHit, RefinedEdges, Stay, find_stays, join_stays, refine_edges
 from deeplens.matching.overlaps import box_iou
 from deeplens.pipeline.services import Services
 from deeplens.pipeline.verification import SAME_PLACE_IOU, Candidate, verify
@@ -40,17 +42,19 @@ LOG = logging.getLogger(__name__)
 # DEEPLENS_MATCH_MIN_INLIERS), since the product was matched at that very place on both
 # sides; an occluder over a small product leaves it fewer keypoints still.
 TRACK_MIN_INLIERS = 12
+# Decoded frames an edge probe's reader keeps: enough for an edge's lead at 1080p, bounded for 4K.
+_MIN_CACHE_BYTES, _MAX_CACHE_BYTES = 64 << 20, 256 << 20
 
 
 def rolled_up(
     event: Event, services: Services, pairs: Collection[tuple[str, str]], *, source: str, tenant: str | None = None
 ) -> list[Event]:
-    """Roll up each (video, product) pair of ``tenant`` (the event's by default); a ``match.found``
-    event (a child of ``event``) for the appearances that changed."""
+    """Roll up each (video, product) pair of ``tenant`` (the event's by default), a video's pairs
+    together; a ``match.found`` event (a child of ``event``) for the appearances that changed."""
     tenant = tenant or event.tenant
     changed: list[str] = []
-    for video_id, sku in sorted(pairs):
-        changed.extend(rollup(services, tenant, video_id, sku))
+    for video_id, video_pairs in itertools.groupby(sorted(pairs), key=lambda pair: pair[0]):
+        changed.extend(rollup_video(services, tenant, video_id, [sku for _, sku in video_pairs]))
     if not changed:
         return []
     found = types.MatchFound(appearance_ids=changed)
@@ -60,28 +64,42 @@ def rolled_up(
 
 def rollup(services: Services, tenant: str, video_id: str, sku: str) -> list[str]:
     """Recompute a (video, product) pair's appearances; returns ids needing new evidence."""
+    return rollup_video(services, tenant, video_id, [sku])
+
+
+def rollup_video(services: Services, tenant: str, video_id: str, skus: Collection[str]) -> list[str]:
+    """Recompute the appearances of these products in one video; returns ids needing new evidence.
+
+    The edges of every product's stays are probed together, front to back, with one decoder
+    (:func:`~deeplens.matching.appearances.refine_edges`): a product's edges cost no decoding
+    that another's already did.
+    """
     settings = services.settings
+    skus = sorted(set(skus))
     with services.db.transaction() as conn:
-        lock_pair(conn, tenant, video_id, sku)
-        hits = frame_hits(conn, tenant, video_id, sku, settings.match_threshold)
+        for sku in skus:  # in one order everywhere, so two roll-ups of overlapping pairs never wait on each other
+            lock_pair(conn, tenant, video_id, sku)
         video = get_video(conn, tenant, video_id)
-        segments: list[Segment] = []
-        if hits and video is not None:
+        hits = {sku: frame_hits(conn, tenant, video_id, sku, settings.match_threshold) for sku in skus}
+        stays: dict[str, list[Stay]] = {sku: [] for sku in skus}
+        refined: RefinedEdges = {}
+        if video is not None and any(hits.values()):
             keyframes = video_keyframes(conn, tenant, video_id)
-            with EdgeProbe(services, conn, tenant, video, sku) as probe:
-                segments = find_appearances(
-                    hits,
-                    list(keyframes),
-                    fps=video["fps"],
-                    probe=probe,
-                    track=KeyframeTrack(conn, tenant, keyframes, probe),
-                    resolution=max(1, round(settings.appearance_edge_resolution * video["fps"])),
-                    max_gap=settings.appearance_max_gap,
-                    min_hits=settings.appearance_min_frames,
-                    strong_score=settings.appearance_strong_score,
-                )
-        metrics.APPEARANCES.inc(len(segments))
-        return replace_appearances(conn, tenant, video_id, sku, segments)
+            with EdgeProbe(services, conn, tenant, video) as probe:
+                track = KeyframeTrack(conn, tenant, keyframes, probe)
+                stays = {sku: find_stays(sku_hits, list(keyframes), track=track) for sku, sku_hits in hits.items()}
+                resolution = max(1, round(settings.appearance_edge_resolution * video["fps"]))
+                refined = refine_edges((edge for sku_stays in stays.values() for stay in sku_stays for edge in stay.edges()),
+                                       probe, resolution)
+        changed: list[str] = []
+        for sku in skus:
+            segments = [] if video is None else join_stays(
+                stays[sku], refined, fps=video["fps"], max_gap=settings.appearance_max_gap,
+                min_hits=settings.appearance_min_frames, strong_score=settings.appearance_strong_score,
+            )
+            metrics.APPEARANCES.inc(len(segments))
+            changed.extend(replace_appearances(conn, tenant, video_id, sku, segments))
+    return changed
 
 
 def probe_region(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -95,7 +113,7 @@ def probe_region(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
 
 
 class EdgeProbe:
-    """Whether one product is visible in a given frame of one video (a :data:`Probe`).
+    """Whether a product is visible in a given frame of one video (a :data:`Probe`).
 
     The frame is decoded from the stored video, its features are extracted around the
     product's place in the guiding keyframe, and the guiding hit's photo is verified
@@ -103,8 +121,8 @@ class EdgeProbe:
     None when the video or the photo cannot be read; the edge then keeps its midpoint.
     """
 
-    def __init__(self, services: Services, conn: psycopg.Connection, tenant: str, video: dict[str, Any], sku: str) -> None:
-        self._services, self._conn, self._tenant, self._video, self._sku = services, conn, tenant, video, sku
+    def __init__(self, services: Services, conn: psycopg.Connection, tenant: str, video: dict[str, Any]) -> None:
+        self._services, self._conn, self._tenant, self._video = services, conn, tenant, video
         self._photos: dict[int, tuple[Candidate, LocalFeatures] | None] = {}
         self._reader: FrameReader | None = None
         self._broken = False
@@ -132,12 +150,12 @@ class EdgeProbe:
         return visible
 
     def photo(self, image_id: int) -> tuple[Candidate, LocalFeatures] | None:
-        """A product photo of the pair as a candidate, with its features (None where it is gone)."""
+        """A product photo as a candidate, with its features (None where it is gone)."""
         if image_id not in self._photos:
             row = get_product_image(self._conn, self._tenant, image_id)
             blob = get_local_features(self._conn, self._tenant, "product_image", [image_id]).get(image_id)
             self._photos[image_id] = None if row is None or blob is None else (
-                Candidate(image_id, self._sku, 0.0, row["object_key"], row["sha256"]), from_bytes(blob)
+                Candidate(image_id, row["sku"], 0.0, row["object_key"], row["sha256"]), from_bytes(blob)
             )
         return self._photos[image_id]
 
@@ -150,10 +168,17 @@ class EdgeProbe:
                 # frames of what may be a long video.
                 # A probe needs a frame about there, not exactly there: decoding only the frames
                 # others reference halves each seek's cost in an H.264 file with B-frames.
+                # An edge's probes stay between its two keyframes, at most half their interval
+                # back from its first one: kept as lead, every later probe of the edge is
+                # decoded forward or already at hand, never reached by a seek.
+                lead = math.ceil(self._services.settings.keyframe_max_interval * self._video["fps"] / 2)
+                frame_bytes = self._video["width"] * self._video["height"] * 3
                 self._reader = FrameReader(
                     self._services.store.media_location(self._video["object_key"]),
                     threads=self._services.settings.threads_per_worker,
                     references_only=True,
+                    lead=lead,
+                    cache_bytes=min(_MAX_CACHE_BYTES, max(_MIN_CACHE_BYTES, (lead + 2) * frame_bytes)),
                 )
             return self._reader.read(index)
         except (NotFound, BadInput) as exc:

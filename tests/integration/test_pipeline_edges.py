@@ -94,7 +94,7 @@ def test_a_keyframe_tracks_a_product_only_where_its_geometry_is_at_the_hits_plac
         keyframes = video_keyframes(conn, tenant, appearance.video)
         fps = truth.videos[appearance.video].fps
         elsewhere = next(i for i in keyframes if appearance.product not in truth.visible(appearance.video, i / fps))
-        with EdgeProbe(services, conn, tenant, get_video(conn, tenant, appearance.video), appearance.product) as photos:
+        with EdgeProbe(services, conn, tenant, get_video(conn, tenant, appearance.video)) as photos:
             track = KeyframeTrack(conn, tenant, keyframes, photos)
             moved = FrameHit(guide.frame_id, guide.index, guide.t, guide.score, (0, 0, 8, 8), guide.product_image_id)
             assert track(guide.index, guide)

@@ -19,7 +19,7 @@ def probe(monkeypatch) -> tuple[EdgeProbe, list[tuple[int, int, int, int]]]:
     """A probe over a blank video whose every verification fails, recording where it looked."""
     looked: list[tuple[int, int, int, int]] = []
     services = SimpleNamespace(edge_probes=Lru(100), settings=SimpleNamespace(frame_feature_max_side=960))
-    edge = EdgeProbe(services, None, "tenant", {"sha256": "video-sha", "video_id": "v1"}, "SKU-1")
+    edge = EdgeProbe(services, None, "tenant", {"sha256": "video-sha", "video_id": "v1"})
     photo = (Candidate(7, "SKU-1", 0.0, "products/SKU-1/front.jpg", "photo-sha"), None)
     monkeypatch.setattr(edge, "photo", lambda image_id: photo)
     monkeypatch.setattr(edge, "_frame", lambda index: np.zeros((540, 960, 3), np.uint8))
