@@ -124,12 +124,13 @@ def register_snapshot(conn: psycopg.Connection, tenant: str, record: SnapshotRec
 
 
 def forget_older_snapshots(conn: psycopg.Connection, tenant: str, vocabulary: str, keep: int) -> list[str]:
-    """Delete the records of the tenant's snapshots on ``vocabulary`` but its newest ``keep``;
-    returns their object keys (to delete from the store)."""
+    """Delete the records of the tenant's snapshots but the newest ``keep`` on ``vocabulary``
+    (its older ones, and every one on another vocabulary or layout, which is never loaded
+    again once this one is saved); returns their object keys (to delete from the store)."""
     rows = conn.execute(
-        "DELETE FROM catalog_snapshots WHERE tenant_id = %(tenant)s AND vocabulary = %(vocabulary)s AND catalog_generation < ("
+        "DELETE FROM catalog_snapshots WHERE tenant_id = %(tenant)s AND (vocabulary <> %(vocabulary)s OR catalog_generation < ("
         " SELECT min(catalog_generation) FROM (SELECT catalog_generation FROM catalog_snapshots"
-        " WHERE tenant_id = %(tenant)s AND vocabulary = %(vocabulary)s ORDER BY catalog_generation DESC LIMIT %(keep)s) AS newest)"
+        " WHERE tenant_id = %(tenant)s AND vocabulary = %(vocabulary)s ORDER BY catalog_generation DESC LIMIT %(keep)s) AS newest))"
         " RETURNING object_key",
         {"tenant": tenant, "vocabulary": vocabulary, "keep": keep},
     ).fetchall()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from deeplens.caches.catalog_indexes import CatalogIndexCache
+from deeplens.db.catalog_snapshots import SnapshotRecord, register_snapshot
 from deeplens.matching import snapshots
 from deeplens.matching.snapshots import build_snapshot
 from deeplens.vision.local_features import LocalFeatures
@@ -151,3 +152,17 @@ def test_the_store_keeps_the_newest_two_snapshots_of_a_tenant(services, catalog)
         rows = conn.execute("SELECT catalog_generation FROM catalog_snapshots WHERE tenant_id = %s ORDER BY 1",
                             (services.settings.tenant,)).fetchall()
     assert [row["catalog_generation"] for row in rows] == [r.generation for r in records[1:]]
+
+
+def test_saving_a_snapshot_deletes_those_of_another_vocabulary_or_layout(services, catalog):
+    catalog("SKU-A")
+    tenant = services.settings.tenant
+    stale = SnapshotRecord(1, f"indexes/{tenant}/catalog-old-layout.faiss", "rootsift-words-4096", 1, 50)
+    services.store.put(stale.object_key, b"an index no version loads any more", "application/octet-stream")
+    with services.db.transaction() as conn:
+        register_snapshot(conn, tenant, stale)
+    saved = build_snapshot(services.db, services.store, tenant)
+    assert services.store.head(stale.object_key) is None
+    with services.db.pool.connection() as conn:
+        rows = conn.execute("SELECT object_key FROM catalog_snapshots WHERE tenant_id = %s", (tenant,)).fetchall()
+    assert [row["object_key"] for row in rows] == [saved.object_key]
