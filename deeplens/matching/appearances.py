@@ -51,7 +51,9 @@ verified keyframe's hit as a guide (its photo and box); ``None`` when it cannot 
 Track = Callable[[int, FrameHit], bool]
 """Whether the guiding hit's product is still at its place in the keyframe with this index
 (its geometry, without the photometric agreement a match also needs): what carries a stay
-through keyframes where something covers part of the product."""
+through keyframes where something covers part of the product, and out to keyframes next to
+it where blur or an occluder leaves the product too few inliers or too little agreement to
+match."""
 
 
 def refine_edge(absent: int, present: int, probe: Callable[[int], bool | None], resolution: int) -> tuple[int, int, int]:
@@ -86,12 +88,15 @@ def edge_time(absent: int, present: int, fps: float) -> float:
 
 @dataclass(frozen=True)
 class Edge:
-    """Where a stay's first or last hit meets the keyframe next to it that does not show the product."""
+    """Where a stay's first or last keyframe meets the keyframe next to it that does not show the product."""
 
     absent: int
     """The index of that keyframe."""
+    present: int
+    """The index of the stay's keyframe at this edge: the bracket's present end (its hit's, or a
+    keyframe the product was tracked in beyond it)."""
     hit: FrameHit
-    """The stay's hit at this edge: the bracket's present end, and the probes' guide."""
+    """The stay's hit at this edge: the probes' guide."""
 
 
 RefinedEdges = Mapping[Edge, tuple[int, int, int]]
@@ -103,6 +108,10 @@ class Stay:
     """Consecutive keyframes with hits (or tracked between hits): one stay on screen, before its edges are refined."""
 
     hits: tuple[FrameHit, ...]
+    first: int
+    """The index of its first keyframe (its first hit's, or a keyframe before it the product was tracked in)."""
+    last: int
+    """The index of its last keyframe."""
     before: Edge | None
     """Its start edge; None when it starts at the video's first keyframe."""
     after: Edge | None
@@ -121,7 +130,10 @@ def find_stays(hits: Sequence[FrameHit], keyframes: Sequence[int], *, track: Tra
     product through every keyframe between them (each judged with the nearer run's hit as
     the guide): an occluder over part of the product lowers its photometric agreement below
     what a match needs, often for longer than the gap :func:`join_stays` bridges, while its
-    geometry stays in place.
+    geometry stays in place. A stay then reaches out over the keyframes next to it that
+    ``track`` follows its edge hit into (a blurred product entering or leaving keeps its
+    geometry in place with too few inliers to match), leaving at least one keyframe between
+    two stays. Those keyframes place its edges, and add no hits.
     """
     by_index = {hit.index: hit for hit in hits}
     order = sorted(set(keyframes) | set(by_index))
@@ -148,14 +160,24 @@ def find_stays(hits: Sequence[FrameHit], keyframes: Sequence[int], *, track: Tra
         else:
             joined.append((first, last))
 
-    def edge(absent_position: int, hit: FrameHit) -> Edge | None:
-        return Edge(order[absent_position], hit) if 0 <= absent_position < len(order) else None
+    def reach(position: int, step: int, bound: int, guide: FrameHit) -> int:
+        """How far from ``position`` towards ``bound`` (exclusive) ``track`` follows ``guide``, a keyframe at a time."""
+        while track is not None and position + step != bound and track(order[position + step], guide):
+            position += step
+        return position
+
+    def edge(absent_position: int, present_position: int, hit: FrameHit) -> Edge | None:
+        return Edge(order[absent_position], order[present_position], hit) if 0 <= absent_position < len(order) else None
 
     stays = []
-    for first, last in joined:
+    reached = -2  # the position of the previous stay's last keyframe
+    for number, (first, last) in enumerate(joined):
         first_hit, last_hit = by_index[order[first]], by_index[order[last]]
         stay_hits = tuple(by_index[order[p]] for p in range(first, last + 1) if order[p] in by_index)
-        stays.append(Stay(stay_hits, edge(first - 1, first_hit), edge(last + 1, last_hit)))
+        following = joined[number + 1][0] - 1 if number + 1 < len(joined) else len(order)
+        start, end = reach(first, -1, max(-1, reached + 1), first_hit), reach(last, 1, following, last_hit)
+        reached = end
+        stays.append(Stay(stay_hits, order[start], order[end], edge(start - 1, start, first_hit), edge(end + 1, end, last_hit)))
     return stays
 
 
@@ -167,11 +189,11 @@ def refine_edges(edges: Iterable[Edge], probe: Probe | None, resolution: int) ->
     video instead of going back for each. ``probe`` None leaves every bracket as it is.
     """
     refined: dict[Edge, tuple[int, int, int]] = {}
-    for edge in sorted(set(edges), key=lambda e: (min(e.absent, e.hit.index), e.hit.index, e.hit.product_image_id)):
+    for edge in sorted(set(edges), key=lambda e: (min(e.absent, e.present), e.present, e.hit.product_image_id)):
         if probe is None:
-            refined[edge] = (edge.absent, edge.hit.index, 0)
+            refined[edge] = (edge.absent, edge.present, 0)
         else:
-            refined[edge] = refine_edge(edge.absent, edge.hit.index, _guided_by(probe, edge.hit), resolution)
+            refined[edge] = refine_edge(edge.absent, edge.present, _guided_by(probe, edge.hit), resolution)
     return refined
 
 
@@ -198,16 +220,16 @@ def join_stays(
     one of its hits scores at least ``strong_score``.
     """
 
-    def edge_at(edge: Edge | None, hit: FrameHit) -> tuple[float, int]:
+    def edge_at(edge: Edge | None, index: int) -> tuple[float, int]:
         if edge is None:
-            return hit.t, 0
+            return index / fps, 0
         absent, present, found = refined[edge]
         return edge_time(absent, present, fps), found
 
     segments: list[Segment] = []
     for stay in stays:
-        start, found_before = edge_at(stay.before, stay.hits[0])
-        end, found_after = edge_at(stay.after, stay.hits[-1])
+        start, found_before = edge_at(stay.before, stay.first)
+        end, found_after = edge_at(stay.after, stay.last)
         run = Segment(start, end, stay.hits, found_before + found_after)
         if segments and run.start - segments[-1].end <= max_gap:
             previous = segments.pop()

@@ -165,11 +165,41 @@ def test_the_edges_inside_a_tracked_stay_are_not_probed():
 def test_a_stay_is_not_carried_where_one_keyframe_between_does_not_track_its_product():
     truth = Truth((37, 59), (81, 140))
     segments = appearances(truth.hits(), truth, track=Still(60, 80))
-    assert [(s.start, s.end) for s in segments] == [(3.7, 5.9), (8.1, 14.0)]
+    # Each stay still reaches out to the keyframe next to it that tracks the product.
+    assert [(s.start, s.end) for s in segments] == [(3.7, 6.0), (8.0, 14.0)]
 
 
 def test_each_keyframe_between_two_stays_is_tracked_with_the_nearer_stays_hit_as_its_guide():
     truth = Truth((37, 59), (81, 140))
     still = Still(60, 70, 80)
     appearances(truth.hits(), truth, track=still)
-    assert still.guides == {60: 50, 70: 50, 80: 90}
+    assert {index: still.guides[index] for index in (60, 70, 80)} == {60: 50, 70: 50, 80: 90}
+
+
+def test_a_stay_reaches_out_to_the_keyframes_next_to_it_where_its_product_is_tracked():
+    truth = Truth((75, 128))  # what a probe verifies: the product is blurred as it enters and as it leaves
+    [segment] = appearances(truth.hits(), truth, track=Still(60, 70, 130, 140))
+    assert (segment.start, segment.end) == (6.0, 14.0)
+    assert [h.index for h in segment.hits] == [80, 90, 100, 110, 120]
+
+
+def test_reaching_out_adds_no_hits_so_a_lone_weak_hit_is_still_dropped():
+    truth = Truth((100, 100))
+    assert appearances(truth.hits(), truth, track=Still(90, 110)) == []
+
+
+class StillWith:
+    """A fake track that follows the product into a keyframe only with the given guide (keyframe index → guide index)."""
+
+    def __init__(self, guides: dict[int, int]) -> None:
+        self.guides = guides
+
+    def __call__(self, index: int, guide: FrameHit) -> bool:
+        return self.guides.get(index) == guide.index
+
+
+def test_two_stays_reaching_out_towards_each_other_keep_a_keyframe_between_them():
+    truth = Truth((37, 59), (91, 140))
+    # The first stay's last hit is tracked up to the second stay's first; the keyframe before that one stays between them.
+    segments = appearances(truth.hits(), truth, track=StillWith({60: 50, 70: 50, 80: 50, 90: 50}))
+    assert [(s.start, s.end) for s in segments] == [(3.7, 8.0), (9.1, 14.0)]
