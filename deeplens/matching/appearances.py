@@ -105,7 +105,7 @@ RefinedEdges = Mapping[Edge, tuple[int, int, int]]
 
 @dataclass(frozen=True)
 class Stay:
-    """Consecutive keyframes with hits (or tracked between hits): one stay on screen, before its edges are refined."""
+    """Consecutive keyframes with hits (or tracked between and beside them): one stay on screen, before its edges are refined."""
 
     hits: tuple[FrameHit, ...]
     first: int
