@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
 
 import uvicorn
 
@@ -10,7 +12,11 @@ from deeplens import tracing
 from deeplens.api import create_app
 from deeplens.auth import AuthMisconfigured
 from deeplens.cli.common import load_settings
+from deeplens.errors import DeepLensError
 from deeplens.runtime import LocalRuntime
+from deeplens.search import SearchEngine
+
+LOG = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,8 +38,18 @@ def serve(runtime: LocalRuntime, host: str, port: int, *, workers: bool = True) 
         raise SystemExit(f"deeplens serve: refusing to start: {exc}") from exc
     if workers:
         runtime.broker.start()
+    # In the background: the service answers at once, and a text query asked meanwhile waits
+    # for the same embedding (the mapper embeds once, under its lock) rather than repeat it.
+    threading.Thread(target=_warm, args=(app.state.deeplens.engine,), name="warm-search", daemon=True).start()
     print(f"DeepLens results service: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _warm(engine: SearchEngine) -> None:
+    try:
+        engine.warm()
+    except (DeepLensError, OSError) as exc:  # the first text query then meets the same cause, as a clear error
+        LOG.warning("could not ready text search at start: %s", exc)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,7 +30,9 @@ from deeplens.search.embedders import EmbedderPool
 from deeplens.search.hits import KIND_ITEMS, ClassInfo, DuplicatePair, ItemKind, Kind, SearchHit
 from deeplens.search.models import model_spec
 from deeplens.search.text import ClassMappers, text_mode
+from deeplens.textsearch import ClassMapper
 from deeplens.vision.images import decode_image
+from inference.registry import ModelSpec
 
 #: Deepest result an ANN ranking serves (offset + limit): HNSW must look at that many candidates.
 MAX_WINDOW = 1000
@@ -103,6 +105,17 @@ class SearchEngine:
         self.embedders = embedders or EmbedderPool(services)
         self.mappers = ClassMappers(services.settings)
         self._dims: dict[str, int] = {}
+
+    def warm(self) -> None:
+        """Ready what the default model's first text query would wait for: its class texts,
+        embedded (or read from the disk cache), where the model answers text by classes."""
+        spec = model_spec(self.settings.model, self.settings)
+        if text_mode(spec) == "classes":
+            self._mapper(self.settings.model, spec).warm()
+
+    def _mapper(self, model: str, spec: ModelSpec) -> ClassMapper:
+        """The class mapper of a classifier model (mobilenet_v2's classes are known without loading it)."""
+        return self.mappers.get(spec, self.embedders.get(model) if spec.family != "mobilenet" else None)
 
     def for_tenant(self, tenant: str) -> SearchEngine:
         """This engine over ``tenant``'s index, sharing its caches, models and class mappers (cheap: one a request)."""
@@ -219,8 +232,7 @@ class SearchEngine:
         cached = get_json(self.cache, key)
         if cached is not None:
             return [ClassInfo.model_validate(c) for c in cached]
-        embedder = self.embedders.get(model) if spec.family != "mobilenet" else None
-        matches = self.mappers.get(spec, embedder).map(text)
+        matches = self._mapper(model, spec).map(text)
         infos = [ClassInfo(index=m.index, name=m.name, similarity=m.similarity, weight=m.weight) for m in matches]
         set_json(self.cache, key, [c.model_dump() for c in infos])
         return infos

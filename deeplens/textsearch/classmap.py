@@ -91,6 +91,11 @@ class ClassMapper:
                 self._matrices = (name_vectors, owners, def_vectors, def_owners)
             return self._matrices
 
+    @property
+    def ready(self) -> bool:
+        """Whether the class texts are embedded already (a query then embeds only itself)."""
+        return self._matrices is not None
+
     def warm(self) -> ClassMapper:
         """Embed the class texts now rather than on the first query."""
         self._load_matrices()

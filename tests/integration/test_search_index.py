@@ -15,7 +15,7 @@ from deeplens.runtime import LocalRuntime
 from deeplens.search import SearchEngine, SearchOptions
 from deeplens.search.embedders import EmbedderPool
 from deeplens.search.evaluation import encode, photo
-from deeplens.search.models import list_models
+from deeplens.search.models import list_models, model_spec
 from deeplens.search.reindex import pending_count, reindex
 from deeplens.storage.factory import open_store
 from inference.local_embedder import LocalEmbedder
@@ -185,3 +185,11 @@ def test_searching_a_model_that_indexed_nothing_says_how_to_backfill_it(runtime,
     ids = product_ids(runtime)
     with pytest.raises(NotFound, match="reindex"):
         engine.similar("product_image", next(iter(ids.values())), SearchOptions(model="open_clip:ViT-L-14"))
+
+
+def test_warming_the_engine_embeds_the_default_models_class_texts_before_any_query(runtime):
+    engine = SearchEngine(runtime.services)
+    mapper = engine.mappers.get(model_spec(runtime.settings.model, runtime.settings))
+    assert not mapper.ready
+    engine.warm()
+    assert mapper.ready
