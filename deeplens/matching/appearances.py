@@ -146,11 +146,22 @@ def find_stays(hits: Sequence[FrameHit], keyframes: Sequence[int], *, track: Tra
         else:
             runs.append((position, position))
 
+    known: dict[tuple[int, FrameHit], bool] = {}
+
+    def follows(index: int, guide: FrameHit) -> bool:
+        """``track``'s answer for a keyframe and guide, asked once: joining runs and reaching out from
+        them both ask of the keyframe next to a run that did not join."""
+        if track is None:
+            return False
+        if (index, guide) not in known:
+            known[index, guide] = track(index, guide)
+        return known[index, guide]
+
     def tracked(earlier: int, later: int) -> bool:
         """Whether ``track`` follows the product through every keyframe between positions ``earlier`` and ``later``."""
         before, after = by_index[order[earlier]], by_index[order[later]]
-        return track is not None and all(
-            track(order[p], before if order[p] - before.index <= after.index - order[p] else after) for p in range(earlier + 1, later)
+        return all(
+            follows(order[p], before if order[p] - before.index <= after.index - order[p] else after) for p in range(earlier + 1, later)
         )
 
     joined: list[tuple[int, int]] = []
@@ -162,7 +173,7 @@ def find_stays(hits: Sequence[FrameHit], keyframes: Sequence[int], *, track: Tra
 
     def reach(position: int, step: int, bound: int, guide: FrameHit) -> int:
         """How far from ``position`` towards ``bound`` (exclusive) ``track`` follows ``guide``, a keyframe at a time."""
-        while track is not None and position + step != bound and track(order[position + step], guide):
+        while position + step != bound and follows(order[position + step], guide):
             position += step
         return position
 
@@ -175,7 +186,7 @@ def find_stays(hits: Sequence[FrameHit], keyframes: Sequence[int], *, track: Tra
         first_hit, last_hit = by_index[order[first]], by_index[order[last]]
         stay_hits = tuple(by_index[order[p]] for p in range(first, last + 1) if order[p] in by_index)
         following = joined[number + 1][0] - 1 if number + 1 < len(joined) else len(order)
-        start, end = reach(first, -1, max(-1, reached + 1), first_hit), reach(last, 1, following, last_hit)
+        start, end = reach(first, -1, reached + 1, first_hit), reach(last, 1, following, last_hit)
         reached = end
         stays.append(Stay(stay_hits, order[start], order[end], edge(start - 1, start, first_hit), edge(end + 1, end, last_hit)))
     return stays

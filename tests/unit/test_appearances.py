@@ -203,3 +203,15 @@ def test_two_stays_reaching_out_towards_each_other_keep_a_keyframe_between_them(
     # The first stay's last hit is tracked up to the second stay's first; the keyframe before that one stays between them.
     segments = appearances(truth.hits(), truth, track=StillWith({60: 50, 70: 50, 80: 50, 90: 50}))
     assert [(s.start, s.end) for s in segments] == [(3.7, 8.0), (9.1, 14.0)]
+
+
+def test_the_track_is_asked_once_of_each_keyframe_and_guide():
+    truth = Truth((37, 59), (81, 140))
+    asked: list[tuple[int, int]] = []
+
+    def track(index: int, guide: FrameHit) -> bool:
+        asked.append((index, guide.index))
+        return index in (60, 80)
+
+    appearances(truth.hits(), truth, track=track)
+    assert (60, 50) in asked and len(asked) == len(set(asked))
