@@ -166,14 +166,19 @@ class KeyframeScan(Iterator[Keyframe]):
         last_index, last_sig = 0, None
         previous = 0  # the index decoded before this one: the last step tells how far the next is
         pending: tuple[int, av.VideoFrame] | None = None  # latest decoded frame not (yet) kept
+
+        def kept(index: int, decoded: av.VideoFrame, reason: str, score: float = 0.0) -> Keyframe:
+            # Only a kept frame is converted to BGR whole.
+            self.kept_frames += 1
+            return Keyframe(index=index, t=index / fps, image=decoded.to_ndarray(format="bgr24"), reason=reason, score=score)
+
         try:
             for index, decoded in self._frames:
                 self.decoded_frames += 1
                 self.reached_frames = index + 1
                 if last_sig is None:
                     last_sig, last_index, previous = frame_signature(decoded), index, index
-                    self.kept_frames += 1
-                    yield Keyframe(index=index, t=index / fps, image=decoded.to_ndarray(format="bgr24"), reason="first")
+                    yield kept(index, decoded, "first")
                     continue
                 since, step = (index - last_index) / fps, max(1, index - previous) / fps
                 previous = index
@@ -191,17 +196,15 @@ class KeyframeScan(Iterator[Keyframe]):
                 if reason:
                     last_sig = sig if sig is not None else frame_signature(decoded)
                     last_index, pending = index, None
-                    self.kept_frames += 1
-                    image = decoded.to_ndarray(format="bgr24")
-                    yield Keyframe(index=index, t=index / fps, image=image, reason=reason, score=score)
+                    yield kept(index, decoded, reason, score)
                 else:
                     pending = (index, decoded)
             if pending is not None and last_sig is not None:
                 index, decoded = pending
                 score = scene_change_score(last_sig, frame_signature(decoded))
-                self.kept_frames += 1
+                keyframe = kept(index, decoded, "last", score)
                 self.finished = True  # decoding is over; the report is final already
-                yield Keyframe(index=index, t=index / fps, image=decoded.to_ndarray(format="bgr24"), reason="last", score=score)
+                yield keyframe
             self.finished = True
         finally:
             close = getattr(self._frames, "close", None)
