@@ -73,20 +73,24 @@ class Vocabulary:
 
         By the scores :meth:`assign` maximises, so a descriptor's nearest word is the list the
         same descriptor is stored in; and for the same reason as there (the quantizer's flat
-        search took about 1.8 times as long for a keyframe's descriptors).
+        search took about 1.8 times as long for a keyframe's descriptors). The ``k`` best are
+        taken by ``k`` passes of ``argmax``, each striking out the word it found: for the few
+        a search probes that is a tenth of the time of ``argpartition`` and a sort (which took
+        more than the product itself), and ``argmax`` already breaks ties by word number.
         """
         queries = np.ascontiguousarray(descriptors, np.float32)
         words, sq_dist = np.empty((len(queries), k), np.int64), np.empty((len(queries), k), np.float32)
         for start in range(0, len(queries), _CHUNK):
             block = queries[start:start + _CHUNK]
             scores = self._scores(block)
-            top = np.argpartition(scores, -k, axis=1)[:, -k:]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            order = np.lexsort((top, -top_scores), axis=1)
-            words[start:start + len(block)] = np.take_along_axis(top, order, axis=1)
-            best = np.take_along_axis(top_scores, order, axis=1)
-            # |x - c|^2 = |x|^2 - 2 (x.c - |c|^2 / 2)
-            sq_dist[start:start + len(block)] = np.maximum((block * block).sum(axis=1, keepdims=True) - 2 * best, 0)
+            rows = np.arange(len(block))
+            norms = (block * block).sum(axis=1)
+            for rank in range(k):
+                best = scores.argmax(axis=1)
+                words[start:start + len(block), rank] = best
+                # |x - c|^2 = |x|^2 - 2 (x.c - |c|^2 / 2)
+                sq_dist[start:start + len(block), rank] = np.maximum(norms - 2 * scores[rows, best], 0)
+                scores[rows, best] = -np.inf
         return sq_dist, words
 
 

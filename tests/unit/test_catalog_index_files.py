@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deeplens.matching.catalog_index import CatalogIndex, CatalogPhoto
-from deeplens.matching.vocabulary import load_vocabulary
+from deeplens.matching.vocabulary import load_vocabulary, vocabulary_of
 from deeplens.vision.local_features import LocalFeatures
 
 DIMS = 128
@@ -172,6 +172,13 @@ def test_a_descriptors_nearest_words_are_its_nearest_centres_nearest_first():
     assert np.allclose(np.take_along_axis(distances, words, axis=1), np.sort(distances, axis=1)[:, :4], rtol=1e-4)
     assert np.allclose(sq_dist, np.take_along_axis(distances, words, axis=1), rtol=1e-4)
     assert np.mean(words[:, 0] == vocabulary.assign(descriptors)) > 0.99
+
+
+def test_equally_near_words_come_in_word_order():
+    centres = np.array([[9, 0], [4, 0], [4, 0], [0, 0], [4, 0]], np.float32)
+    sq_dist, words = vocabulary_of(centres).nearest(np.array([[4, 0], [1, 0]], np.float32), 4)
+    assert words.tolist() == [[1, 2, 4, 3], [3, 1, 2, 4]]
+    assert sq_dist.tolist() == [[0, 0, 0, 16], [1, 9, 9, 9]]
 
 
 def test_an_index_saved_in_the_residual_layout_is_not_loaded(catalog, tmp_path):
