@@ -5,7 +5,11 @@ Rule, per decoded frame ``i`` at ``t = i / fps``, measured against the last kept
 - frame 0 is always kept (``reason="first"``);
 - keep when the next decoded frame (as far ahead as the last step between decoded frames)
   would be more than ``max_interval`` after the last kept one (``"interval"``), so
-  consecutive keyframes are never further apart than that;
+  consecutive keyframes are never further apart than that. Where that frame is caught in
+  a burst of motion blur (a camera jerk), the sharpest decoded frame of the last third of
+  the interval stands in for it, as long as the blurred one is clearly less sharp
+  (:mod:`deeplens.vision.sharpness`): a blurred keyframe at an appearance's edge cut it
+  short by up to a second;
 - else keep when ``min_interval`` has passed *and* the scene-change score exceeds
   ``scene_threshold`` (``"scene"``). Comparing with the last *kept* frame (not the
   previous frame) means a cut that happens inside ``min_interval`` is still caught as
@@ -39,9 +43,12 @@ import cv2
 import numpy as np
 
 from deeplens.vision.decoder import StreamDecoder
+from deeplens.vision.sharpness import Sharpness, is_blurred, overall, thumbnail_sharpness, thumbnail_size
 from deeplens.vision.video import VideoInfo, VideoLimits, ffmpeg_location, open_video
 
 _EPS = 1e-9
+# The part of the interval, at its end, whose frames may stand in for a blurred interval keyframe.
+LOOKBACK = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,22 @@ def frame_signature(frame: av.VideoFrame) -> _Signature:
     # changes the layout of light and dark, which it does see.
     thumb = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
     return _Signature(hist=hist, thumb=thumb)
+
+
+def frame_sharpness(frame: av.VideoFrame) -> Sharpness:
+    """How sharp a decoded frame is (:mod:`deeplens.vision.sharpness`), on a thumbnail FFmpeg scales from its planes."""
+    width, height = thumbnail_size(frame.width, frame.height)
+    return thumbnail_sharpness(frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray())
+
+
+def sharpest_stand_in(candidates: list[tuple[int, av.VideoFrame, Sharpness]], due: tuple[int, av.VideoFrame]) -> tuple[int, av.VideoFrame]:
+    """The frame to keep for a due interval keyframe: ``due`` itself unless it is blurred next to
+    the sharpest of ``candidates`` (earlier frames that may stand in, with their sharpness),
+    else that one (the latest on ties)."""
+    if not candidates:
+        return due
+    best = max(candidates, key=lambda candidate: (overall(candidate[2]), candidate[0]))
+    return (best[0], best[1]) if is_blurred(frame_sharpness(due[1]), best[2]) else due
 
 
 def scene_change_score(a: _Signature, b: _Signature) -> float:
@@ -166,6 +189,10 @@ class KeyframeScan(Iterator[Keyframe]):
         last_index, last_sig = 0, None
         previous = 0  # the index decoded before this one: the last step tells how far the next is
         pending: tuple[int, av.VideoFrame] | None = None  # latest decoded frame not (yet) kept
+        # Frames of the end of the current interval that may stand in for a blurred interval
+        # keyframe, with their sharpness; measured only there, so few frames ever are.
+        stand_ins: list[tuple[int, av.VideoFrame, Sharpness]] = []
+        lookback_from = max(min_interval, max_interval * (1 - LOOKBACK))
 
         def kept(index: int, decoded: av.VideoFrame, reason: str, score: float = 0.0) -> Keyframe:
             # Only a kept frame is converted to BGR whole.
@@ -183,10 +210,12 @@ class KeyframeScan(Iterator[Keyframe]):
                 since, step = (index - last_index) / fps, max(1, index - previous) / fps
                 previous = index
                 reason, score, sig = "", 0.0, None
+                chosen = (index, decoded)
                 # Keep this frame if waiting for the next decoded one would overshoot, so gaps
                 # never exceed max_interval (rather than exceed it by up to one step).
                 if since + step > max_interval + _EPS:
                     reason = "interval"
+                    chosen = sharpest_stand_in(stand_ins, chosen)
                 elif since >= min_interval - _EPS:
                     # Only frames past min_interval are scored at all.
                     sig = frame_signature(decoded)
@@ -194,11 +223,15 @@ class KeyframeScan(Iterator[Keyframe]):
                     if score > threshold:
                         reason = "scene"
                 if reason:
-                    last_sig = sig if sig is not None else frame_signature(decoded)
-                    last_index, pending = index, None
-                    yield kept(index, decoded, reason, score)
+                    # Where an earlier, sharper frame stands in, this one may still be the video's last.
+                    pending = (index, decoded) if chosen[0] != index else None
+                    last_sig = sig if sig is not None else frame_signature(chosen[1])
+                    last_index, stand_ins = chosen[0], []
+                    yield kept(*chosen, reason, score)
                 else:
                     pending = (index, decoded)
+                    if since >= lookback_from - _EPS:
+                        stand_ins.append((index, decoded, frame_sharpness(decoded)))
             if pending is not None and last_sig is not None:
                 index, decoded = pending
                 score = scene_change_score(last_sig, frame_signature(decoded))

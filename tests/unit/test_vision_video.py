@@ -150,6 +150,27 @@ def test_keyframes_ignore_a_slow_pan_within_one_shot(tmp_path: Path) -> None:
     assert [k.reason for k in frames] == ["first", "last"]
 
 
+def _shaken(frames: list[np.ndarray], blurred: range) -> list[np.ndarray]:
+    """``frames`` with horizontal motion blur (a camera jerk) over the ``blurred`` ones."""
+    kernel = np.full((1, 15), 1 / 15, np.float32)
+    return [cv2.filter2D(f, -1, kernel) if i in blurred else f for i, f in enumerate(frames)]
+
+
+def test_an_interval_keyframe_in_motion_blur_gives_way_to_a_sharp_frame_just_before(tmp_path: Path) -> None:
+    # At 25 fps and 0.5 s, frame 12 is due; 11-13 are blurred, and frames 9-10 are in the
+    # interval's last third (from 0.33 s).
+    path = write_video(tmp_path / "jerk.mp4", _shaken(shot_frames(5, 30, pan=1), range(11, 14)), fps=FPS)
+    frames = list(select_keyframes(path, min_interval=0.2, max_interval=0.5, scene_threshold=1.0))
+    assert frames[1].reason == "interval" and frames[1].index in (9, 10)
+    assert np.diff([k.t for k in frames]).max() <= 0.5 + 1e-9
+
+
+def test_interval_keyframes_of_a_sharp_shot_are_the_frames_due(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "steady.mp4", shot_frames(5, 30, pan=1), fps=FPS)
+    frames = list(select_keyframes(path, min_interval=0.2, max_interval=0.5, scene_threshold=1.0))
+    assert [k.index for k in frames] == [0, 12, 24, 29]
+
+
 def test_keyframe_images_are_the_decoded_frames(numbered: Path) -> None:
     truth = _decode_all(numbered)
     for k in select_keyframes(numbered):
