@@ -175,12 +175,19 @@ class Results:
             fails.setdefault(row["object_key"], []).append(_failure(row))
         pending = status.deliveries_in_flight(conn, self.tenant, keys)
         waiting = status.photos_waiting(conn, self.tenant, keys)
+        for key, letter in waiting.items():
+            if letter is not None:
+                fails.setdefault(key, []).append(Failure(
+                    key=key, step="match", reason="dead_lettered", at=letter["created_at"],
+                    message=f"the match step's pass over earlier keyframes was given up on ({letter['error']}); "
+                            "`deeplens dlq replay` (or POST /dead-letters/replay) runs it again",
+                ))
         statuses = {}
         for key in keys:
             if key not in kinds and key not in fails:
                 continue
-            # A photo waiting for the match step's pass counts that pass as in flight.
-            in_flight = pending.get(key, 0) + (key in waiting)
+            # A photo waiting for the match step's pass counts that pass as in flight, unless it was given up on.
+            in_flight = pending.get(key, 0) + (key in waiting and waiting[key] is None)
             state = "processing" if in_flight else ("failed" if key in fails else "done")
             statuses[key] = ObjectStatus(
                 key=key, kind=kinds.get(key, "unknown"), status=state, in_flight=in_flight, failures=fails.get(key, [])

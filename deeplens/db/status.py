@@ -44,18 +44,30 @@ def deliveries_in_flight(conn: psycopg.Connection, tenant: str, keys: list[str])
     return {row["root_key"]: row["n"] for row in rows}
 
 
-def photos_waiting(conn: psycopg.Connection, tenant: str, keys: list[str]) -> set[str]:
-    """Which of these uploads are product photos still waiting for their match step's pass over earlier keyframes.
+def photos_waiting(conn: psycopg.Connection, tenant: str, keys: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Which of these uploads are product photos still waiting for their match step's pass over
+    earlier keyframes: each with None while that pass is on its way, or the dead letter of the
+    pass that was given up on (its ``error`` and ``created_at``).
 
     Photos stored together go on to the match step as one event, which descends from one
-    of them only, so the others have no delivery in flight until that pass has run.
+    of them only, so the others have no delivery in flight until that pass has run. A pass
+    given up on leaves every photo it would have taken waiting: it is the one dead-lettered
+    (and not replayed) after the photo was stored, while no match delivery of the tenant is
+    in flight that could take them instead.
     """
     rows = conn.execute(
-        "SELECT pi.object_key FROM local_features lf JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
+        "SELECT pi.object_key, dl.error, dl.created_at FROM local_features lf"
+        " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
+        " LEFT JOIN LATERAL (SELECT error, created_at FROM dead_letters d WHERE d.tenant_id = lf.tenant_id"
+        "   AND d.subscriber = 'match' AND d.replayed_at IS NULL AND d.event->'data'->>'item_kind' = 'product_image'"
+        "   AND d.created_at >= pi.created_at"
+        "   AND NOT EXISTS (SELECT 1 FROM deliveries q WHERE q.tenant_id = lf.tenant_id AND q.subscriber = 'match'"
+        "                   AND q.status IN ('pending', 'running'))"
+        "   ORDER BY d.id DESC LIMIT 1) dl ON true"
         " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image' AND lf.earlier_frames_waiting AND pi.object_key = ANY(%s)",
         (tenant, keys),
     )
-    return {row["object_key"] for row in rows}
+    return {row["object_key"]: None if row["error"] is None else {"error": row["error"], "created_at": row["created_at"]} for row in rows}
 
 
 def queue_depth(conn: psycopg.Connection) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 from deeplens.cli.ingest import ingest_folder
+from deeplens.pipeline import match
 from deeplens.pipeline.batching import Batched
 from deeplens.pipeline.runner import StepRunner
 from deeplens.results import Results
@@ -96,6 +97,30 @@ def test_every_photo_of_a_batch_is_processing_until_the_batchs_match_step_has_ru
     keys = [item.key for item in results.statuses().items]
     assert len(keys) > 1
     # The batch's one image.indexed event descends from one photo only.
+    assert {results.status(key).status for key in keys} == {"processing"}
+    assert runtime.broker.run_until_idle(tenant=tenant, timeout=120)
+    assert {results.status(key).status for key in keys} == {"done"}
+
+
+def test_photos_whose_match_pass_was_dead_lettered_are_failed_until_it_is_replayed(runtime, tiny_dataset, tmp_path, monkeypatch):
+    shutil.copytree(tiny_dataset / "products", tmp_path / "catalog" / "products")
+    tenant = runtime.settings.tenant
+    runtime.broker.workers = 1
+    assert ingest_folder(runtime, tmp_path / "catalog", wait=False)
+    while not _pending(runtime, "match"):
+        assert runtime.broker.process_one(), "the photos' match delivery never came"
+
+    def fault(*args, **kwargs):
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(match, "match_products", fault)
+    assert runtime.broker.run_until_idle(tenant=tenant, timeout=120)
+    results = Results(runtime.services.db, tenant)
+    keys = [item.key for item in results.statuses().items]
+    assert {results.status(key).status for key in keys} == {"failed"}
+    assert all(any(f.reason == "dead_lettered" for f in results.status(key).failures) for key in keys)
+    monkeypatch.undo()
+    assert runtime.queue.replay(tenant) == 1
     assert {results.status(key).status for key in keys} == {"processing"}
     assert runtime.broker.run_until_idle(tenant=tenant, timeout=120)
     assert {results.status(key).status for key in keys} == {"done"}
