@@ -87,12 +87,7 @@ def test_a_batch_that_cannot_be_stored_together_is_stored_event_by_event(service
 
 
 def test_every_photo_of_a_batch_is_processing_until_the_batchs_match_step_has_run(runtime, tiny_dataset, tmp_path):
-    shutil.copytree(tiny_dataset / "products", tmp_path / "catalog" / "products")
-    tenant = runtime.settings.tenant
-    runtime.broker.workers = 1
-    assert ingest_folder(runtime, tmp_path / "catalog", wait=False)
-    while not _pending(runtime, "match"):
-        assert runtime.broker.process_one(), "the photos' match delivery never came"
+    tenant = _catalog_before_its_match_pass(runtime, tiny_dataset, tmp_path)
     results = Results(runtime.services.db, tenant)
     keys = [item.key for item in results.statuses().items]
     assert len(keys) > 1
@@ -103,12 +98,7 @@ def test_every_photo_of_a_batch_is_processing_until_the_batchs_match_step_has_ru
 
 
 def test_photos_whose_match_pass_was_dead_lettered_are_failed_until_it_is_replayed(runtime, tiny_dataset, tmp_path, monkeypatch):
-    shutil.copytree(tiny_dataset / "products", tmp_path / "catalog" / "products")
-    tenant = runtime.settings.tenant
-    runtime.broker.workers = 1
-    assert ingest_folder(runtime, tmp_path / "catalog", wait=False)
-    while not _pending(runtime, "match"):
-        assert runtime.broker.process_one(), "the photos' match delivery never came"
+    tenant = _catalog_before_its_match_pass(runtime, tiny_dataset, tmp_path)
 
     def fault(*args, **kwargs):
         raise OSError("the database went away")
@@ -124,6 +114,16 @@ def test_photos_whose_match_pass_was_dead_lettered_are_failed_until_it_is_replay
     assert {results.status(key).status for key in keys} == {"processing"}
     assert runtime.broker.run_until_idle(tenant=tenant, timeout=120)
     assert {results.status(key).status for key in keys} == {"done"}
+
+
+def _catalog_before_its_match_pass(runtime, tiny_dataset, tmp_path) -> str:
+    """Upload the tiny catalog and work its deliveries up to its photos' match pass (not run); returns the tenant."""
+    shutil.copytree(tiny_dataset / "products", tmp_path / "catalog" / "products")
+    runtime.broker.workers = 1
+    assert ingest_folder(runtime, tmp_path / "catalog", wait=False)
+    while not _pending(runtime, "match"):
+        assert runtime.broker.process_one(), "the photos' match delivery never came"
+    return runtime.settings.tenant
 
 
 def _pending(runtime, subscriber: str) -> bool:
