@@ -47,8 +47,11 @@ def test_serve_stopped_by_a_signal_stops_the_embedded_database_it_started(home, 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPLENS_") and k != "DATABASE_URL"}
     env["DEEPLENS_HOME"] = str(home)
-    process = subprocess.Popen([sys.executable, "-m", "deeplens.cli.main", "serve", "--no-workers", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A file, not a pipe: nothing reads a pipe while the service runs, and a full one would stall it.
+    errors = home.parent / "serve.err"
+    with errors.open("wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "deeplens.cli.main", "serve", "--no-workers", "--port", str(port)],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -58,11 +61,16 @@ def test_serve_stopped_by_a_signal_stops_the_embedded_database_it_started(home, 
             except httpx.HTTPError:
                 time.sleep(0.2)
         else:
-            pytest.fail(f"deeplens serve did not come up: {process.stderr.read().decode()[-2000:]}")
+            pytest.fail(f"deeplens serve did not come up: {errors.read_text(errors='replace')[-2000:]}")
         pgdata = home / "pgdata"
         assert postmaster_running(pgdata)
         process.send_signal(signum)
-        process.wait(timeout=60)
+        # Only a bound against hanging forever: stopping includes PostgreSQL's shutdown
+        # checkpoint, which waits for a disk other jobs may be keeping busy.
+        try:
+            process.wait(timeout=240)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"deeplens serve did not stop: {errors.read_text(errors='replace')[-2000:]}")
     finally:
         if process.poll() is None:
             process.kill()
