@@ -95,14 +95,22 @@ def frame_sharpness(frame: av.VideoFrame) -> Sharpness:
     return thumbnail_sharpness(frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray())
 
 
-def sharpest_stand_in(candidates: list[tuple[int, av.VideoFrame, Sharpness]], due: tuple[int, av.VideoFrame]) -> tuple[int, av.VideoFrame]:
+StandIn = tuple[int, av.VideoFrame, Sharpness]
+"""A frame that may stand in for a blurred interval keyframe: its index, the frame, its sharpness."""
+
+
+def sharper(best: StandIn | None, index: int, frame: av.VideoFrame) -> StandIn:
+    """The sharper of ``best`` and this frame (this one on ties: the later)."""
+    candidate = (index, frame, frame_sharpness(frame))
+    return candidate if best is None or overall(candidate[2]) >= overall(best[2]) else best
+
+
+def stand_in_for(due: tuple[int, av.VideoFrame], best: StandIn | None) -> tuple[int, av.VideoFrame]:
     """The frame to keep for a due interval keyframe: ``due`` itself unless it is blurred next to
-    the sharpest of ``candidates`` (earlier frames that may stand in, with their sharpness),
-    else that one (the latest on ties)."""
-    if not candidates:
+    ``best``, the sharpest earlier frame that may stand in; else that one."""
+    if best is None or not is_blurred(frame_sharpness(due[1]), best[2]):
         return due
-    best = max(candidates, key=lambda candidate: (overall(candidate[2]), candidate[0]))
-    return (best[0], best[1]) if is_blurred(frame_sharpness(due[1]), best[2]) else due
+    return best[0], best[1]
 
 
 def scene_change_score(a: _Signature, b: _Signature) -> float:
@@ -189,9 +197,9 @@ class KeyframeScan(Iterator[Keyframe]):
         last_index, last_sig = 0, None
         previous = 0  # the index decoded before this one: the last step tells how far the next is
         pending: tuple[int, av.VideoFrame] | None = None  # latest decoded frame not (yet) kept
-        # Frames of the end of the current interval that may stand in for a blurred interval
-        # keyframe, with their sharpness; measured only there, so few frames ever are.
-        stand_ins: list[tuple[int, av.VideoFrame, Sharpness]] = []
+        # The sharpest frame of the end of the current interval, which may stand in for a
+        # blurred interval keyframe; sharpness is measured only there, so few frames ever are.
+        best: StandIn | None = None
         lookback_from = max(min_interval, max_interval * (1 - LOOKBACK))
 
         def kept(index: int, decoded: av.VideoFrame, reason: str, score: float = 0.0) -> Keyframe:
@@ -215,7 +223,7 @@ class KeyframeScan(Iterator[Keyframe]):
                 # never exceed max_interval (rather than exceed it by up to one step).
                 if since + step > max_interval + _EPS:
                     reason = "interval"
-                    chosen = sharpest_stand_in(stand_ins, chosen)
+                    chosen = stand_in_for(chosen, best)
                 elif since >= min_interval - _EPS:
                     # Only frames past min_interval are scored at all.
                     sig = frame_signature(decoded)
@@ -226,12 +234,12 @@ class KeyframeScan(Iterator[Keyframe]):
                     # Where an earlier, sharper frame stands in, this one may still be the video's last.
                     pending = (index, decoded) if chosen[0] != index else None
                     last_sig = sig if sig is not None else frame_signature(chosen[1])
-                    last_index, stand_ins = chosen[0], []
+                    last_index, best = chosen[0], None
                     yield kept(*chosen, reason, score)
                 else:
                     pending = (index, decoded)
                     if since >= lookback_from - _EPS:
-                        stand_ins.append((index, decoded, frame_sharpness(decoded)))
+                        best = sharper(best, index, decoded)
             if pending is not None and last_sig is not None:
                 index, decoded = pending
                 score = scene_change_score(last_sig, frame_signature(decoded))
