@@ -151,3 +151,8 @@ def shot_frames(
     w, h = size
     wide = make_background(seed, (w + pan * count + 1, h), shapes=60)
     return [np.ascontiguousarray(wide[:, i * pan : i * pan + w]) for i in range(count)]
+
+
+def motion_blurred(image: np.ndarray, length: int) -> np.ndarray:
+    """``image`` with horizontal motion blur ``length`` pixels long (a camera jerk)."""
+    return cv2.filter2D(image, -1, np.full((1, length), 1 / length, np.float32))

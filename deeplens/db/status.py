@@ -58,14 +58,16 @@ def photos_waiting(conn: psycopg.Connection, tenant: str, keys: list[str]) -> di
     rows = conn.execute(
         "SELECT pi.object_key, dl.error, dl.created_at FROM local_features lf"
         " JOIN product_images pi ON pi.tenant_id = lf.tenant_id AND pi.id = lf.item_id"
-        " LEFT JOIN LATERAL (SELECT error, created_at FROM dead_letters d WHERE d.tenant_id = lf.tenant_id"
+        " LEFT JOIN LATERAL (SELECT error, created_at FROM dead_letters d WHERE d.tenant_id = %(tenant)s"
         "   AND d.subscriber = 'match' AND d.replayed_at IS NULL AND d.event->'data'->>'item_kind' = 'product_image'"
         "   AND d.created_at >= pi.created_at"
-        "   AND NOT EXISTS (SELECT 1 FROM deliveries q WHERE q.tenant_id = lf.tenant_id AND q.subscriber = 'match'"
+        # Not tied to the row, so asked once for all of them.
+        "   AND NOT EXISTS (SELECT 1 FROM deliveries q WHERE q.tenant_id = %(tenant)s AND q.subscriber = 'match'"
         "                   AND q.status IN ('pending', 'running'))"
         "   ORDER BY d.id DESC LIMIT 1) dl ON true"
-        " WHERE lf.tenant_id = %s AND lf.item_kind = 'product_image' AND lf.earlier_frames_waiting AND pi.object_key = ANY(%s)",
-        (tenant, keys),
+        " WHERE lf.tenant_id = %(tenant)s AND lf.item_kind = 'product_image' AND lf.earlier_frames_waiting"
+        " AND pi.object_key = ANY(%(keys)s)",
+        {"tenant": tenant, "keys": keys},
     )
     return {row["object_key"]: None if row["error"] is None else {"error": row["error"], "created_at": row["created_at"]} for row in rows}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import cv2
 import numpy as np
-from synthkit import make_background
+from synthkit import make_background, motion_blurred
 
 from deeplens.vision.keyframes import frame_sharpness
 from deeplens.vision.sharpness import is_blurred
@@ -16,14 +16,9 @@ def image_sharpness(image: np.ndarray) -> np.ndarray:
     return frame_sharpness(av.VideoFrame.from_ndarray(image, format="bgr24"))
 
 
-def _jerked(image: np.ndarray, length: int) -> np.ndarray:
-    """``image`` with horizontal motion blur ``length`` pixels long."""
-    return cv2.filter2D(image, -1, np.full((1, length), 1 / length, np.float32))
-
-
 def test_a_frame_in_motion_blur_is_blurred_next_to_a_sharp_one_of_the_shot():
     sharp = make_background(3)
-    assert is_blurred(image_sharpness(_jerked(sharp, 9)), image_sharpness(sharp))
+    assert is_blurred(image_sharpness(motion_blurred(sharp, 9)), image_sharpness(sharp))
 
 
 def test_two_sharp_frames_of_a_shot_are_not_blurred_next_to_each_other():

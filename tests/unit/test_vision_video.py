@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from synthkit import shot_frames, write_video
+from synthkit import motion_blurred, shot_frames, write_video
 
 from deeplens.errors import BadInput
 from deeplens.vision.keyframes import select_keyframes
@@ -152,8 +152,7 @@ def test_keyframes_ignore_a_slow_pan_within_one_shot(tmp_path: Path) -> None:
 
 def _shaken(frames: list[np.ndarray], blurred: range) -> list[np.ndarray]:
     """``frames`` with horizontal motion blur (a camera jerk) over the ``blurred`` ones."""
-    kernel = np.full((1, 15), 1 / 15, np.float32)
-    return [cv2.filter2D(f, -1, kernel) if i in blurred else f for i, f in enumerate(frames)]
+    return [motion_blurred(f, 15) if i in blurred else f for i, f in enumerate(frames)]
 
 
 def test_an_interval_keyframe_in_motion_blur_gives_way_to_a_sharp_frame_just_before(tmp_path: Path) -> None:
